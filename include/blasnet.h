@@ -1,0 +1,261 @@
+/* blasnet: multi-layer perceptrons trained with batched sgemm passes.
+ * The only public header. Library functions return BN_OK (0) or a negative BN_E_* status and never print;
+ * bn_errmsg() gives the detail of the last failure on the calling thread (file, offset, expected vs got).
+ * Matrices are row-major; a batch of B samples is a (B, n) matrix; layer weights are (in, out). */
+#ifndef BLASNET_H
+#define BLASNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BLASNET_BUILDING) && defined(__GNUC__)
+#define BN_API __attribute__((visibility("default")))
+#else
+#define BN_API
+#endif
+
+#define BLASNET_VERSION "0.1.0"
+#define BN_MAX_LAYERS 16 /* weight layers in one network */
+#define BN_MAX_WIDTH (1 << 24)
+
+/* ---- status ---------------------------------------------------------------------------------------- */
+enum {
+    BN_OK = 0,
+    BN_E_NOMEM = -1,       /* allocation failed, or a size would overflow */
+    BN_E_IO = -2,          /* open/read/write/fsync/rename failed; the message carries errno's text */
+    BN_E_FORMAT = -3,      /* a file's content is malformed (magic, size, checksum, ...) */
+    BN_E_INVALID = -4,     /* an argument is out of range */
+    BN_E_MISMATCH = -5,    /* data and model (or two files) disagree */
+    BN_E_DIVERGED = -6,    /* loss became NaN or infinite */
+    BN_E_INTERRUPTED = -7, /* stopped by the caller's stop flag */
+};
+BN_API const char *bn_strerror(int status);
+BN_API const char *bn_errmsg(void);
+
+/* ---- activations and initialisation ---------------------------------------------------------------- */
+typedef enum {
+    BN_ACT_RELU,
+    BN_ACT_LEAKY_RELU,
+    BN_ACT_SIGMOID,
+    BN_ACT_TANH,
+    BN_ACT_SWISH,
+    BN_ACT_SELU,
+    BN_ACT_COUNT
+} bn_act;
+BN_API const char *bn_act_name(bn_act act);
+BN_API int bn_act_parse(bn_act *act, const char *name);
+
+typedef enum { BN_INIT_HE, BN_INIT_XAVIER, BN_INIT_NORMAL, BN_INIT_COUNT } bn_init;
+BN_API const char *bn_init_name(bn_init init);
+BN_API int bn_init_parse(bn_init *init, const char *name);
+
+/* ---- random numbers: xoshiro256** seeded by splitmix64; state is plain data so it can be saved ------- */
+typedef struct bn_rng {
+    uint64_t s[4];
+} bn_rng;
+BN_API void bn_rng_seed(bn_rng *rng, uint64_t seed);
+BN_API uint64_t bn_rng_next(bn_rng *rng);
+BN_API double bn_rng_uniform(bn_rng *rng);             /* [0, 1) */
+BN_API double bn_rng_normal(bn_rng *rng);              /* standard normal */
+BN_API uint64_t bn_rng_below(bn_rng *rng, uint64_t n); /* uniform in [0, n), unbiased; n >= 1 */
+BN_API void bn_rng_shuffle(bn_rng *rng, uint32_t *items, size_t n);
+
+/* ---- architecture ---------------------------------------------------------------------------------- */
+typedef struct bn_arch {
+    int depth;                    /* weight layers, 1..BN_MAX_LAYERS */
+    int sizes[BN_MAX_LAYERS + 1]; /* sizes[0] inputs, sizes[depth] classes, hidden widths between */
+    bn_act act;                   /* every hidden layer; the output layer is softmax */
+    float leaky_slope;            /* leaky_relu only */
+} bn_arch;
+/* "784,512,10" -> sizes; depth from the count. Widths must lie in 1..BN_MAX_WIDTH. */
+BN_API int bn_arch_parse_sizes(bn_arch *arch, const char *list);
+BN_API int bn_arch_check(const bn_arch *arch);
+BN_API uint64_t bn_arch_param_count(const bn_arch *arch);
+
+/* ---- backends: the same contract filled by textbook loops, threaded loops, and sgemm + fused kernels - */
+typedef struct bn_backend bn_backend;
+BN_API const bn_backend *bn_backend_find(const char *name); /* "blas", "naive", "naive-omp"; NULL if none */
+BN_API const char *bn_backend_name(const bn_backend *backend);
+BN_API const bn_backend *bn_backend_at(int index); /* NULL past the last: lists every backend */
+
+/* ---- network ----------------------------------------------------------------------------------------
+ * One allocation holds parameters, gradients, momentum, activations and scratch for batches up to
+ * max_batch, so nothing below allocates. Parameters: every layer's W then every layer's b, each view
+ * 64-byte aligned; gradients and velocity mirror that layout. */
+typedef struct bn_net bn_net;
+BN_API int bn_net_create(bn_net **net, const bn_arch *arch, int max_batch, const bn_backend *backend);
+BN_API void bn_net_destroy(bn_net **net);
+BN_API const bn_arch *bn_net_arch(const bn_net *net);
+BN_API int bn_net_max_batch(const bn_net *net);
+BN_API const bn_backend *bn_net_backend(const bn_net *net);
+BN_API void bn_net_set_backend(bn_net *net, const bn_backend *backend);
+/* Fills weights from rng (He: N(0, 2/in), Xavier: U(+-sqrt(6/(in+out))), normal: N(0, std^2)); biases and
+ * velocity to zero. */
+BN_API void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng);
+
+BN_API float *bn_net_weight(bn_net *net, int layer);  /* (in, out) */
+BN_API float *bn_net_bias(bn_net *net, int layer);    /* (out) */
+BN_API float *bn_net_dweight(bn_net *net, int layer); /* (in, out), written by bn_net_backprop */
+BN_API float *bn_net_dbias(bn_net *net, int layer);   /* (out) */
+/* The whole blocks (with alignment padding, which stays zero); count in floats. */
+BN_API float *bn_net_params(bn_net *net, size_t *count);
+BN_API float *bn_net_grads(bn_net *net, size_t *count);
+BN_API float *bn_net_velocity(bn_net *net, size_t *count);
+
+/* Input staging the caller may fill: x (max_batch, inputs) and labels (max_batch). */
+BN_API float *bn_net_input(bn_net *net);
+BN_API int32_t *bn_net_labels(bn_net *net);
+
+/* Forward pass over x (B, inputs); class probabilities (B, classes) are then at bn_net_probs. */
+BN_API int bn_net_forward(bn_net *net, const float *x, int batch);
+BN_API const float *bn_net_probs(const bn_net *net);
+/* Forward and backward with the mean cross-entropy over the batch. Overwrites every dW and db (it does not
+ * accumulate); the first layer's input gradient is not computed. *loss = mean data loss (no L2 term);
+ * *correct = samples whose argmax equals the label (either may be NULL). Labels must be < classes. */
+BN_API int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss,
+                           int *correct);
+/* Sum of squared weights (biases excluded), for the L2 term lambda/2 * ||W||^2. */
+BN_API double bn_net_weight_sqnorm(const bn_net *net);
+/* dW += lambda * W for every layer: the full L2 gradient, for checks; training fuses it into the update. */
+BN_API void bn_net_add_decay_grad(bn_net *net, float lambda);
+
+typedef struct bn_sgd {
+    float lr;           /* > 0 */
+    float momentum;     /* [0, 1) */
+    float weight_decay; /* lambda >= 0, weights only */
+    bool nesterov;
+} bn_sgd;
+/* v = mu*v - lr*(g + lambda*W); W += v (Nesterov: W += mu*v - lr*(g + lambda*W)); biases without lambda.
+ * *weight_sqnorm (may be NULL) receives ||W||^2 before the update, read in the same pass. */
+BN_API void bn_net_sgd_step(bn_net *net, const bn_sgd *sgd, double *weight_sqnorm);
+
+/* ---- data sets: MNIST-style uint8 images with uint8 labels ------------------------------------------ */
+typedef struct bn_dataset {
+    const uint8_t *pixels; /* (n, dim), 0..255, scaled to [0,1] when a batch is gathered */
+    const uint8_t *labels; /* (n) */
+    size_t n;
+    int rows, cols, dim;
+    void *storage; /* owner of the bytes, NULL for a view */
+} bn_dataset;
+/* Reads an IDX image file (magic 0x803) and its label file (magic 0x801), checking magic, dimensions,
+ * file sizes and that the counts agree. */
+BN_API int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path);
+/* dir/train-images-idx3-ubyte ... dir/t10k-labels-idx1-ubyte */
+BN_API int bn_mnist_load(const char *dir, bn_dataset *train, bn_dataset *test);
+BN_API void bn_dataset_free(bn_dataset *ds);
+BN_API bn_dataset bn_dataset_slice(const bn_dataset *ds, size_t start, size_t count);
+BN_API int bn_dataset_max_label(const bn_dataset *ds);
+/* x (count, dim) = pixels[rows[i]] / 255, labels_out[i] = labels[rows[i]]; rows NULL means start..start+count */
+BN_API void bn_dataset_gather(const bn_dataset *ds, const uint32_t *rows, size_t start, size_t count,
+                              float *x, int32_t *labels_out);
+
+/* ---- evaluation --------------------------------------------------------------------------------------- */
+typedef struct bn_eval {
+    double loss; /* mean cross-entropy */
+    double accuracy;
+    size_t n;
+} bn_eval;
+/* confusion: (classes, classes) counts, rows true, columns predicted; may be NULL. */
+BN_API int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confusion);
+
+/* ---- training ----------------------------------------------------------------------------------------- */
+typedef struct bn_progress {
+    int epoch, epochs;          /* 1-based */
+    size_t step, steps;         /* within the epoch, 1-based */
+    double elapsed_s;           /* since the epoch started */
+    double samples_per_s;       /* this epoch so far */
+    double running_loss;        /* mean over this epoch's batches so far, L2 term included */
+} bn_progress;
+
+typedef struct bn_epoch_stats {
+    int epoch;
+    double train_loss, train_acc; /* running means over the epoch's batches (loss with L2 term) */
+    double val_loss, val_acc;     /* NaN when there is no validation set */
+    double lr;                    /* the rate this epoch used */
+    double seconds;               /* training-loop time of the epoch, evaluation excluded */
+    double samples_per_s;
+    double grad_norm_w1;          /* L2 norm of the first layer's weight gradient at the epoch's last step */
+} bn_epoch_stats;
+
+typedef struct bn_train_config {
+    int epochs;
+    int batch;
+    bn_sgd sgd;     /* sgd.lr is the first epoch's rate */
+    float lr_decay; /* lr multiplied by this after every epoch; 1 = constant */
+    uint64_t seed;  /* initialisation and shuffling */
+    bn_init init;
+    float init_std;     /* BN_INIT_NORMAL only */
+    int progress_every; /* on_progress every this many steps; 0 = never */
+    void (*on_progress)(void *ctx, const bn_progress *p);
+    void (*on_epoch)(void *ctx, const bn_epoch_stats *s);
+    void *ctx;
+    volatile int *stop;              /* set non-zero (from a signal handler, say) to stop after this step */
+    const char *checkpoint_path;     /* NULL: no checkpoints during training */
+    int checkpoint_every;            /* epochs; 0 = only when stopped */
+    uint64_t checkpoint_every_steps; /* 0 = never mid-epoch */
+} bn_train_config;
+
+BN_API void bn_train_config_default(bn_train_config *cfg);
+
+/* Everything beyond the weights that a resumed run needs to continue bitwise as if it had never stopped. */
+typedef struct bn_train_state {
+    /* hyperparameters, as the run was started */
+    int epochs, batch;
+    bn_sgd sgd; /* sgd.lr: the initial rate */
+    float lr_decay;
+    uint64_t seed;
+    bn_init init;
+    float init_std;
+    /* progress */
+    int epoch;       /* epochs completed */
+    uint64_t step;   /* steps completed within epoch `epoch` */
+    bn_rng rng;      /* generator state at the start of epoch `epoch`, before its shuffle */
+    double loss_sum; /* running sums of the current epoch, so its summary is exact after a resume */
+    uint64_t correct, seen;
+    double train_seconds; /* totals over every epoch so far: training loop only */
+    uint64_t samples;
+} bn_train_state;
+
+/* A fresh state for cfg's hyperparameters: epoch 0, step 0, rng seeded from cfg->seed. */
+BN_API void bn_train_state_init(bn_train_state *state, const bn_train_config *cfg);
+
+/* Trains net on train (shuffled each epoch), evaluating on val after each epoch when val->n > 0, from where
+ * state says until state->epochs epochs are done. Hyperparameters come from state; callbacks, stop flag
+ * and checkpoints from cfg. Returns BN_E_DIVERGED on a non-finite loss (the message names epoch and step;
+ * the weights are those before that step) and BN_E_INTERRUPTED when *cfg->stop was set (state then says
+ * where to resume). net's max_batch must be >= state->batch. */
+BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_config *cfg,
+                    bn_train_state *state);
+
+/* ---- models and checkpoints on disk --------------------------------------------------------------------
+ * One format (docs/checkpoint-format.md): magic, version, endianness marker, architecture, activation,
+ * hyperparameters, optimizer state, RNG state, progress, weights and biases, CRC-32. Written atomically
+ * (temporary file in the same folder, fsync, rename, fsync folder): a failure at any moment leaves the
+ * previous file intact. state may be NULL on save (zeros are stored) and on load. */
+BN_API int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const char *path);
+/* Creates *net with max_batch rows of workspace (0: the batch size stored in the file, at least 1). */
+BN_API int bn_checkpoint_load(bn_net **net, bn_train_state *state, const char *path, int max_batch,
+                              const bn_backend *backend);
+
+/* ---- platform ------------------------------------------------------------------------------------------ */
+/* Sets OpenMP's and OpenBLAS's thread counts together (n >= 1). The library itself never calls this. */
+BN_API void bn_set_threads(int n);
+BN_API int bn_get_threads(void);
+BN_API int bn_default_threads(void); /* OMP_NUM_THREADS if set and valid, else all cores */
+BN_API const char *bn_blas_config(void);
+BN_API const char *bn_blas_corename(void);
+BN_API int bn_blas_parallel(void); /* 0 serial, 1 pthreads, 2 OpenMP */
+/* The best OpenBLAS 0.3.21 core for this CPU ("Cooperlake", "SkylakeX", "Haswell", ...). */
+BN_API const char *bn_cpu_best_blas_core(void);
+/* Compares two core names by the vector width of their kernels (<0: a is older). */
+BN_API int bn_blas_core_rank(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,45 @@
+/* Which OpenBLAS kernel runs. OpenBLAS picks it when the library loads, from OPENBLAS_CORETYPE or the CPU;
+ * an environment that names an older core than the CPU has (these machines set Haswell on AVX-512 CPUs)
+ * halves sgemm. We respect the user's setting, say what it costs, and re-execute on request. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REEXEC_GUARD "BLASNET_CORE_REEXEC"
+
+void blas_core_notice(void)
+{
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    const char *best = bn_cpu_best_blas_core();
+    if (!env || !*env || getenv(REEXEC_GUARD))
+        return;
+    if (bn_blas_core_rank(env) >= 0 && bn_blas_core_rank(env) < bn_blas_core_rank(best))
+        fprintf(stderr,
+                "blasnet: note: OPENBLAS_CORETYPE=%s holds OpenBLAS to older kernels than this CPU runs (%s), "
+                "about half the sgemm speed; add --blas-core auto (or unset OPENBLAS_CORETYPE) to use them\n",
+                env, best);
+}
+
+int blas_core_apply(const char *cmd, const char *choice, char **argv)
+{
+    if (!choice || strcmp(choice, "env") == 0 || getenv(REEXEC_GUARD))
+        return 0;
+    const char *want = strcmp(choice, "auto") == 0 ? bn_cpu_best_blas_core() : choice;
+    if (bn_blas_core_rank(want) < 0)
+        return usage_error(cmd, "--blas-core '%s' is not an OpenBLAS core name (auto, env, Haswell, SkylakeX, "
+                                "Cooperlake, ...)",
+                           choice);
+    if (strcasecmp(bn_blas_corename(), want) == 0)
+        return 0;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) != 0 || setenv(REEXEC_GUARD, "1", 1) != 0) {
+        perror("blasnet: setenv");
+        return EXIT_RUNTIME;
+    }
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "blasnet %s: cannot re-execute with OPENBLAS_CORETYPE=%s; set it in the environment instead\n",
+            cmd, want);
+    return EXIT_RUNTIME;
+}

@@ -1,0 +1,185 @@
+/* IDX files (the MNIST format): big-endian header, then raw uint8. Every field is checked against the file
+ * size before anything is trusted, and each failure names the file and the numbers involved. */
+#include "blasnet.h"
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define IDX_MAGIC_LABELS 0x00000801u
+#define IDX_MAGIC_IMAGES 0x00000803u
+
+typedef struct {
+    uint8_t *data; /* header included */
+    size_t size;
+} file_bytes;
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static int read_whole(file_bytes *out, const char *path)
+{
+    out->data = NULL;
+    out->size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bn_fail_errno(BN_E_IO, "cannot open '%s'", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        fclose(f);
+        return bn_fail_errno(BN_E_IO, "cannot stat '%s'", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fclose(f);
+        return bn_fail(BN_E_IO, "'%s' is not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *data = malloc(size ? size : 1);
+    if (!data) {
+        fclose(f);
+        return bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
+    }
+    size_t got = fread(data, 1, size, f);
+    int read_error = ferror(f);
+    fclose(f);
+    if (got != size || read_error) {
+        free(data);
+        return bn_fail(BN_E_IO, "'%s': read %zu of %zu bytes", path, got, size);
+    }
+    out->data = data;
+    out->size = size;
+    return BN_OK;
+}
+
+/* Checks the header: magic, dimension count, and that the dimensions account for the exact file size. */
+static int check_header(const file_bytes *f, const char *path, uint32_t magic, int ndims, uint32_t *dims)
+{
+    size_t header = 4 + 4 * (size_t)ndims;
+    if (f->size < header)
+        return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, shorter than the %zu-byte IDX header", path,
+                       f->size, header);
+    uint32_t got = be32(f->data);
+    if (got != magic)
+        return bn_fail(BN_E_FORMAT, "'%s' has magic 0x%08x, expected 0x%08x (IDX %s file)", path, got, magic,
+                       magic == IDX_MAGIC_IMAGES ? "image" : "label");
+    uint64_t expect = header, count = 1;
+    for (int i = 0; i < ndims; i++) {
+        dims[i] = be32(f->data + 4 + 4 * i);
+        if (dims[i] == 0 && i > 0)
+            return bn_fail(BN_E_FORMAT, "'%s': dimension %d is 0", path, i);
+        if (dims[i] > (1u << 30) || __builtin_mul_overflow(count, (uint64_t)dims[i], &count))
+            return bn_fail(BN_E_FORMAT, "'%s': dimension %d = %u is implausibly large", path, i, dims[i]);
+    }
+    if (count > UINT64_MAX - expect)
+        return bn_fail(BN_E_FORMAT, "'%s': dimensions overflow", path);
+    expect += count;
+    if ((uint64_t)f->size != expect)
+        return bn_fail(BN_E_FORMAT, "'%s' is %zu bytes, but its header promises %llu (%s)", path, f->size,
+                       (unsigned long long)expect, (uint64_t)f->size < expect ? "truncated" : "trailing bytes");
+    return BN_OK;
+}
+
+int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path)
+{
+    memset(ds, 0, sizeof *ds);
+    file_bytes images, labels;
+    int status = read_whole(&images, images_path);
+    if (status)
+        return status;
+    status = read_whole(&labels, labels_path);
+    if (status) {
+        free(images.data);
+        return status;
+    }
+    uint32_t idims[3] = {0}, ldims[1] = {0};
+    status = check_header(&images, images_path, IDX_MAGIC_IMAGES, 3, idims);
+    if (!status)
+        status = check_header(&labels, labels_path, IDX_MAGIC_LABELS, 1, ldims);
+    if (!status && idims[0] != ldims[0])
+        status = bn_fail(BN_E_FORMAT, "'%s' holds %u images but '%s' holds %u labels", images_path, idims[0],
+                         labels_path, ldims[0]);
+    if (!status && (uint64_t)idims[1] * idims[2] > BN_MAX_WIDTH)
+        status = bn_fail(BN_E_FORMAT, "'%s': images of %ux%u pixels are larger than blasnet supports", images_path,
+                         idims[1], idims[2]);
+    if (status) {
+        free(images.data);
+        free(labels.data);
+        return status;
+    }
+    /* One block owns both: the labels move in behind the pixels, so a data set frees with one call. */
+    size_t pixel_bytes = images.size - 16, n = idims[0];
+    uint8_t *block = realloc(images.data, images.size + n);
+    if (!block) {
+        free(images.data);
+        free(labels.data);
+        return bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes for '%s'", images.size + n, labels_path);
+    }
+    memcpy(block + images.size, labels.data + 8, n);
+    free(labels.data);
+    ds->pixels = block + 16;
+    ds->labels = block + 16 + pixel_bytes;
+    ds->n = n;
+    ds->rows = (int)idims[1];
+    ds->cols = (int)idims[2];
+    ds->dim = (int)(idims[1] * idims[2]);
+    ds->storage = block;
+    return BN_OK;
+}
+
+int bn_mnist_load(const char *dir, bn_dataset *train, bn_dataset *test)
+{
+    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    char paths[4][4096];
+    for (int i = 0; i < 4; i++)
+        if ((size_t)snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]) >= sizeof paths[i])
+            return bn_fail(BN_E_INVALID, "data folder path '%s' is too long", dir);
+    memset(test, 0, sizeof *test);
+    int status = bn_idx_load(train, paths[0], paths[1]);
+    if (status)
+        return status;
+    status = bn_idx_load(test, paths[2], paths[3]);
+    if (!status && (test->rows != train->rows || test->cols != train->cols))
+        status = bn_fail(BN_E_MISMATCH, "test images are %dx%d but training images are %dx%d", test->rows,
+                         test->cols, train->rows, train->cols);
+    if (status) {
+        bn_dataset_free(train);
+        bn_dataset_free(test);
+    }
+    return status;
+}
+
+void bn_dataset_free(bn_dataset *ds)
+{
+    if (!ds)
+        return;
+    free(ds->storage);
+    memset(ds, 0, sizeof *ds);
+}
+
+bn_dataset bn_dataset_slice(const bn_dataset *ds, size_t start, size_t count)
+{
+    bn_dataset view = *ds;
+    if (start > ds->n)
+        start = ds->n;
+    if (count > ds->n - start)
+        count = ds->n - start;
+    view.pixels = ds->pixels + start * (size_t)ds->dim;
+    view.labels = ds->labels + start;
+    view.n = count;
+    view.storage = NULL;
+    return view;
+}
+
+int bn_dataset_max_label(const bn_dataset *ds)
+{
+    int max = -1;
+    for (size_t i = 0; i < ds->n; i++)
+        max = ds->labels[i] > max ? ds->labels[i] : max;
+    return max;
+}

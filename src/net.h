@@ -1,0 +1,30 @@
+/* The network object: architecture, backend, and the one block of memory everything lives in. */
+#ifndef BN_NET_H
+#define BN_NET_H
+
+#include "backend.h"
+#include "blasnet.h"
+
+struct bn_net {
+    bn_arch arch;
+    int max_batch;
+    const bn_backend *backend;
+    float *block; /* the one allocation */
+    size_t block_bytes;
+    size_t param_count;  /* floats in each of params, grads, velocity (alignment padding included) */
+    size_t weight_count; /* leading floats of params that are weights: the L2 term's domain */
+    float *params, *grads, *velocity;
+    size_t w_offset[BN_MAX_LAYERS], b_offset[BN_MAX_LAYERS];
+    float *x;                      /* (max_batch, inputs) staging */
+    int32_t *labels;               /* (max_batch) staging */
+    float *act[BN_MAX_LAYERS];     /* (max_batch, sizes[l+1]): activations; the last holds probabilities */
+    float *pre_act[BN_MAX_LAYERS]; /* X.W + b of hidden layers, kept only when the derivative needs it */
+    float *grad_buf[2];            /* (max_batch, widest layer): the backward pass ping-pongs between them */
+    int batch;                     /* rows of the last forward pass */
+};
+
+/* Forward pass with labels: probabilities in act[L-1]; adds summed cross-entropy to *loss_sum and correct
+ * predictions to *correct. For evaluation (no gradient). */
+int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss_sum,
+                        int *correct);
+#endif
