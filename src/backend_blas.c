@@ -110,6 +110,8 @@ static double blas_softmax_xent(float *dlogits, float *P, const float *b, const 
                     argmax = j;
                 }
             }
+            /* -log p_y = log(sum) - (z_y - max), taken before exp: exp(z_y - max) may underflow to 0. */
+            float shifted_y = labels ? p[labels[i]] - max : 0.0f;
             float sum = 0.0f;
             for (int j = 0; j < C; j++) {
                 p[j] = expf(p[j] - max);
@@ -117,10 +119,8 @@ static double blas_softmax_xent(float *dlogits, float *P, const float *b, const 
             }
             float inv = 1.0f / sum;
             if (labels) {
-                int y = labels[i];
-                /* -log p_y = log(sum) - (z_y - max); p[y] still holds exp(z_y - max) here. */
-                loss += (double)logf(sum) - (double)logf(p[y]);
-                right += argmax == y;
+                loss += (double)logf(sum) - (double)shifted_y;
+                right += argmax == labels[i];
             }
             for (int j = 0; j < C; j++)
                 p[j] *= inv;
