@@ -50,7 +50,7 @@ typedef enum {
 BN_API const char *bn_act_name(bn_act act);
 BN_API int bn_act_parse(bn_act *act, const char *name);
 
-typedef enum { BN_INIT_HE, BN_INIT_XAVIER, BN_INIT_NORMAL, BN_INIT_COUNT } bn_init;
+typedef enum { BN_INIT_HE, BN_INIT_XAVIER, BN_INIT_NORMAL, BN_INIT_LECUN, BN_INIT_COUNT } bn_init;
 BN_API const char *bn_init_name(bn_init init);
 BN_API int bn_init_parse(bn_init *init, const char *name);
 
@@ -94,8 +94,8 @@ BN_API const bn_arch *bn_net_arch(const bn_net *net);
 BN_API int bn_net_max_batch(const bn_net *net);
 BN_API const bn_backend *bn_net_backend(const bn_net *net);
 BN_API void bn_net_set_backend(bn_net *net, const bn_backend *backend);
-/* Fills weights from rng (He: N(0, 2/in), Xavier: U(+-sqrt(6/(in+out))), normal: N(0, std^2)); biases and
- * velocity to zero. */
+/* Fills weights from rng (He: N(0, 2/in), Xavier: U(+-sqrt(6/(in+out))), normal: N(0, std^2), LeCun:
+ * N(0, 1/in), the one SELU's self-normalisation assumes); biases and velocity to zero. */
 BN_API void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng);
 
 BN_API float *bn_net_weight(bn_net *net, int layer);  /* (in, out) */

@@ -10,7 +10,7 @@ static const char *const act_names[BN_ACT_COUNT] = {
 };
 
 static const char *const init_names[BN_INIT_COUNT] = {
-    [BN_INIT_HE] = "he", [BN_INIT_XAVIER] = "xavier", [BN_INIT_NORMAL] = "normal"};
+    [BN_INIT_HE] = "he", [BN_INIT_XAVIER] = "xavier", [BN_INIT_NORMAL] = "normal", [BN_INIT_LECUN] = "lecun"};
 
 const char *bn_act_name(bn_act act)
 {
@@ -39,5 +39,5 @@ int bn_init_parse(bn_init *init, const char *name)
             *init = (bn_init)i;
             return BN_OK;
         }
-    return bn_fail(BN_E_INVALID, "unknown initialisation '%s' (he, xavier, normal)", name);
+    return bn_fail(BN_E_INVALID, "unknown initialisation '%s' (he, xavier, normal, lecun)", name);
 }

@@ -173,10 +173,11 @@ void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng)
     for (int l = 0; l < net->arch.depth; l++) {
         float *w = bn_net_weight(net, l);
         size_t count = (size_t)n[l] * (size_t)n[l + 1];
-        double he_std = sqrt(2.0 / n[l]), xavier_limit = sqrt(6.0 / (n[l] + n[l + 1]));
+        double he_std = sqrt(2.0 / n[l]), lecun_std = sqrt(1.0 / n[l]), xavier_limit = sqrt(6.0 / (n[l] + n[l + 1]));
         for (size_t i = 0; i < count; i++) {
             switch (init) {
             case BN_INIT_HE: w[i] = (float)(he_std * bn_rng_normal(rng)); break;
+            case BN_INIT_LECUN: w[i] = (float)(lecun_std * bn_rng_normal(rng)); break;
             case BN_INIT_XAVIER: w[i] = (float)(xavier_limit * (2.0 * bn_rng_uniform(rng) - 1.0)); break;
             default: w[i] = (float)(std * bn_rng_normal(rng)); break;
             }

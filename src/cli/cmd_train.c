@@ -24,7 +24,7 @@ static const char usage_text[] =
     "  --layers LIST         the full architecture, e.g. 784,512,256,10 (instead of --hidden)\n"
     "  --act NAME            relu | leaky_relu | sigmoid | tanh | swish | selu (default: relu)\n"
     "  --leaky-slope F       slope of leaky_relu for negative inputs, [0, 1) (default: 0.01)\n"
-    "  --init NAME           he | xavier | normal (default: he)\n"
+    "  --init NAME           he | xavier | lecun | normal (default: he)\n"
     "  --init-std F          standard deviation for --init normal (default: 0.01)\n"
     "optimisation\n"
     "  --epochs N            passes over the training set (default: 10)\n"
