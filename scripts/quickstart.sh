@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The first of the README's two commands: installs dependencies, builds, fetches MNIST and trains the default
+# model (784-512-10 ReLU, 10 epochs), ending with the `test:` and `train:` lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh build
+[ -f build/build.ninja ] || meson setup build > /dev/null
+ninja -C build > /dev/null
+./data/fetch-mnist.sh
+./build/src/cli/blasnet train "$@"

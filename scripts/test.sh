@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The second of the README's two commands, and what CI runs: installs dependencies, builds with warnings as
+# errors, runs the whole suite (MNIST included), runs it again under AddressSanitizer and UBSan, runs the
+# fuzzers for a bounded time, and ends with one `N passed, N failed` line over everything.
+# FUZZ_SECONDS (default 60) bounds each fuzzer; BLASNET_SKIP_SAN=1 skips the sanitizer build.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh test || exit 1
+./data/fetch-mnist.sh || exit 1
+
+status=0
+logs=()
+run_suite() { # dir, meson setup args...
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" > "$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; status=1; return; }
+  fi
+  ninja -C "$dir" > "$dir.build.log" 2>&1 || { tail -40 "$dir.build.log"; status=1; return; }
+  meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+  logs+=("$dir/meson-logs/testlog.json")
+}
+
+echo "== release build, warnings as errors"
+run_suite build-test --werror -Dbuildtype=release
+if [ "${BLASNET_SKIP_SAN:-0}" != 1 ]; then
+  echo "== AddressSanitizer + UBSan build (findings are fatal)"
+  run_suite build-san --werror -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+fi
+if [ -x scripts/fuzz.sh ]; then
+  echo "== fuzzers"
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || status=1
+  [ -f build-fuzz/fuzz-results.json ] && logs+=(build-fuzz/fuzz-results.json)
+fi
+
+python3 - "${logs[@]}" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        if not line.strip():
+            continue
+        result = json.loads(line).get("result")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or passed == 0 else 0)
+PY
+summary=$?
+[ $status -eq 0 ] && [ $summary -eq 0 ]

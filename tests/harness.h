@@ -1,0 +1,48 @@
+/* A small test harness: each CHECK prints file:line and the values on failure, and bn_test_exit() turns any
+ * failure into a non-zero exit status, which is how Meson judges a test. Header-only on purpose. */
+#ifndef BN_TEST_HARNESS_H
+#define BN_TEST_HARNESS_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int bn_test_failures;
+static int bn_test_checks;
+
+#define CHECK(cond)                                                                                             \
+    do {                                                                                                        \
+        bn_test_checks++;                                                                                       \
+        if (!(cond)) {                                                                                          \
+            bn_test_failures++;                                                                                 \
+            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                                    \
+        }                                                                                                       \
+    } while (0)
+
+/* Like CHECK, with a printf-style explanation of the values involved. */
+#define CHECKF(cond, ...)                                                                                       \
+    do {                                                                                                        \
+        bn_test_checks++;                                                                                       \
+        if (!(cond)) {                                                                                          \
+            bn_test_failures++;                                                                                 \
+            fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__, __LINE__, #cond);                                    \
+            fprintf(stderr, __VA_ARGS__);                                                                       \
+            fputc('\n', stderr);                                                                                \
+        }                                                                                                       \
+    } while (0)
+
+/* |got - want| <= abs_tol + rel_tol * |want| */
+#define CHECK_CLOSE(got, want, abs_tol, rel_tol)                                                                \
+    do {                                                                                                        \
+        double g_ = (double)(got), w_ = (double)(want);                                                         \
+        CHECKF(fabs(g_ - w_) <= (abs_tol) + (rel_tol) * fabs(w_), "got %.9g, want %.9g (diff %.3g)", g_, w_,    \
+               fabs(g_ - w_));                                                                                  \
+    } while (0)
+
+static inline int bn_test_exit(const char *name)
+{
+    printf("%s: %d checks, %d failed\n", name, bn_test_checks, bn_test_failures);
+    return bn_test_failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
