@@ -165,11 +165,15 @@ BN_API int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t
 
 /* ---- training ----------------------------------------------------------------------------------------- */
 typedef struct bn_progress {
-    int epoch, epochs;          /* 1-based */
-    size_t step, steps;         /* within the epoch, 1-based */
-    double elapsed_s;           /* since the epoch started */
-    double samples_per_s;       /* this epoch so far */
-    double running_loss;        /* mean over this epoch's batches so far, L2 term included */
+    int epoch, epochs;    /* 1-based */
+    size_t step, steps;   /* within the epoch, 1-based */
+    uint64_t global_step; /* steps since the run began, 1-based */
+    double elapsed_s;     /* since the epoch started */
+    double samples_per_s; /* this epoch so far */
+    double running_loss;  /* mean over this epoch's batches so far, L2 term included */
+    double step_loss;     /* this step's batch loss, L2 term included */
+    double grad_norm_w1;  /* L2 norm of the first layer's weight gradient at this step */
+    double lr;
 } bn_progress;
 
 typedef struct bn_epoch_stats {

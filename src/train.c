@@ -17,6 +17,14 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double norm(const float *v, size_t n)
+{
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sq += (double)v[i] * v[i];
+    return sqrt(sq);
+}
+
 void bn_train_config_default(bn_train_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -184,9 +192,13 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
                                  .epochs = st->epochs,
                                  .step = (size_t)st->step,
                                  .steps = (size_t)steps,
+                                 .global_step = (uint64_t)st->epoch * steps + st->step,
                                  .elapsed_s = elapsed,
                                  .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
-                                 .running_loss = st->loss_sum / (double)st->seen};
+                                 .running_loss = st->loss_sum / (double)st->seen,
+                                 .step_loss = loss,
+                                 .grad_norm_w1 = norm(dw1, first_w),
+                                 .lr = sgd.lr};
                 cfg->on_progress(cfg->ctx, &p);
             }
             bool stopping = cfg->stop && *cfg->stop && st->step < steps;
@@ -221,10 +233,7 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
             .seconds = seconds,
             .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
         };
-        double sq = 0.0;
-        for (size_t i = 0; i < first_w; i++)
-            sq += (double)dw1[i] * dw1[i];
-        stats.grad_norm_w1 = sqrt(sq);
+        stats.grad_norm_w1 = norm(dw1, first_w);
 
         st->epoch++;
         st->step = 0;

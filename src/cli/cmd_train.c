@@ -42,25 +42,38 @@ static const char usage_text[] =
     "                        name such as Haswell or SkylakeX; re-executes blasnet with the variable set\n"
     "output\n"
     "  --log FILE            per-epoch metrics as CSV\n"
+    "  --log-steps FILE      per-step metrics as CSV (every --log-every steps)\n"
+    "  --log-every K         steps between progress updates and --log-steps rows (default: 10)\n"
     "  --save FILE           write the trained model (atomically)\n"
     "  --quiet               no progress line, even on a terminal\n"
+    "checkpoints\n"
+    "  --checkpoint FILE     write a checkpoint (weights, momentum, RNG, progress) atomically to FILE\n"
+    "  --checkpoint-every N  ... every N epochs (default 1 with --checkpoint); SIGINT/SIGTERM also writes it\n"
+    "  --checkpoint-steps N  ... and every N steps within an epoch (default: never)\n"
+    "  --resume FILE         continue the run stored in FILE; only --epochs, --data, --threads, --backend,\n"
+    "                        logs, --save and checkpoint flags may be given with it\n"
     "\n"
     "stdout: one line per epoch, then `test: loss=L acc=A% n=N` and `train: S s, R samples/s, E epochs`.\n"
     "exit status: 0 done, 1 runtime error (data, I/O, divergence), 2 usage error.\n";
 
-typedef struct {
-    const char *data_dir, *hidden, *layers, *act, *init, *backend, *blas_core, *log_path, *save_path;
-    int classes, val, epochs, batch, threads;
-    bool nesterov, quiet, val_set;
-    float leaky_slope, init_std, lr, momentum, weight_decay, lr_decay;
-    uint64_t seed;
-} train_options;
 
 enum {
     OPT_DATA = 256, OPT_VAL, OPT_CLASSES, OPT_HIDDEN, OPT_LAYERS, OPT_ACT, OPT_LEAKY, OPT_INIT, OPT_INIT_STD,
     OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WD, OPT_LR_DECAY, OPT_SEED, OPT_THREADS,
-    OPT_BACKEND, OPT_BLAS_CORE, OPT_LOG, OPT_SAVE, OPT_QUIET, OPT_HELP
+    OPT_BACKEND, OPT_BLAS_CORE, OPT_LOG, OPT_LOG_STEPS, OPT_LOG_EVERY, OPT_SAVE, OPT_QUIET, OPT_CHECKPOINT,
+    OPT_CHECKPOINT_EVERY, OPT_CHECKPOINT_STEPS, OPT_RESUME, OPT_HELP, OPT_END
 };
+
+typedef struct {
+    const char *data_dir, *hidden, *layers, *act, *init, *backend, *blas_core, *log_path, *steps_path, *save_path;
+    const char *checkpoint_path, *resume_path;
+    int classes, val, epochs, batch, threads, log_every, checkpoint_every;
+    uint64_t checkpoint_steps;
+    bool given[OPT_END - OPT_DATA]; /* which flags were on the command line */
+    bool nesterov, quiet, val_set;
+    float leaky_slope, init_std, lr, momentum, weight_decay, lr_decay;
+    uint64_t seed;
+} train_options;
 
 static const struct option long_options[] = {
     {"data", required_argument, 0, OPT_DATA},
@@ -84,8 +97,14 @@ static const struct option long_options[] = {
     {"backend", required_argument, 0, OPT_BACKEND},
     {"blas-core", required_argument, 0, OPT_BLAS_CORE},
     {"log", required_argument, 0, OPT_LOG},
+    {"log-steps", required_argument, 0, OPT_LOG_STEPS},
+    {"log-every", required_argument, 0, OPT_LOG_EVERY},
     {"save", required_argument, 0, OPT_SAVE},
     {"quiet", no_argument, 0, OPT_QUIET},
+    {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
+    {"checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY},
+    {"checkpoint-steps", required_argument, 0, OPT_CHECKPOINT_STEPS},
+    {"resume", required_argument, 0, OPT_RESUME},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -100,7 +119,7 @@ static int parse_options(int argc, char **argv, train_options *o)
                          .classes = 0, .epochs = defaults.epochs, .batch = defaults.batch,
                          .threads = bn_default_threads(), .leaky_slope = 0.01f, .init_std = defaults.init_std,
                          .lr = defaults.sgd.lr, .momentum = defaults.sgd.momentum, .weight_decay = 0.0f,
-                         .lr_decay = defaults.lr_decay, .seed = defaults.seed};
+                         .lr_decay = defaults.lr_decay, .seed = defaults.seed, .log_every = 10};
     const char *cmd = "train";
     int c, rc = 0;
     optind = 1;
@@ -128,12 +147,20 @@ static int parse_options(int argc, char **argv, train_options *o)
         case OPT_BACKEND: o->backend = optarg; break;
         case OPT_BLAS_CORE: o->blas_core = optarg; break;
         case OPT_LOG: o->log_path = optarg; break;
+        case OPT_LOG_STEPS: o->steps_path = optarg; break;
+        case OPT_LOG_EVERY: rc = parse_int(cmd, "--log-every", optarg, 1, 1 << 30, &o->log_every); break;
         case OPT_SAVE: o->save_path = optarg; break;
         case OPT_QUIET: o->quiet = true; break;
+        case OPT_CHECKPOINT: o->checkpoint_path = optarg; break;
+        case OPT_CHECKPOINT_EVERY: rc = parse_int(cmd, "--checkpoint-every", optarg, 1, 1000000, &o->checkpoint_every); break;
+        case OPT_CHECKPOINT_STEPS: rc = parse_u64(cmd, "--checkpoint-steps", optarg, &o->checkpoint_steps); break;
+        case OPT_RESUME: o->resume_path = optarg; break;
         case OPT_HELP: fputs(usage_text, stdout); return -1;
         case ':': rc = usage_error(cmd, "%s needs a value", argv[optind - 1]); break;
         default: rc = usage_error(cmd, "unknown option '%s'", argv[optind - 1]); break;
         }
+        if (c >= OPT_DATA && c < OPT_END)
+            o->given[c - OPT_DATA] = true;
     }
     if (rc)
         return rc;
@@ -143,18 +170,41 @@ static int parse_options(int argc, char **argv, train_options *o)
         return usage_error(cmd, "give --hidden or --layers, not both");
     if (!bn_backend_find(o->backend))
         return usage_error(cmd, "--backend '%s' is not one of blas, naive, naive-omp", o->backend);
+    if ((o->given[OPT_CHECKPOINT_EVERY - OPT_DATA] || o->given[OPT_CHECKPOINT_STEPS - OPT_DATA]) &&
+        !o->checkpoint_path && !o->resume_path)
+        return usage_error(cmd, "--checkpoint-every and --checkpoint-steps need --checkpoint FILE");
+    if (o->resume_path) {
+        /* The file holds the architecture and hyperparameters; silently ignoring a flag would be a lie. */
+        static const int fixed[] = {OPT_VAL, OPT_CLASSES, OPT_HIDDEN, OPT_LAYERS, OPT_ACT, OPT_LEAKY, OPT_INIT,
+                                    OPT_INIT_STD, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WD,
+                                    OPT_LR_DECAY, OPT_SEED};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            if (o->given[fixed[i] - OPT_DATA]) {
+                const char *name = "?";
+                for (const struct option *lo = long_options; lo->name; lo++)
+                    if (lo->val == fixed[i])
+                        name = lo->name;
+                return usage_error(cmd, "--%s cannot be combined with --resume: the checkpoint fixes it", name);
+            }
+    }
     return 0;
 }
 
 /* ---- progress and per-epoch output ---------------------------------------------------------------------- */
 typedef struct {
     bool live; /* stderr is a terminal and --quiet was not given */
-    FILE *log;
+    FILE *log, *steps;
 } train_output;
 
 static void on_progress(void *ctx, const bn_progress *p)
 {
     const train_output *out = ctx;
+    if (out->steps) {
+        fprintf(out->steps, "%d,%zu,%llu,%.6f,%.6g,%.6g\n", p->epoch, p->step, (unsigned long long)p->global_step,
+                p->step_loss, p->grad_norm_w1, p->lr);
+        if (p->step == p->steps)
+            fflush(out->steps);
+    }
     if (!out->live)
         return;
     double eta = p->step ? p->elapsed_s * (double)(p->steps - p->step) / (double)p->step : 0.0;
@@ -222,6 +272,7 @@ static int build_arch(const train_options *o, const bn_dataset *train, bn_arch *
 static volatile int stop_requested;
 static volatile sig_atomic_t stop_signal;
 
+
 static void handle_stop(int sig)
 {
     stop_requested = 1;
@@ -233,6 +284,73 @@ static void format_arch(const bn_arch *arch, char *buf, size_t size)
     size_t used = 0;
     for (int l = 0; l <= arch->depth && used < size; l++)
         used += (size_t)snprintf(buf + used, size - used, l ? "-%d" : "%d", arch->sizes[l]);
+}
+
+/* Opens a CSV log and writes its header; NULL path means no log. */
+static int open_log(FILE **f, const char *path, const char *header)
+{
+    *f = NULL;
+    if (!path)
+        return 0;
+    *f = fopen(path, "w");
+    if (!*f) {
+        fprintf(stderr, "blasnet train: cannot write log '%s': %s; check the folder exists and is writable\n", path,
+                strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    fputs(header, *f);
+    return 0;
+}
+
+static int close_log(FILE *f, const char *path)
+{
+    if (f && fclose(f) != 0) {
+        fprintf(stderr, "blasnet train: writing log '%s' failed: %s\n", path, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* A fresh run: architecture from flags and data, weights from the seed. */
+static int start_fresh(const train_options *o, bn_init init, const bn_dataset *train, bn_train_config *cfg,
+                       bn_net **net, bn_train_state *state)
+{
+    bn_arch arch;
+    int rc = build_arch(o, train, &arch);
+    if (rc)
+        return rc;
+    int status = bn_net_create(net, &arch, o->batch, bn_backend_find(o->backend));
+    if (status)
+        return runtime_error("train", status, "choose a smaller --batch or narrower layers");
+    cfg->epochs = o->epochs;
+    cfg->batch = o->batch;
+    cfg->sgd = (bn_sgd){.lr = o->lr, .momentum = o->momentum, .weight_decay = o->weight_decay,
+                        .nesterov = o->nesterov};
+    cfg->lr_decay = o->lr_decay;
+    cfg->seed = o->seed;
+    cfg->init = init;
+    cfg->init_std = o->init_std;
+    bn_rng init_rng;
+    bn_rng_seed(&init_rng, o->seed);
+    bn_net_init(*net, init, o->init_std, &init_rng);
+    bn_train_state_init(state, cfg);
+    return 0;
+}
+
+static int resume(const train_options *o, bn_net **net, bn_train_state *state)
+{
+    int status = bn_checkpoint_load(net, state, o->resume_path, 0, bn_backend_find(o->backend));
+    if (status)
+        return runtime_error("train", status, "give a checkpoint written by blasnet train --checkpoint");
+    if (o->given[OPT_EPOCHS - OPT_DATA]) {
+        if (o->epochs < state->epoch) {
+            bn_net_destroy(net);
+            return usage_error("train", "--epochs %d is fewer than the %d epochs '%s' has done", o->epochs,
+                               state->epoch, o->resume_path);
+        }
+        state->epochs = o->epochs;
+    }
+    return 0;
 }
 
 int cmd_train(int argc, char **argv)
@@ -247,7 +365,6 @@ int cmd_train(int argc, char **argv)
     rc = blas_core_apply("train", o.blas_core, argv - 1);
     if (rc)
         return rc;
-    blas_core_notice();
     bn_set_threads(o.threads);
 
     const char *dir = data_dir_or_default(o.data_dir);
@@ -257,86 +374,75 @@ int cmd_train(int argc, char **argv)
         return runtime_error("train", status, data_hint());
 
     size_t val_n = o.val_set ? (size_t)o.val : (all.n == 60000 ? 10000 : all.n / 6);
-    if (val_n >= all.n) {
-        fprintf(stderr, "blasnet train: --val %zu leaves no training data (the file holds %zu images)\n", val_n,
-                all.n);
-        bn_dataset_free(&all);
-        bn_dataset_free(&test);
-        return EXIT_USAGE;
-    }
-    bn_dataset train = bn_dataset_slice(&all, 0, all.n - val_n);
+    bn_dataset train = bn_dataset_slice(&all, 0, all.n - (val_n < all.n ? val_n : 0));
     bn_dataset val = bn_dataset_slice(&all, all.n - val_n, val_n);
-
-    bn_arch arch;
-    rc = build_arch(&o, &train, &arch);
-    int test_max = bn_dataset_max_label(&test);
-    if (!rc && test_max >= arch.sizes[arch.depth]) {
-        fprintf(stderr, "blasnet train: test label %d has no class in the model (%d classes); the training "
-                        "labels stop at %d: check --classes or the data files\n",
-                test_max, arch.sizes[arch.depth], bn_dataset_max_label(&train));
-        rc = EXIT_RUNTIME;
-    }
-    if (!rc && val.n && bn_dataset_max_label(&val) >= arch.sizes[arch.depth]) {
-        fprintf(stderr, "blasnet train: validation label %d has no class in the model (%d classes); raise "
-                        "--classes\n",
-                bn_dataset_max_label(&val), arch.sizes[arch.depth]);
-        rc = EXIT_RUNTIME;
-    }
     bn_net *net = NULL;
+    bn_train_state state;
+    bn_train_config cfg;
+    bn_train_config_default(&cfg);
+    if (val_n >= all.n)
+        rc = usage_error("train", "--val %zu leaves no training data ('%s' holds %zu images)", val_n, dir, all.n);
+    else if (o.resume_path)
+        rc = resume(&o, &net, &state);
+    else
+        rc = start_fresh(&o, init, &train, &cfg, &net, &state);
+
     if (!rc) {
-        status = bn_net_create(&net, &arch, o.batch, bn_backend_find(o.backend));
-        if (status)
-            rc = runtime_error("train", status, "choose a smaller --batch or narrower layers");
-    }
-    FILE *log = NULL;
-    if (!rc && o.log_path) {
-        log = fopen(o.log_path, "w");
-        if (!log) {
-            fprintf(stderr, "blasnet train: cannot write log '%s': %s\n", o.log_path, strerror(errno));
+        const bn_arch *arch = bn_net_arch(net);
+        int classes = arch->sizes[arch->depth];
+        int test_max = bn_dataset_max_label(&test), val_max = bn_dataset_max_label(&val);
+        if (test_max >= classes) {
+            fprintf(stderr, "blasnet train: test label %d has no class in the model (%d classes, training labels "
+                            "up to %d): check --classes or the data files\n",
+                    test_max, classes, bn_dataset_max_label(&train));
             rc = EXIT_RUNTIME;
-        } else {
-            fputs("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n", log);
+        } else if (val_max >= classes) {
+            fprintf(stderr, "blasnet train: validation label %d has no class in the model (%d classes); raise "
+                            "--classes\n",
+                    val_max, classes);
+            rc = EXIT_RUNTIME;
         }
     }
+    FILE *log = NULL, *steps = NULL;
+    if (!rc)
+        rc = open_log(&log, o.log_path,
+                      "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n");
+    if (!rc)
+        rc = open_log(&steps, o.steps_path, "epoch,step,global_step,loss,grad_norm_w1,lr\n");
     if (rc) {
+        close_log(log, o.log_path);
         bn_net_destroy(&net);
         bn_dataset_free(&all);
         bn_dataset_free(&test);
         return rc;
     }
 
-    bn_train_config cfg;
-    bn_train_config_default(&cfg);
-    cfg.epochs = o.epochs;
-    cfg.batch = o.batch;
-    cfg.sgd = (bn_sgd){.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay, .nesterov = o.nesterov};
-    cfg.lr_decay = o.lr_decay;
-    cfg.seed = o.seed;
-    cfg.init = init;
-    cfg.init_std = o.init_std;
-    train_output out = {.live = !o.quiet && isatty(STDERR_FILENO), .log = log};
+    train_output out = {.live = !o.quiet && isatty(STDERR_FILENO), .log = log, .steps = steps};
     cfg.on_progress = on_progress;
     cfg.on_epoch = on_epoch;
     cfg.ctx = &out;
-    cfg.progress_every = 10;
+    cfg.progress_every = o.log_every;
     cfg.stop = &stop_requested;
+    /* --resume keeps checkpointing into its own file unless told otherwise. */
+    cfg.checkpoint_path = o.checkpoint_path ? o.checkpoint_path : o.resume_path;
+    cfg.checkpoint_every = cfg.checkpoint_path ? (o.checkpoint_every ? o.checkpoint_every : 1) : 0;
+    cfg.checkpoint_every_steps = o.checkpoint_steps;
 
-    bn_rng init_rng;
-    bn_rng_seed(&init_rng, o.seed);
-    bn_net_init(net, init, o.init_std, &init_rng);
-    bn_train_state state;
-    bn_train_state_init(&state, &cfg);
-
+    const bn_arch *arch = bn_net_arch(net);
     char arch_text[256];
-    format_arch(&arch, arch_text, sizeof arch_text);
+    format_arch(arch, arch_text, sizeof arch_text);
     printf("blasnet %s: %s %s, %s init, batch %d, lr %g, momentum %g%s, weight decay %g, lr decay %g, seed %llu\n",
-           BLASNET_VERSION, arch_text, bn_act_name(arch.act), bn_init_name(init), o.batch, (double)o.lr,
-           (double)o.momentum, o.nesterov ? " (nesterov)" : "", (double)o.weight_decay, (double)o.lr_decay,
-           (unsigned long long)o.seed);
+           BLASNET_VERSION, arch_text, bn_act_name(arch->act), bn_init_name(state.init), state.batch,
+           (double)state.sgd.lr, (double)state.sgd.momentum, state.sgd.nesterov ? " (nesterov)" : "",
+           (double)state.sgd.weight_decay, (double)state.lr_decay, (unsigned long long)state.seed);
     printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n", dir,
            train.n, val.n, test.n, o.backend, bn_get_threads(), bn_blas_corename(),
            bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
+    if (o.resume_path)
+        printf("resumed from %s at epoch %d, step %llu\n", o.resume_path, state.epoch + 1,
+               (unsigned long long)state.step);
     fflush(stdout);
+    blas_core_notice(); /* after every check: an error stays a single line */
 
     struct sigaction sa = {.sa_handler = handle_stop};
     sigemptyset(&sa.sa_mask);
@@ -344,11 +450,19 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     status = bn_train(net, &train, &val, &cfg, &state);
-    if (log)
-        fclose(log);
+    rc = close_log(log, o.log_path);
+    rc = close_log(steps, o.steps_path) ? EXIT_RUNTIME : rc;
     if (status == BN_E_INTERRUPTED) {
-        fprintf(stderr, "blasnet train: %s\n", bn_errmsg());
+        if (cfg.checkpoint_path)
+            fprintf(stderr, "blasnet train: %s; checkpoint written to %s: continue with blasnet train --resume %s\n",
+                    bn_errmsg(), cfg.checkpoint_path, cfg.checkpoint_path);
+        else
+            fprintf(stderr, "blasnet train: %s; no --checkpoint was given, so the progress is not saved\n",
+                    bn_errmsg());
         rc = stop_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
+    } else if (status == BN_E_DIVERGED) {
+        rc = runtime_error("train", status,
+                           cfg.checkpoint_path ? "the last good checkpoint was kept" : "nothing was saved");
     } else if (status) {
         rc = runtime_error("train", status, NULL);
     }
