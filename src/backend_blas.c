@@ -15,17 +15,21 @@ static void blas_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alp
                 K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* Y (rows,n) <- act(Y + b), Z <- Y + b; `act` is a constant in each caller, so this body is specialised. */
-static inline __attribute__((always_inline)) void bias_act_rows(float *restrict Y, float *restrict Z,
-                                                                const float *restrict b, int rows, int n,
-                                                                bn_act act, float slope)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Each kernel is a block function over a range [lo, hi) and a driver that splits the range over threads.
+ * With one thread the driver calls the block directly: libgomp allocates for every parallel region it
+ * starts, even a one-thread region, and the training step must not allocate. */
+
+/* Y (rows,n) <- act(Y + b), Z <- Y + b, rows [lo, hi); `act` is a constant in each caller, so the body is
+ * specialised per activation. */
+ALWAYS_INLINE void bias_act_block(float *restrict Y, float *restrict Z, const float *restrict b, size_t lo,
+                                  size_t hi, int n, bn_act act, float slope)
 {
-    int nt = bn_par_threads((size_t)rows * n);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (int i = 0; i < rows; i++) {
-        float *restrict y = Y + (size_t)i * n;
+    for (size_t i = lo; i < hi; i++) {
+        float *restrict y = Y + i * n;
         if (Z) {
-            float *restrict z = Z + (size_t)i * n;
+            float *restrict z = Z + i * n;
             for (int j = 0; j < n; j++) {
                 z[j] = y[j] + b[j];
                 y[j] = bn_act_fwd1(act, slope, z[j]);
@@ -35,6 +39,21 @@ static inline __attribute__((always_inline)) void bias_act_rows(float *restrict 
             for (int j = 0; j < n; j++)
                 y[j] = bn_act_fwd1(act, slope, y[j] + b[j]);
         }
+    }
+}
+
+ALWAYS_INLINE void bias_act_rows(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope)
+{
+    int nt = bn_par_threads((size_t)rows * n);
+    if (nt == 1) {
+        bias_act_block(Y, Z, b, 0, (size_t)rows, n, act, slope);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        size_t lo, hi;
+        bn_par_range((size_t)rows, 1, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        bias_act_block(Y, Z, b, lo, hi, n, act, slope);
     }
 }
 
@@ -51,23 +70,33 @@ static void blas_bias_act(float *Y, float *Z, const float *b, int rows, int n, b
     }
 }
 
-static inline __attribute__((always_inline)) void act_backward_n(float *dZ, const float *dY, const float *Z,
-                                                                 const float *Y, size_t n, bn_act act,
-                                                                 float slope)
+/* dZ [lo, hi) = dY * act'(.) */
+ALWAYS_INLINE void act_backward_block(float *dZ, const float *dY, const float *Z, const float *Y, size_t lo,
+                                      size_t hi, bn_act act, float slope)
+{
+    if (Z) {
+        for (size_t i = lo; i < hi; i++)
+            dZ[i] = dY[i] * bn_act_deriv1(act, slope, Z[i], Y[i]);
+    } else {
+#pragma omp simd
+        for (size_t i = lo; i < hi; i++)
+            dZ[i] = dY[i] * bn_act_deriv1(act, slope, 0.0f, Y[i]);
+    }
+}
+
+ALWAYS_INLINE void act_backward_n(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
+                                  float slope)
 {
     int nt = bn_par_threads(n);
-#pragma omp parallel num_threads(nt) if (nt > 1)
+    if (nt == 1) {
+        act_backward_block(dZ, dY, Z, Y, 0, n, act, slope);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
     {
         size_t lo, hi;
         bn_par_range(n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        if (Z) {
-            for (size_t i = lo; i < hi; i++)
-                dZ[i] = dY[i] * bn_act_deriv1(act, slope, Z[i], Y[i]);
-        } else {
-#pragma omp simd
-            for (size_t i = lo; i < hi; i++)
-                dZ[i] = dY[i] * bn_act_deriv1(act, slope, 0.0f, Y[i]);
-        }
+        act_backward_block(dZ, dY, Z, Y, lo, hi, act, slope);
     }
 }
 
@@ -85,130 +114,159 @@ static void blas_act_backward(float *dZ, const float *dY, const float *Z, const 
     }
 }
 
-/* One pass per row: bias, max, exponentials, loss, argmax and gradient; exp is taken once per element. */
+/* Rows [lo, hi): bias, max, exponentials, loss, argmax and gradient in one pass per row; exp once per
+ * element. Returns the summed loss; adds to *right. */
+static double softmax_xent_block(float *dlogits, float *P, const float *b, const int32_t *labels, size_t lo,
+                                 size_t hi, int C, float grad_scale, int *right)
+{
+    double loss = 0.0;
+    for (size_t i = lo; i < hi; i++) {
+        float *restrict p = P + i * C;
+        float max = -INFINITY;
+        int argmax = 0;
+        for (int j = 0; j < C; j++) {
+            p[j] += b[j];
+            if (p[j] > max) {
+                max = p[j];
+                argmax = j;
+            }
+        }
+        /* -log p_y = log(sum) - (z_y - max), taken before exp: exp(z_y - max) may underflow to 0. */
+        float shifted_y = labels ? p[labels[i]] - max : 0.0f;
+        float sum = 0.0f;
+        for (int j = 0; j < C; j++) {
+            p[j] = expf(p[j] - max);
+            sum += p[j];
+        }
+        float inv = 1.0f / sum;
+        if (labels) {
+            loss += (double)logf(sum) - (double)shifted_y;
+            *right += argmax == labels[i];
+        }
+        for (int j = 0; j < C; j++)
+            p[j] *= inv;
+        if (labels && dlogits) {
+            float *restrict d = dlogits + i * C;
+            for (int j = 0; j < C; j++)
+                d[j] = grad_scale * p[j];
+            d[labels[i]] -= grad_scale;
+        }
+    }
+    return loss;
+}
+
 static double blas_softmax_xent(float *dlogits, float *P, const float *b, const int32_t *labels, int rows,
                                 int C, float grad_scale, int *correct)
 {
-    bn_partial loss_part[BN_MAX_THREADS];
-    int right_part[BN_MAX_THREADS];
-    int nt = bn_par_threads((size_t)rows * C * 8); /* exp is ~8x the cost of an add: weigh it so */
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = omp_get_thread_num(), team = omp_get_num_threads();
-        size_t lo, hi;
-        bn_par_range((size_t)rows, 1, t, team, &lo, &hi);
-        double loss = 0.0;
-        int right = 0;
-        for (size_t i = lo; i < hi; i++) {
-            float *restrict p = P + i * C;
-            float max = -INFINITY;
-            int argmax = 0;
-            for (int j = 0; j < C; j++) {
-                p[j] += b[j];
-                if (p[j] > max) {
-                    max = p[j];
-                    argmax = j;
-                }
-            }
-            /* -log p_y = log(sum) - (z_y - max), taken before exp: exp(z_y - max) may underflow to 0. */
-            float shifted_y = labels ? p[labels[i]] - max : 0.0f;
-            float sum = 0.0f;
-            for (int j = 0; j < C; j++) {
-                p[j] = expf(p[j] - max);
-                sum += p[j];
-            }
-            float inv = 1.0f / sum;
-            if (labels) {
-                loss += (double)logf(sum) - (double)shifted_y;
-                right += argmax == labels[i];
-            }
-            for (int j = 0; j < C; j++)
-                p[j] *= inv;
-            if (labels && dlogits) {
-                float *restrict d = dlogits + i * C;
-                for (int j = 0; j < C; j++)
-                    d[j] = grad_scale * p[j];
-                d[labels[i]] -= grad_scale;
-            }
-        }
-        loss_part[t].value = loss;
-        right_part[t] = right;
-        if (t == 0) /* every thread sets its slot; the team size is read once */
-            nt = team;
-    }
+    int nt = bn_par_threads((size_t)rows * C * 8); /* exp costs ~8 adds: weigh it so */
     int right = 0;
-    for (int t = 0; t < nt; t++)
-        right += right_part[t];
+    double loss;
+    if (nt == 1) {
+        loss = softmax_xent_block(dlogits, P, b, labels, 0, (size_t)rows, C, grad_scale, &right);
+    } else {
+        bn_partial loss_part[BN_MAX_THREADS];
+        int right_part[BN_MAX_THREADS], team = 1;
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num();
+            size_t lo, hi;
+            bn_par_range((size_t)rows, 1, t, omp_get_num_threads(), &lo, &hi);
+            right_part[t] = 0;
+            loss_part[t].value = softmax_xent_block(dlogits, P, b, labels, lo, hi, C, grad_scale, &right_part[t]);
+#pragma omp single
+            team = omp_get_num_threads();
+        }
+        for (int t = 0; t < team; t++)
+            right += right_part[t];
+        loss = bn_sum_partials(loss_part, team);
+    }
     if (correct)
         *correct += right;
-    return bn_sum_partials(loss_part, nt);
+    return loss;
 }
 
-/* Each thread owns a block of columns and walks the rows, so sums are vectorised across columns and the
- * order of additions is the same on every run. */
+/* db [lo, hi) = column sums of G: walks the rows, vectorised across columns, the same order on every run. */
+static void bias_grad_block(float *restrict db, const float *restrict G, int rows, int n, size_t lo, size_t hi)
+{
+    for (size_t j = lo; j < hi; j++)
+        db[j] = 0.0f;
+    for (int i = 0; i < rows; i++) {
+        const float *restrict g = G + (size_t)i * n;
+#pragma omp simd
+        for (size_t j = lo; j < hi; j++)
+            db[j] += g[j];
+    }
+}
+
 static void blas_bias_grad(float *db, const float *G, int rows, int n)
 {
     int nt = bn_par_threads((size_t)rows * n);
-    if ((size_t)n < 16 * (size_t)nt)
-        nt = 1;
-#pragma omp parallel num_threads(nt) if (nt > 1)
+    if (nt == 1 || (size_t)n < 16 * (size_t)nt) {
+        bias_grad_block(db, G, rows, n, 0, (size_t)n);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
     {
         size_t lo, hi;
         bn_par_range((size_t)n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        for (size_t j = lo; j < hi; j++)
-            db[j] = 0.0f;
-        for (int i = 0; i < rows; i++) {
-            const float *restrict g = G + (size_t)i * n;
-#pragma omp simd
-            for (size_t j = lo; j < hi; j++)
-                db[j] += g[j];
-        }
+        bias_grad_block(db, G, rows, n, lo, hi);
     }
 }
 
-/* One pass over the parameters: weight decay, momentum, step and the squared norm, all fused. */
+/* [lo, hi): weight decay, momentum, step and the squared norm of w before the step, fused in one pass (the
+ * loop is bound by memory traffic, so the norm is free). */
+static double sgd_block(float *restrict w, float *restrict v, const float *restrict g, size_t lo, size_t hi,
+                        float lr, float mu, float wd, bool nesterov)
+{
+    double sq = 0.0;
+    if (mu == 0.0f) {
+#pragma omp simd reduction(+ : sq)
+        for (size_t i = lo; i < hi; i++) {
+            sq += (double)w[i] * w[i];
+            w[i] += -lr * (g[i] + wd * w[i]);
+        }
+    } else if (nesterov) {
+#pragma omp simd reduction(+ : sq)
+        for (size_t i = lo; i < hi; i++) {
+            sq += (double)w[i] * w[i];
+            float step = -lr * (g[i] + wd * w[i]);
+            v[i] = mu * v[i] + step;
+            w[i] += mu * v[i] + step;
+        }
+    } else {
+#pragma omp simd reduction(+ : sq)
+        for (size_t i = lo; i < hi; i++) {
+            sq += (double)w[i] * w[i];
+            float step = -lr * (g[i] + wd * w[i]);
+            v[i] = mu * v[i] + step;
+            w[i] += v[i];
+        }
+    }
+    return sq;
+}
+
 static double blas_sgd_update(float *w, float *v, const float *g, size_t n, float lr, float mu, float wd,
                               bool nesterov, bool want_sqnorm)
 {
-    bn_partial part[BN_MAX_THREADS];
     int nt = bn_par_threads(n);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = omp_get_thread_num(), team = omp_get_num_threads();
-        size_t lo, hi;
-        bn_par_range(n, 16, t, team, &lo, &hi);
-        float *restrict wp = w;
-        float *restrict vp = v;
-        const float *restrict gp = g;
-        double sq = 0.0; /* read in the same pass: free, the loop is bound by memory traffic */
-        if (mu == 0.0f) {
-#pragma omp simd reduction(+ : sq)
-            for (size_t i = lo; i < hi; i++) {
-                sq += (double)wp[i] * wp[i];
-                wp[i] += -lr * (gp[i] + wd * wp[i]);
-            }
-        } else if (nesterov) {
-#pragma omp simd reduction(+ : sq)
-            for (size_t i = lo; i < hi; i++) {
-                sq += (double)wp[i] * wp[i];
-                float step = -lr * (gp[i] + wd * wp[i]);
-                vp[i] = mu * vp[i] + step;
-                wp[i] += mu * vp[i] + step;
-            }
-        } else {
-#pragma omp simd reduction(+ : sq)
-            for (size_t i = lo; i < hi; i++) {
-                sq += (double)wp[i] * wp[i];
-                float step = -lr * (gp[i] + wd * wp[i]);
-                vp[i] = mu * vp[i] + step;
-                wp[i] += vp[i];
-            }
+    double sq;
+    if (nt == 1) {
+        sq = sgd_block(w, v, g, 0, n, lr, mu, wd, nesterov);
+    } else {
+        bn_partial part[BN_MAX_THREADS];
+        int team = 1;
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num();
+            size_t lo, hi;
+            bn_par_range(n, 16, t, omp_get_num_threads(), &lo, &hi);
+            part[t].value = sgd_block(w, v, g, lo, hi, lr, mu, wd, nesterov);
+#pragma omp single
+            team = omp_get_num_threads();
         }
-        part[t].value = sq;
-        if (t == 0)
-            nt = team;
+        sq = bn_sum_partials(part, team);
     }
-    return want_sqnorm ? bn_sum_partials(part, nt) : 0.0;
+    return want_sqnorm ? sq : 0.0;
 }
 
 const bn_backend bn_backend_blas = {

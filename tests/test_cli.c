@@ -1,0 +1,496 @@
+/* The blasnet command as a user meets it: runs the built binary (BN_BLASNET_EXE) with fork/exec on small
+ * synthetic IDX folders, capturing stdout, stderr and the exit status. Usage errors exit 2 with one line
+ * naming the flag, bad data exits 1 with one line naming the file, nothing dies by a signal. */
+#define _GNU_SOURCE /* mkdtemp, strcasestr */
+#include "harness.h"
+#include "idx_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef BN_BLASNET_EXE
+#error "BN_BLASNET_EXE must name the built blasnet binary (tests/meson.build passes it)"
+#endif
+
+static char root[256];
+
+typedef struct {
+    int code;   /* exit status, or -1 when the process did not exit normally */
+    int signal; /* the signal that ended it, 0 if none */
+    char *out, *err;
+} cli_result;
+
+static char *slurp(const char *path)
+{
+    size_t size = 0;
+    uint8_t *bytes = idxw_read_all(path, &size);
+    if (!bytes)
+        return calloc(1, 1);
+    bytes[size] = '\0'; /* idxw_read_all leaves one spare byte */
+    return (char *)bytes;
+}
+
+/* Runs blasnet with args (NULL-terminated, without argv[0]); stdin is /dev/null, stdout and stderr go to
+ * files so neither can fill a pipe and stall the child. */
+static cli_result run_argv(const char *const *args)
+{
+    cli_result r = {.code = -1};
+    char out_path[512], err_path[512];
+    snprintf(out_path, sizeof out_path, "%s/stdout.txt", root);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", root);
+    const char *argv[64] = {"blasnet"};
+    int argc = 1;
+    while (args[argc - 1] && argc < 63) {
+        argv[argc] = args[argc - 1];
+        argc++;
+    }
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        r.out = calloc(1, 1);
+        r.err = calloc(1, 1);
+        return r;
+    }
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+            _exit(120);
+        unsetenv("BLASNET_DATA"); /* every call names its --data, or means to test the absence of one */
+        execv(BN_BLASNET_EXE, (char *const *)argv);
+        _exit(121);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            perror("waitpid");
+            break;
+        }
+    if (WIFEXITED(status))
+        r.code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        r.signal = WTERMSIG(status);
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    CHECKF(r.code != 120 && r.code != 121, "could not start %s (status %d)", BN_BLASNET_EXE, r.code);
+    return r;
+}
+
+#define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})
+
+static void result_free(cli_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Lines of text, leaving out the CLI's informational "blasnet: note:" lines (the OpenBLAS-kernel notice that
+ * this machine's OPENBLAS_CORETYPE triggers): an error should be one line besides those. */
+static int error_lines(const char *text, char *first, size_t first_size)
+{
+    int n = 0;
+    if (first_size)
+        first[0] = '\0';
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        bool note = strncmp(p, "blasnet: note:", 14) == 0;
+        if (!note && len > 0) {
+            if (n == 0 && first_size)
+                snprintf(first, first_size, "%.*s", (int)len, p);
+            n++;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+/* Nothing crashed: a normal exit, and no sanitizer or fault text in either stream. */
+static void no_crash(const char *what, const cli_result *r)
+{
+    CHECKF(r->signal == 0 && r->code >= 0, "%s: ended by signal %d", what, r->signal);
+    CHECKF(!strstr(r->out, "Segmentation") && !strstr(r->err, "Segmentation"), "%s: segfault text", what);
+    CHECKF(!strstr(r->err, "runtime error:") && !strstr(r->err, "AddressSanitizer"), "%s: sanitizer report: %s",
+           what, r->err);
+}
+
+/* Exit 2 and exactly one error line that names `flag`. */
+static void expect_usage_error(const char *flag, const char *const *args)
+{
+    char what[256] = "", line[1024];
+    for (int i = 0; args[i]; i++)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? " " : "", args[i]);
+    cli_result r = run_argv(args);
+    no_crash(what, &r);
+    int lines = error_lines(r.err, line, sizeof line);
+    CHECKF(r.code == 2, "`%s`: exit %d, want 2; stderr: %s", what, r.code, r.err);
+    CHECKF(lines == 1, "`%s`: %d error lines on stderr, want 1: %s", what, lines, r.err);
+    CHECKF(strstr(line, flag) != NULL, "`%s`: the error line does not name %s: %s", what, flag, line);
+    result_free(&r);
+}
+
+#define USAGE(flag, ...) expect_usage_error(flag, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Exit 1 and one error line that names `file` (a path or a file's base name). */
+static void expect_data_error(const char *what, const char *file, const char *const *args)
+{
+    char line[1024];
+    cli_result r = run_argv(args);
+    no_crash(what, &r);
+    int lines = error_lines(r.err, line, sizeof line);
+    CHECKF(r.code == 1, "%s: exit %d, want 1; stderr: %s", what, r.code, r.err);
+    CHECKF(lines == 1, "%s: %d error lines on stderr, want 1: %s", what, lines, r.err);
+    CHECKF(strstr(line, file) != NULL, "%s: the error line does not name %s: %s", what, file, line);
+    CHECKF(!strstr(r.out, "test:"), "%s: printed a test line after a data error", what);
+    result_free(&r);
+}
+
+#define DATA_ERROR(what, file, ...) expect_data_error(what, file, (const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- data folders ----------------------------------------------------------------------------------------- */
+static char good[300], empty[300];
+
+static void make_dir(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", root, name);
+    CHECKF(mkdir(out, 0700) == 0, "mkdir %s: %s", out, strerror(errno));
+}
+
+/* 600 training and 100 test images, 28x28, labels 0..9 (a bright block whose place is the label). */
+static void make_good(char *out, size_t size, const char *name)
+{
+    make_dir(out, size, name);
+    CHECK(idxw_write_synth_pair(out, "train", 600, 28, 28, 10, 11) == 0);
+    CHECK(idxw_write_synth_pair(out, "t10k", 100, 28, 28, 10, 12) == 0);
+}
+
+static void file_in(char *out, size_t size, const char *dir, const char *name)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static bool matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+/* The last n lines of text (n <= 4), each without its newline. */
+static int last_lines(const char *text, int n, char lines[][512])
+{
+    const char *end = text + strlen(text);
+    if (end > text && end[-1] == '\n')
+        end--;
+    int got = 0;
+    while (got < n && end > text) {
+        const char *start = end;
+        while (start > text && start[-1] != '\n')
+            start--;
+        snprintf(lines[n - 1 - got], 512, "%.*s", (int)(end - start), start);
+        got++;
+        end = start > text ? start - 1 : text;
+    }
+    return got;
+}
+
+/* ---- the checks ------------------------------------------------------------------------------------------- */
+static void basics(void)
+{
+    cli_result r = RUN("--version");
+    no_crash("--version", &r);
+    CHECKF(r.code == 0 && strstr(r.out, "blasnet"), "--version: exit %d, stdout %s", r.code, r.out);
+    result_free(&r);
+
+    r = RUN("--help");
+    no_crash("--help", &r);
+    CHECKF(r.code == 0 && strstr(r.out, "usage"), "--help: exit %d", r.code);
+    result_free(&r);
+
+    r = RUN("train", "--help");
+    no_crash("train --help", &r);
+    CHECKF(r.code == 0, "train --help: exit %d", r.code);
+    CHECKF(strstr(r.out, "usage: blasnet train") && strstr(r.out, "--batch") && strstr(r.out, "--lr"),
+           "train --help does not print the usage: %s", r.out);
+    result_free(&r);
+
+    r = RUN("eval", "--help");
+    no_crash("eval --help", &r);
+    CHECKF(r.code == 0 && strstr(r.out, "--model"), "eval --help: exit %d: %s", r.code, r.out);
+    result_free(&r);
+
+    r = RUN("info");
+    no_crash("info", &r);
+    CHECKF(r.code == 0 && strcasestr(r.out, "openblas"), "info: exit %d: %s", r.code, r.out);
+    result_free(&r);
+
+    r = RUN("frobnicate");
+    no_crash("unknown command", &r);
+    CHECKF(r.code == 2 && strstr(r.err, "frobnicate") && strstr(r.err, "usage"),
+           "unknown command: exit %d, stderr %s", r.code, r.err);
+    result_free(&r);
+
+    r = run_argv((const char *const[]){NULL});
+    no_crash("no command", &r);
+    CHECKF(r.code == 2 && strstr(r.err, "usage"), "no command: exit %d", r.code);
+    result_free(&r);
+
+    USAGE("--bogus", "train", "--data", good, "--bogus");
+    USAGE("--bogus", "eval", "--bogus");
+    USAGE("--model", "eval", "--data", good);
+    USAGE("--batch", "train", "--data", good, "--batch"); /* a flag without its value */
+    USAGE("stray", "train", "--data", good, "stray");
+}
+
+static void range_checks(void)
+{
+    USAGE("--batch", "train", "--data", good, "--batch", "0");
+    USAGE("--batch", "train", "--data", good, "--batch", "-1");
+    USAGE("--batch", "train", "--data", good, "--batch", "abc");
+    USAGE("--batch", "train", "--data", good, "--batch", "12x");
+    USAGE("--batch", "train", "--data", good, "--batch", "99999999999999999999");
+    USAGE("--epochs", "train", "--data", good, "--epochs", "0");
+    USAGE("--epochs", "train", "--data", good, "--epochs", "1.5");
+    USAGE("--lr", "train", "--data", good, "--lr", "0");
+    USAGE("--lr", "train", "--data", good, "--lr", "-1");
+    USAGE("--lr", "train", "--data", good, "--lr", "nan");
+    USAGE("--lr", "train", "--data", good, "--lr", "inf");
+    USAGE("--momentum", "train", "--data", good, "--momentum", "1");
+    USAGE("--momentum", "train", "--data", good, "--momentum", "-0.1");
+    USAGE("--threads", "train", "--data", good, "--threads", "0");
+    USAGE("--threads", "eval", "--model", "m.bin", "--threads", "0");
+    USAGE("--hidden", "train", "--data", good, "--hidden", "0");
+    USAGE("--hidden", "train", "--data", good, "--hidden", "10,,10");
+    USAGE("--hidden", "train", "--data", good, "--hidden", "-5");
+    USAGE("--hidden", "train", "--data", good, "--hidden", "16777217"); /* BN_MAX_WIDTH + 1 */
+    USAGE("--layers", "train", "--data", good, "--layers", "784");
+    USAGE("--hidden", "train", "--data", good, "--hidden", "16", "--layers", "784,16,10");
+    USAGE("--act", "train", "--data", good, "--act", "foo");
+    USAGE("--init", "train", "--data", good, "--init", "foo");
+    USAGE("--init-std", "train", "--data", good, "--init", "normal", "--init-std", "0");
+    USAGE("--lr-decay", "train", "--data", good, "--lr-decay", "0");
+    USAGE("--lr-decay", "train", "--data", good, "--lr-decay", "1.5");
+    USAGE("--leaky-slope", "train", "--data", good, "--leaky-slope", "1");
+    USAGE("--weight-decay", "train", "--data", good, "--weight-decay", "-1");
+    USAGE("--seed", "train", "--data", good, "--seed", "-1");
+    USAGE("--classes", "train", "--data", good, "--classes", "1");
+    USAGE("--backend", "train", "--data", good, "--backend", "cuda");
+    USAGE("--blas-core", "train", "--data", good, "--blas-core", "Pentium4000");
+    /* 600 training images: a validation set of all of them, or more, leaves nothing to train on. */
+    USAGE("--val", "train", "--data", good, "--val", "600");
+    USAGE("--val", "train", "--data", good, "--val", "100000");
+    USAGE("--val", "train", "--data", good, "--val", "-1");
+}
+
+/* Copies good/ into a new folder and lets the caller break one file in it. */
+static void copy_good(char *out, size_t size, const char *name)
+{
+    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    make_dir(out, size, name);
+    for (int i = 0; i < 4; i++) {
+        char src[600], dst[600];
+        file_in(src, sizeof src, good, names[i]);
+        file_in(dst, sizeof dst, out, names[i]);
+        size_t n = 0;
+        uint8_t *bytes = idxw_read_all(src, &n);
+        CHECK(bytes && idxw_write_bytes(dst, bytes, n) == 0);
+        free(bytes);
+    }
+}
+
+static void broken_data(void)
+{
+    char d[300], f[600];
+    /* Wrong magic in the training images and in the test labels. */
+    copy_good(d, sizeof d, "magic-train-images");
+    file_in(f, sizeof f, d, "train-images-idx3-ubyte");
+    CHECK(idxw_write(f, 0x00000801u, 3, (const uint32_t[]){600, 28, 28}, NULL, 0) == 0);
+    DATA_ERROR("wrong magic (train images)", "train-images-idx3-ubyte", "train", "--data", d, "--epochs", "1");
+    copy_good(d, sizeof d, "magic-test-labels");
+    file_in(f, sizeof f, d, "t10k-labels-idx1-ubyte");
+    uint8_t junk[100] = {0};
+    CHECK(idxw_write(f, 0x1f8b0808u, 1, (const uint32_t[]){100}, junk, sizeof junk) == 0);
+    DATA_ERROR("wrong magic (test labels)", "t10k-labels-idx1-ubyte", "train", "--data", d, "--epochs", "1");
+
+    /* Truncated in the body, and inside the header. */
+    copy_good(d, sizeof d, "truncated");
+    file_in(f, sizeof f, d, "train-images-idx3-ubyte");
+    size_t n = 0;
+    uint8_t *bytes = idxw_read_all(f, &n);
+    CHECK(bytes && idxw_write_bytes(f, bytes, n - 1000) == 0);
+    DATA_ERROR("truncated body", "train-images-idx3-ubyte", "train", "--data", d, "--epochs", "1");
+    CHECK(bytes && idxw_write_bytes(f, bytes, 10) == 0);
+    DATA_ERROR("truncated header", "train-images-idx3-ubyte", "train", "--data", d, "--epochs", "1");
+    free(bytes);
+
+    /* Labels 0..9 with --classes 3: the label file is what disagrees. */
+    DATA_ERROR("label >= --classes", "train-labels-idx1-ubyte", "train", "--data", good, "--classes", "3",
+               "--epochs", "1");
+    DATA_ERROR("label >= --layers outputs", "--layers", "train", "--data", good, "--layers",
+               "784,16,5", "--epochs", "1");
+
+    /* Training labels 0..4, a test label 7 that no class covers. */
+    make_dir(d, sizeof d, "unseen-test-label");
+    CHECK(idxw_write_synth_pair(d, "train", 600, 28, 28, 5, 3) == 0);
+    uint8_t *px = malloc(100 * 784), lab[100];
+    CHECK(px != NULL);
+    if (px) {
+        idxw_synth(px, lab, 100, 28, 28, 5, 4);
+        lab[37] = 7;
+        file_in(f, sizeof f, d, "t10k-images-idx3-ubyte");
+        CHECK(idxw_write_images(f, px, 100, 28, 28) == 0);
+        file_in(f, sizeof f, d, "t10k-labels-idx1-ubyte");
+        CHECK(idxw_write_labels(f, lab, 100) == 0);
+        free(px);
+    }
+    DATA_ERROR("test label 7 with training labels 0..4", "t10k-labels-idx1-ubyte", "train", "--data", d,
+               "--epochs", "1");
+
+    /* 600 images, 599 labels. */
+    copy_good(d, sizeof d, "count-mismatch");
+    file_in(f, sizeof f, d, "train-labels-idx1-ubyte");
+    uint8_t *many = calloc(599, 1);
+    CHECK(many && idxw_write_labels(f, many, 599) == 0);
+    free(many);
+    DATA_ERROR("599 labels for 600 images", "train-labels-idx1-ubyte", "train", "--data", d, "--epochs", "1");
+
+    /* Nothing there at all. */
+    DATA_ERROR("empty folder", "train-images-idx3-ubyte", "train", "--data", empty, "--epochs", "1");
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/no-such-folder", root);
+    DATA_ERROR("missing folder", "no-such-folder", "train", "--data", missing, "--epochs", "1");
+
+    /* A training file with zero images is valid IDX but nothing to train on: a data error, not a usage one. */
+    make_dir(d, sizeof d, "zero-images");
+    CHECK(idxw_write_synth_pair(d, "train", 0, 28, 28, 10, 1) == 0);
+    CHECK(idxw_write_synth_pair(d, "t10k", 100, 28, 28, 10, 1) == 0);
+    DATA_ERROR("zero training images", "train-images-idx3-ubyte", "train", "--data", d, "--epochs", "1");
+
+    /* Images of another size than --layers takes. */
+    DATA_ERROR("--layers inputs != pixels", "784", "train", "--data", good, "--layers", "100,16,10", "--epochs",
+               "1");
+}
+
+static void good_runs(void)
+{
+    char model[400], log[400], lines[2][512];
+    snprintf(model, sizeof model, "%s/model.bn", root);
+    snprintf(log, sizeof log, "%s/log.csv", root);
+
+    cli_result r = RUN("train", "--data", good, "--epochs", "1", "--hidden", "16", "--batch", "32", "--quiet",
+                       "--save", model);
+    no_crash("good run", &r);
+    CHECKF(r.code == 0, "good run: exit %d; stderr: %s", r.code, r.err);
+    CHECK(last_lines(r.out, 2, lines) == 2);
+    CHECKF(matches(lines[0], "^test: loss=[0-9]+\\.[0-9]+ acc=[0-9]+\\.[0-9]+% n=100$"), "test line: '%s'",
+           lines[0]);
+    CHECKF(matches(lines[1], "^train: [0-9]+\\.[0-9]+ s, [0-9]+ samples/s, 1 epochs$"), "train line: '%s'",
+           lines[1]);
+    CHECKF(strstr(r.out, "epoch   1:") != NULL, "no per-epoch line on stdout: %s", r.out);
+    CHECKF(!strchr(r.err, '\r') && !strstr(r.err, "ETA"), "progress display on a non-terminal stderr: %s", r.err);
+    char test_line[512];
+    snprintf(test_line, sizeof test_line, "%s", lines[0]);
+    result_free(&r);
+
+    /* eval on the saved model prints the identical test line. */
+    r = RUN("eval", "--model", model, "--data", good);
+    no_crash("eval", &r);
+    CHECKF(r.code == 0, "eval --model: exit %d; stderr: %s", r.code, r.err);
+    CHECK(last_lines(r.out, 1, lines) == 1);
+    CHECKF(strcmp(lines[0], test_line) == 0, "eval printed '%s', train printed '%s'", lines[0], test_line);
+    result_free(&r);
+
+    /* eval on a file that is not a model: exit 1, one line naming it. */
+    char bogus[600];
+    file_in(bogus, sizeof bogus, good, "train-labels-idx1-ubyte");
+    DATA_ERROR("eval of a non-model", bogus, "eval", "--model", bogus, "--data", good);
+
+    /* --log: a header and one row per epoch, as many fields in each; no --quiet, still no progress text. */
+    r = RUN("train", "--data", good, "--epochs", "2", "--hidden", "8", "--batch", "50", "--log", log);
+    no_crash("--log run", &r);
+    CHECKF(r.code == 0, "--log run: exit %d; stderr: %s", r.code, r.err);
+    CHECKF(!strchr(r.err, '\r'), "progress display on a non-terminal stderr without --quiet: %s", r.err);
+    CHECK(last_lines(r.out, 1, lines) == 1 && matches(lines[0], "^train: .*, 2 epochs$"));
+    result_free(&r);
+    char *csv = slurp(log);
+    char csv_lines[4][512];
+    int got = last_lines(csv, 4, csv_lines); /* header + 2 rows = 3: the 4th slot stays unused */
+    CHECKF(got == 3, "log has %d lines, want 3: %s", got, csv);
+    if (got == 3) {
+        const char *header = csv_lines[1], *row1 = csv_lines[2], *row2 = csv_lines[3];
+        size_t commas = 0;
+        for (const char *p = header; *p; p++)
+            commas += *p == ',';
+        CHECKF(strncmp(header, "epoch,", 6) == 0 && commas >= 3, "log header: '%s'", header);
+        for (int i = 0; i < 2; i++) {
+            const char *row = i ? row2 : row1;
+            size_t c = 0;
+            for (const char *p = row; *p; p++)
+                c += *p == ',';
+            CHECKF(c == commas && row[0] == '1' + i && row[1] == ',', "log row %d: '%s' (header '%s')", i + 1,
+                   row, header);
+        }
+    }
+    free(csv);
+
+    /* A log that cannot be written: exit 1 with its path, before any training. */
+    char bad_log[600];
+    snprintf(bad_log, sizeof bad_log, "%s/no-such-folder/log.csv", root);
+    DATA_ERROR("unwritable --log", bad_log, "train", "--data", good, "--epochs", "1", "--log", bad_log);
+
+    /* A --hidden list long enough to overflow the CLI's 512-byte architecture buffer must not silently
+     * drop the output layer: either refused (exit 2) or trained as 784-16-30-10. */
+    char hidden[600];
+    memset(hidden, '0', 502);
+    snprintf(hidden + 502, sizeof hidden - 502, "16,30"); /* "784," + 507 chars = 511: ",10" would be cut */
+    r = RUN("train", "--data", good, "--epochs", "1", "--hidden", hidden, "--quiet");
+    no_crash("long --hidden", &r);
+    CHECKF(r.code == 2 || (r.code == 0 && strstr(r.out, "784-16-30-10")),
+           "a 507-character --hidden list: exit %d, stdout: %.200s", r.code, r.out);
+    result_free(&r);
+}
+
+static void remove_tree(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%s/blasnet-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    if (access(BN_BLASNET_EXE, X_OK) != 0) {
+        fprintf(stderr, "%s is not built or not executable\n", BN_BLASNET_EXE);
+        return EXIT_FAILURE;
+    }
+    make_good(good, sizeof good, "good");
+    make_dir(empty, sizeof empty, "empty");
+
+    basics();
+    range_checks();
+    broken_data();
+    good_runs();
+
+    remove_tree(root);
+    return bn_test_exit("cli");
+}
