@@ -60,13 +60,19 @@ static int read_whole(file_bytes *out, const char *path)
 static int check_header(const file_bytes *f, const char *path, uint32_t magic, int ndims, uint32_t *dims)
 {
     size_t header = 4 + 4 * (size_t)ndims;
+    /* The magic first, whenever there are 4 bytes: a label file given as images should say so, not
+     * "truncated". */
+    if (f->size >= 4 && be32(f->data) != magic) {
+        uint32_t got = be32(f->data);
+        const char *what = got == IDX_MAGIC_IMAGES ? " (an IDX image file)"
+                           : got == IDX_MAGIC_LABELS ? " (an IDX label file)"
+                                                     : "";
+        return bn_fail(BN_E_FORMAT, "'%s' has magic 0x%08x%s, expected 0x%08x (IDX %s file)", path, got, what,
+                       magic, magic == IDX_MAGIC_IMAGES ? "image" : "label");
+    }
     if (f->size < header)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, shorter than the %zu-byte IDX header", path,
                        f->size, header);
-    uint32_t got = be32(f->data);
-    if (got != magic)
-        return bn_fail(BN_E_FORMAT, "'%s' has magic 0x%08x, expected 0x%08x (IDX %s file)", path, got, magic,
-                       magic == IDX_MAGIC_IMAGES ? "image" : "label");
     uint64_t expect = header, count = 1;
     for (int i = 0; i < ndims; i++) {
         dims[i] = be32(f->data + 4 + 4 * i);
@@ -145,8 +151,8 @@ int bn_mnist_load(const char *dir, bn_dataset *train, bn_dataset *test)
         return status;
     status = bn_idx_load(test, paths[2], paths[3]);
     if (!status && (test->rows != train->rows || test->cols != train->cols))
-        status = bn_fail(BN_E_MISMATCH, "test images are %dx%d but training images are %dx%d", test->rows,
-                         test->cols, train->rows, train->cols);
+        status = bn_fail(BN_E_MISMATCH, "'%s' holds %dx%d images but '%s' holds %dx%d", paths[2], test->rows,
+                         test->cols, paths[0], train->rows, train->cols);
     if (status) {
         bn_dataset_free(train);
         bn_dataset_free(test);

@@ -67,6 +67,7 @@ enum {
 typedef struct {
     const char *data_dir, *hidden, *layers, *act, *init, *backend, *blas_core, *log_path, *steps_path, *save_path;
     const char *checkpoint_path, *resume_path;
+    const char *data_dir_resolved; /* --data, $BLASNET_DATA or the default */
     int classes, val, epochs, batch, threads, log_every, checkpoint_every;
     uint64_t checkpoint_steps;
     bool given[OPT_END - OPT_DATA]; /* which flags were on the command line */
@@ -110,6 +111,21 @@ static const struct option long_options[] = {
 };
 
 #define MAX_BATCH (1 << 20)
+
+/* arch <- inputs, the widths in `hidden`, classes. */
+static int hidden_sizes(const char *hidden, int inputs, int classes, bn_arch *arch)
+{
+    size_t size = strlen(hidden) + 32;
+    char *list = malloc(size);
+    if (!list) {
+        fputs("blasnet train: out of memory\n", stderr);
+        exit(EXIT_RUNTIME);
+    }
+    snprintf(list, size, "%d,%s,%d", inputs, hidden, classes);
+    int status = bn_arch_parse_sizes(arch, list);
+    free(list);
+    return status;
+}
 
 static int parse_options(int argc, char **argv, train_options *o)
 {
@@ -170,6 +186,14 @@ static int parse_options(int argc, char **argv, train_options *o)
         return usage_error(cmd, "give --hidden or --layers, not both");
     if (!bn_backend_find(o->backend))
         return usage_error(cmd, "--backend '%s' is not one of blas, naive, naive-omp", o->backend);
+    /* Check what can be checked before any data is read, so a usage error is reported as one. */
+    bn_arch probe;
+    if (bn_act_parse(&probe.act, o->act))
+        return usage_error(cmd, "--act: %s", bn_errmsg());
+    if (o->layers && bn_arch_parse_sizes(&probe, o->layers))
+        return usage_error(cmd, "--layers: %s", bn_errmsg());
+    if (o->hidden && hidden_sizes(o->hidden, 1, 2, &probe))
+        return usage_error(cmd, "--hidden: %s", bn_errmsg());
     if ((o->given[OPT_CHECKPOINT_EVERY - OPT_DATA] || o->given[OPT_CHECKPOINT_STEPS - OPT_DATA]) &&
         !o->checkpoint_path && !o->resume_path)
         return usage_error(cmd, "--checkpoint-every and --checkpoint-steps need --checkpoint FILE");
@@ -237,8 +261,9 @@ static int build_arch(const train_options *o, const bn_dataset *train, bn_arch *
     int max_label = bn_dataset_max_label(train);
     int classes = o->classes ? o->classes : max_label + 1;
     if (max_label >= classes) {
-        fprintf(stderr, "blasnet train: training label %d does not fit --classes %d; raise --classes or fix the data\n",
-                max_label, classes);
+        fprintf(stderr, "blasnet train: '%s/train-labels-idx1-ubyte' has label %d, which does not fit --classes %d; "
+                        "raise --classes or fix the data\n",
+                o->data_dir_resolved, max_label, classes);
         return EXIT_RUNTIME;
     }
     if (o->layers) {
@@ -258,9 +283,7 @@ static int build_arch(const train_options *o, const bn_dataset *train, bn_arch *
             return EXIT_RUNTIME;
         }
     } else {
-        char list[512];
-        snprintf(list, sizeof list, "%d,%s,%d", train->dim, o->hidden ? o->hidden : "512", classes);
-        if (bn_arch_parse_sizes(arch, list))
+        if (hidden_sizes(o->hidden ? o->hidden : "512", train->dim, classes, arch))
             return usage_error("train", "--hidden: %s", bn_errmsg());
     }
     if (bn_act_parse(&arch->act, o->act))
@@ -380,26 +403,33 @@ int cmd_train(int argc, char **argv)
     bn_train_state state;
     bn_train_config cfg;
     bn_train_config_default(&cfg);
-    if (val_n >= all.n)
-        rc = usage_error("train", "--val %zu leaves no training data ('%s' holds %zu images)", val_n, dir, all.n);
-    else if (o.resume_path)
+    o.data_dir_resolved = dir;
+    if (all.n == 0 || test.n == 0) {
+        fprintf(stderr, "blasnet train: '%s/%s' holds no images; fetch the data again (./data/fetch-mnist.sh)\n",
+                dir, all.n == 0 ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+        rc = EXIT_RUNTIME;
+    } else if (val_n >= all.n) {
+        rc = usage_error("train", "--val %zu leaves no training data ('%s/train-images-idx3-ubyte' holds %zu images)",
+                         val_n, dir, all.n);
+    } else if (o.resume_path) {
         rc = resume(&o, &net, &state);
-    else
+    } else {
         rc = start_fresh(&o, init, &train, &cfg, &net, &state);
+    }
 
     if (!rc) {
         const bn_arch *arch = bn_net_arch(net);
         int classes = arch->sizes[arch->depth];
         int test_max = bn_dataset_max_label(&test), val_max = bn_dataset_max_label(&val);
         if (test_max >= classes) {
-            fprintf(stderr, "blasnet train: test label %d has no class in the model (%d classes, training labels "
-                            "up to %d): check --classes or the data files\n",
-                    test_max, classes, bn_dataset_max_label(&train));
+            fprintf(stderr, "blasnet train: '%s/t10k-labels-idx1-ubyte' has label %d, but the model has %d classes "
+                            "(training labels reach %d): check --classes or the data files\n",
+                    dir, test_max, classes, bn_dataset_max_label(&train));
             rc = EXIT_RUNTIME;
         } else if (val_max >= classes) {
-            fprintf(stderr, "blasnet train: validation label %d has no class in the model (%d classes); raise "
-                            "--classes\n",
-                    val_max, classes);
+            fprintf(stderr, "blasnet train: '%s/train-labels-idx1-ubyte' has label %d in its validation part, but "
+                            "the model has %d classes; raise --classes\n",
+                    dir, val_max, classes);
             rc = EXIT_RUNTIME;
         }
     }
