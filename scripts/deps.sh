@@ -11,8 +11,8 @@ want=${1:-build}
 packages=(gcc meson ninja-build pkg-config libopenblas-openmp-dev libopenblas-dev libstb-dev gnuplot-nox)
 case "$want" in
   build) ;;
-  test) packages+=(clang libclang-rt-14-dev valgrind) ;;
-  bench) packages+=(clang libclang-rt-14-dev valgrind python3-torch python3-numpy) ;;
+  test) packages+=(clang libclang-rt-14-dev libomp-dev valgrind) ;;
+  bench) packages+=(clang libclang-rt-14-dev libomp-dev valgrind python3-torch python3-numpy) ;;
   *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
 esac
 # Node.js's own npm conflicts with Debian's npm package: install Debian's only when there is none.

@@ -79,7 +79,8 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     for (int l = 0; l < L; l++) {
         overflow |= !mul_ok((uint64_t)max_batch, (uint64_t)n[l + 1], &rows_x_width);
         off_act[l] = take(&total, rows_x_width);
-        off_pre[l] = (l < L - 1 && bn_act_needs_z(arch->act)) ? take(&total, rows_x_width) : SIZE_MAX - 1;
+        /* Only swish needs its pre-activations for the derivative; other layers get no buffer. */
+        off_pre[l] = (l < L - 1 && bn_act_needs_z(arch->act)) ? take(&total, rows_x_width) : 0;
     }
     overflow |= !mul_ok((uint64_t)max_batch, (uint64_t)widest, &rows_x_width);
     off_grad[0] = take(&total, rows_x_width);
@@ -118,7 +119,7 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     net->labels = (int32_t *)(base + off_labels);
     for (int l = 0; l < L; l++) {
         net->act[l] = base + off_act[l];
-        net->pre_act[l] = off_pre[l] == SIZE_MAX - 1 ? NULL : base + off_pre[l];
+        net->pre_act[l] = off_pre[l] ? base + off_pre[l] : NULL;
     }
     net->grad_buf[0] = base + off_grad[0];
     net->grad_buf[1] = base + off_grad[1];
