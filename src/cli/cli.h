@@ -36,6 +36,10 @@ const char *data_hint(void);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_weights(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_moons(int argc, char **argv);
 
 /* OpenBLAS kernel choice: warns when OPENBLAS_CORETYPE holds back this CPU, and with --blas-core re-executes
  * the program with the variable set (the kernel is chosen when OpenBLAS loads, so there is no other way). */

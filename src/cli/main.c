@@ -9,9 +9,14 @@ static void print_usage(FILE *out)
     fputs("usage: blasnet <command> [options]\n"
           "\n"
           "commands:\n"
-          "  train   train an MLP on MNIST-style IDX data (blasnet train --help)\n"
-          "  eval    evaluate a saved model on the test set (blasnet eval --help)\n"
-          "  info    print the BLAS library, its kernel, thread counts and the CPU\n"
+          "  train    train an MLP on MNIST-style IDX data (blasnet train --help)\n"
+          "  eval     evaluate a saved model: confusion matrix, per-class precision/recall, misclassified\n"
+          "           images (blasnet eval --help)\n"
+          "  predict  classify PNG/JPEG/PGM pictures, or IDX images on stdin (blasnet predict --help)\n"
+          "  plot     learning curves from train --log / --log-steps CSVs, via gnuplot (blasnet plot --help)\n"
+          "  weights  draw the first layer's weights as image tiles (blasnet weights --help)\n"
+          "  moons    train on the two-moons toy data and draw the decision regions (blasnet moons --help)\n"
+          "  info     print the BLAS library, its kernel, thread counts and the CPU\n"
           "\n"
           "  blasnet --version | --help\n",
           out);
@@ -19,6 +24,13 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"train", cmd_train},     {"eval", cmd_eval},       {"info", cmd_info},   {"plot", cmd_plot},
+        {"weights", cmd_weights}, {"predict", cmd_predict}, {"moons", cmd_moons},
+    };
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;
@@ -32,12 +44,9 @@ int main(int argc, char **argv)
         print_usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "train") == 0)
-        return cmd_train(argc - 1, argv + 1);
-    if (strcmp(cmd, "eval") == 0)
-        return cmd_eval(argc - 1, argv + 1);
-    if (strcmp(cmd, "info") == 0)
-        return cmd_info(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "blasnet: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return EXIT_USAGE;

@@ -1,0 +1,407 @@
+/* The picture and metrics commands, checked without looking: train's --log / --log-steps CSV columns, the
+ * weights PNG's size against the grid formula, the confusion matrix summing to the test set, predict on
+ * stdin agreeing with eval, and predict on PNGs written from MNIST test images returning their labels.
+ * Runs the real CLI (BN_BLASNET_EXE) on small synthetic IDX data; the MNIST part exits 77 (skip) without
+ * data in BN_MNIST_DIR, after the synthetic part has run. */
+#include "harness.h"
+#include "idx_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Only PNG decoding is needed; stb is a system header (Debian libstb-dev, which the CLI needs too). */
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_NO_HDR
+#include <stb/stb_image.h>
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+extern char **environ;
+
+static char dir[256];
+
+/* Runs the CLI with argv (argv[0] ignored), stdin from in_path (or /dev/null), stdout and stderr to files in
+ * dir; returns the exit status, or -1 if it could not be started or was killed. */
+static int run(const char *in_path, char *const *envp, const char *const *args)
+{
+    char out[512], err[512];
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    snprintf(err, sizeof err, "%s/stderr", dir);
+    const char *argv[64] = {BN_BLASNET_EXE};
+    int n = 1;
+    for (; args[n - 1] && n < 63; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, BN_BLASNET_EXE, &fa, NULL, (char *const *)argv, envp ? envp : environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) {
+        fprintf(stderr, "cannot start %s: %s\n", BN_BLASNET_EXE, strerror(rc));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The whole of a file as a NUL-terminated string; NULL if unreadable. */
+static char *slurp(const char *path)
+{
+    size_t size;
+    uint8_t *buf = idxw_read_all(path, &size);
+    if (buf)
+        buf[size] = '\0';
+    return (char *)buf;
+}
+
+static char *captured(const char *which)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, which);
+    return slurp(path);
+}
+
+static void show_stderr_on_failure(int rc, int want)
+{
+    if (rc != want) {
+        char *e = captured("stderr");
+        fprintf(stderr, "  exit %d (want %d); stderr: %s\n", rc, want, e ? e : "(unreadable)");
+        free(e);
+    }
+}
+
+/* The last non-empty line of text, copied into buf. */
+static void last_line(const char *text, char *buf, size_t size)
+{
+    const char *end = text + strlen(text);
+    while (end > text && end[-1] == '\n')
+        end--;
+    const char *start = end;
+    while (start > text && start[-1] != '\n')
+        start--;
+    snprintf(buf, size, "%.*s", (int)(end - start), start);
+}
+
+/* Checks a CSV's header line exactly and that every row has `cols` fields that parse fully as numbers;
+ * returns the row count, or -1 when the file cannot be read. first_col receives column 0 of each row. */
+static int check_csv(const char *path, const char *header, int cols, double *first_col, int max_rows,
+                     double *col3)
+{
+    char *text = slurp(path);
+    CHECKF(text != NULL, "cannot read %s", path);
+    if (!text)
+        return -1;
+    int rows = 0, line_no = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (line_no++ == 0) {
+            CHECKF(strcmp(line, header) == 0, "%s header is '%s', want '%s'", path, line, header);
+            continue;
+        }
+        int fields = 0;
+        for (char *p = line;; fields++) {
+            char *end;
+            double v = strtod(p, &end);
+            CHECKF(end != p && (*end == ',' || *end == '\0'), "%s line %d field %d is not a number: '%s'", path,
+                   line_no, fields + 1, line);
+            if (fields == 0 && rows < max_rows)
+                first_col[rows] = v;
+            if (fields == 3 && col3 && rows < max_rows)
+                col3[rows] = v;
+            if (*end != ',')
+                break;
+            p = end + 1;
+        }
+        CHECKF(fields + 1 == cols, "%s line %d has %d fields, want %d", path, line_no, fields + 1, cols);
+        rows++;
+    }
+    free(text);
+    return rows;
+}
+
+/* Width, height and channels of a PNG, and its pixels (caller frees); NULL when it does not decode. */
+static unsigned char *load_png(const char *path, int *w, int *h, int *ch)
+{
+    unsigned char *px = stbi_load(path, w, h, ch, 0);
+    CHECKF(px != NULL, "%s does not decode as PNG: %s", path, stbi_failure_reason());
+    return px;
+}
+
+/* Parses "NAME: c (p), ..." lines: the top class of each, in order; returns the line count. */
+static int top_classes(const char *text, int *top, int max)
+{
+    int n = 0;
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        const char *colon = strstr(line, ": ");
+        const char *nl = strchr(line, '\n');
+        if (!colon || (nl && colon > nl))
+            continue;
+        if (n < max)
+            top[n] = atoi(colon + 2);
+        n++;
+    }
+    return n;
+}
+
+enum { TRAIN_N = 600, TEST_N = 200, CLASSES = 10, HIDDEN = 16 };
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "%s/blasnet-visual-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    char data[300], epochs_csv[300], steps_csv[300], model[300], png[300], cm_csv[300], idx[300];
+    snprintf(data, sizeof data, "%s", dir);
+    snprintf(epochs_csv, sizeof epochs_csv, "%s/epochs.csv", dir);
+    snprintf(steps_csv, sizeof steps_csv, "%s/steps.csv", dir);
+    snprintf(model, sizeof model, "%s/model.bin", dir);
+    snprintf(png, sizeof png, "%s/out.png", dir);
+    snprintf(cm_csv, sizeof cm_csv, "%s/confusion.csv", dir);
+    snprintf(idx, sizeof idx, "%s/t10k-images-idx3-ubyte", dir);
+    CHECK(idxw_write_synth_pair(dir, "train", TRAIN_N, 28, 28, CLASSES, 1) == 0);
+    CHECK(idxw_write_synth_pair(dir, "t10k", TEST_N, 28, 28, CLASSES, 2) == 0);
+
+    /* ---- train: both CSVs. 500 training images / batch 20 = 25 steps per epoch; a row every 5 steps
+     * gives 5 rows per epoch whether the count runs within the epoch or over the whole run. */
+    int rc = run(NULL, NULL, (const char *[]){"train", "--data", data, "--val", "100", "--epochs", "2", "--batch",
+                                              "20", "--hidden", "16", "--threads", "1", "--quiet", "--log",
+                                              epochs_csv, "--log-steps", steps_csv, "--log-every", "5", "--save",
+                                              model, NULL});
+    CHECK(rc == 0);
+    show_stderr_on_failure(rc, 0);
+    double col0[64] = {0}, col3[64] = {0};
+    int rows = check_csv(epochs_csv,
+                         "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1", 9,
+                         col0, 64, NULL);
+    CHECKF(rows == 2, "%d epoch rows, want 2", rows);
+    CHECK(col0[0] == 1 && col0[1] == 2);
+    rows = check_csv(steps_csv, "epoch,step,global_step,loss,grad_norm_w1,lr", 6, col0, 64, col3);
+    CHECKF(rows == 10, "%d step rows, want 10 (2 epochs x 25 steps, every 5th)", rows);
+    for (int r = 0; r < rows && r < 64; r++)
+        CHECKF(col3[r] > 0 && isfinite(col3[r]), "step row %d loss %g", r, col3[r]);
+
+    /* ---- plot: a PNG of the requested size; and the install hint when gnuplot is not on the PATH. */
+    bool have_gnuplot = access("/usr/bin/gnuplot", X_OK) == 0 || access("/usr/local/bin/gnuplot", X_OK) == 0;
+    if (have_gnuplot) {
+        rc = run(NULL, NULL, (const char *[]){"plot", epochs_csv, "--steps", steps_csv, "-o", png, "--size",
+                                              "640x720", NULL});
+        CHECK(rc == 0);
+        show_stderr_on_failure(rc, 0);
+        int w = 0, h = 0, ch = 0;
+        unsigned char *px = load_png(png, &w, &h, &ch);
+        CHECKF(w == 640 && h == 720, "plot is %dx%d, want 640x720", w, h);
+        free(px);
+    } else {
+        printf("gnuplot not installed: the plot picture is not checked\n");
+    }
+    char *no_path_env[] = {"PATH=/nonexistent", NULL};
+    rc = run(NULL, no_path_env, (const char *[]){"plot", epochs_csv, "-o", png, NULL});
+    char *err = captured("stderr");
+    CHECKF(rc == 1, "plot without gnuplot exits %d, want 1", rc);
+    CHECKF(err && strstr(err, "gnuplot not found: apt-get install gnuplot-nox"), "stderr: %s", err ? err : "");
+    free(err);
+    rc = run(NULL, NULL, (const char *[]){"plot", steps_csv, "-o", png, NULL}); /* wrong file: no train_loss */
+    err = captured("stderr");
+    CHECKF(rc == 1 && err && strstr(err, "train_loss"), "plot on the step CSV: exit %d, stderr %s", rc,
+           err ? err : "");
+    free(err);
+
+    /* ---- weights: 16 units, 5 per row -> 4 rows of 28*2-pixel tiles, 3 pixels of padding:
+     * width 5*56 + 6*3 = 298, height 4*56 + 5*3 = 239. */
+    rc = run(NULL, NULL, (const char *[]){"weights", "--model", model, "-o", png, "--cols", "5", "--pad", "3",
+                                          "--scale", "2", NULL});
+    CHECK(rc == 0);
+    show_stderr_on_failure(rc, 0);
+    int w = 0, h = 0, ch = 0;
+    unsigned char *px = load_png(png, &w, &h, &ch);
+    CHECKF(w == 298 && h == 239 && ch == 1, "weights picture %dx%d, %d channels; want 298x239, 1", w, h, ch);
+    if (px && w == 298 && h == 239) {
+        CHECK(px[0] == 255 && px[(size_t)h * w - 1] == 255); /* padding is white */
+        /* Each tile is scaled by its own max |w|, so it holds a pure 0 or 255 somewhere; the last grid
+         * slot (16 units in 20 slots) is empty padding. */
+        int lo = 255, hi = 0;
+        for (int y = 3; y < 3 + 56; y++)
+            for (int x = 3; x < 3 + 56; x++)
+                lo = px[y * w + x] < lo ? px[y * w + x] : lo, hi = px[y * w + x] > hi ? px[y * w + x] : hi;
+        CHECKF(lo == 0 || hi == 255, "first tile spans %d..%d, want 0 or 255 reached", lo, hi);
+        CHECK(px[(size_t)(h - 3 - 28) * w + (w - 3 - 28)] == 255);
+    }
+    free(px);
+    rc = run(NULL, NULL, (const char *[]){"weights", "--model", model, "-o", png, "--shape", "10x10", NULL});
+    CHECKF(rc == 2, "--shape 10x10 for 784 inputs exits %d, want 2", rc);
+
+    /* ---- eval: the printed matrix and the CSV sum to the test set, rows to each class's count (the
+     * synthetic labels are i % 10: 20 each), the diagonal to the accuracy; test: stays the last line. */
+    rc = run(NULL, NULL, (const char *[]){"eval", "--model", model, "--data", data, "--threads", "1",
+                                          "--confusion-csv", cm_csv, NULL});
+    CHECK(rc == 0);
+    show_stderr_on_failure(rc, 0);
+    char *out = captured("stdout");
+    char last[256] = "";
+    double acc = -1;
+    size_t n = 0;
+    uint64_t table_sum = 0, diag = 0, row_sum[CLASSES] = {0};
+    int table_rows = 0;
+    if (out) {
+        last_line(out, last, sizeof last);
+        CHECKF(sscanf(last, "test: loss=%*f acc=%lf%% n=%zu", &acc, &n) == 2, "last line '%s'", last);
+        const char *t = strstr(out, "true\\pred");
+        CHECKF(t != NULL, "no confusion table in: %s", out);
+        for (t = t ? strchr(t, '\n') : NULL; t && t[1] && t[1] != '\n'; t = strchr(t + 1, '\n')) {
+            const char *p = t + 1;
+            char *end;
+            long truth = strtol(p, &end, 10);
+            for (int j = 0; j < CLASSES; j++) {
+                unsigned long long v = strtoull(end, &end, 10);
+                table_sum += v;
+                diag += j == truth ? v : 0;
+                if (truth >= 0 && truth < CLASSES)
+                    row_sum[truth] += v;
+            }
+            table_rows++;
+        }
+    }
+    CHECKF(table_rows == CLASSES, "%d table rows, want %d", table_rows, CLASSES);
+    CHECKF(n == TEST_N && table_sum == n, "matrix sums to %llu, test: n=%zu, want %d", (unsigned long long)table_sum,
+           n, TEST_N);
+    for (int k = 0; k < CLASSES; k++)
+        CHECKF(row_sum[k] == TEST_N / CLASSES, "class %d row sums to %llu, want %d", k,
+               (unsigned long long)row_sum[k], TEST_N / CLASSES);
+    /* test: prints acc with 2 decimals: within half a unit of its last place. */
+    CHECK_CLOSE(acc, 100.0 * (double)diag / TEST_N, 0.005 + 1e-9, 0);
+    char *csv = slurp(cm_csv);
+    uint64_t csv_sum = 0;
+    if (csv) {
+        char *p = strchr(csv, '\n');
+        for (int i = 0; p && i < CLASSES; i++, p = strchr(p + 1, '\n')) {
+            char *end = p + 1;
+            strtol(end, &end, 10);
+            for (int j = 0; j < CLASSES && *end == ','; j++)
+                csv_sum += strtoull(end + 1, &end, 10);
+        }
+    }
+    CHECKF(csv && csv_sum == TEST_N, "confusion CSV sums to %llu, want %d", (unsigned long long)csv_sum, TEST_N);
+    free(csv);
+    free(out);
+
+    /* ---- predict on stdin (raw IDX, used unchanged): one line per image, right exactly as often as eval. */
+    rc = run(idx, NULL, (const char *[]){"predict", "--model", model, "-", NULL});
+    CHECK(rc == 0);
+    show_stderr_on_failure(rc, 0);
+    out = captured("stdout");
+    int top[TEST_N] = {0};
+    int lines = out ? top_classes(out, top, TEST_N) : 0;
+    CHECKF(lines == TEST_N, "%d lines from predict -, want %d", lines, TEST_N);
+    CHECK(out && strncmp(out, "-[0]: ", 6) == 0);
+    uint64_t right = 0;
+    for (int i = 0; i < TEST_N && i < lines; i++)
+        right += top[i] == i % CLASSES;
+    CHECKF(right == diag, "predict - is right %llu times, eval's diagonal says %llu", (unsigned long long)right,
+           (unsigned long long)diag);
+    free(out);
+
+    /* ---- MNIST: a small real model; PNGs written from test images must come back with their labels. */
+    char images[512], labels[512];
+    snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte", BN_MNIST_DIR);
+    snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte", BN_MNIST_DIR);
+    size_t isize = 0, lsize = 0;
+    uint8_t *ipx = idxw_read_all(images, &isize), *lab = idxw_read_all(labels, &lsize);
+    bool mnist = ipx && lab && isize == 16 + 10000 * 784 && lsize == 8 + 10000;
+    if (mnist && !bn_test_failures) {
+        rc = run(NULL, NULL, (const char *[]){"train", "--data", BN_MNIST_DIR, "--epochs", "1", "--hidden", "64",
+                                              "--threads", "1", "--quiet", "--save", model, NULL});
+        CHECK(rc == 0);
+        show_stderr_on_failure(rc, 0);
+        /* The first five test digits (7 2 1 0 4) are clean ones any trained net gets right. Each goes in as
+         * written (28x28, light on dark) and as a photo would: dark on light, 4x larger, off centre in a
+         * 200x150 frame, which predict must invert, crop, scale and centre back. */
+        enum { K = 5, W = 200, H = 150 };
+        const char *args[3 + 2 * K + 1] = {"predict", "--model", model};
+        char paths[2 * K][300];
+        for (int k = 0; k < K; k++) {
+            const uint8_t *img = ipx + 16 + (size_t)k * 784;
+            snprintf(paths[2 * k], sizeof paths[0], "%s/digit%d.png", dir, k);
+            CHECK(stbi_write_png(paths[2 * k], 28, 28, 1, img, 28) != 0);
+            static uint8_t frame[W * H];
+            memset(frame, 235, sizeof frame);
+            for (int y = 0; y < 112; y++)
+                for (int x = 0; x < 112; x++)
+                    frame[(y + 20) * W + x + 70] = (uint8_t)(235 - img[(y / 4) * 28 + x / 4] * 200 / 255);
+            snprintf(paths[2 * k + 1], sizeof paths[0], "%s/photo%d.png", dir, k);
+            CHECK(stbi_write_png(paths[2 * k + 1], W, H, 1, frame, W) != 0);
+            args[3 + 2 * k] = paths[2 * k], args[4 + 2 * k] = paths[2 * k + 1];
+        }
+        args[3 + 2 * K] = NULL;
+        rc = run(NULL, NULL, args);
+        CHECK(rc == 0);
+        show_stderr_on_failure(rc, 0);
+        out = captured("stdout");
+        int got[2 * K] = {0};
+        lines = out ? top_classes(out, got, 2 * K) : 0;
+        CHECKF(lines == 2 * K, "%d predict lines, want %d", lines, 2 * K);
+        for (int k = 0; k < 2 * K && k < lines; k++)
+            CHECKF(got[k] == lab[8 + k / 2], "%s: predicted %d, label %d", paths[k], got[k], lab[8 + k / 2]);
+        free(out);
+
+        /* eval --errors: a grid of at most 30 tiles, one row per true class that has errors, its legend
+         * listing exactly the tiles drawn. Tiles: 56x(56+14) pixels, 4 pixels of padding. */
+        rc = run(NULL, NULL, (const char *[]){"eval", "--model", model, "--data", BN_MNIST_DIR, "--threads", "1",
+                                              "--errors", png, "--errors-max", "30", "--brief", NULL});
+        CHECK(rc == 0);
+        show_stderr_on_failure(rc, 0);
+        char legend_path[320];
+        snprintf(legend_path, sizeof legend_path, "%s/out.txt", dir);
+        char *legend = slurp(legend_path);
+        int tiles = 0, max_col = -1, max_row = -1;
+        for (char *p = legend; p && (p = strstr(p, "\nrow ")); p++) {
+            int r, c;
+            if (sscanf(p, "\nrow %d col %d:", &r, &c) == 2)
+                tiles++, max_row = r > max_row ? r : max_row, max_col = c > max_col ? c : max_col;
+        }
+        CHECKF(tiles == 30, "legend lists %d tiles, want 30 (a 1-epoch net makes hundreds of errors)", tiles);
+        px = load_png(png, &w, &h, &ch);
+        int cols = max_col + 1, grid_rows = max_row + 1;
+        CHECKF(w == cols * 56 + (cols + 1) * 4 && h == grid_rows * 70 + (grid_rows + 1) * 4,
+               "errors picture %dx%d for %d rows of %d columns", w, h, grid_rows, cols);
+        free(px);
+        free(legend);
+    }
+    free(ipx);
+    free(lab);
+    /* Leave the folder for inspection when something failed. */
+    if (!bn_test_failures) {
+        const char *names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                               "t10k-labels-idx1-ubyte", "epochs.csv", "steps.csv", "model.bin", "out.png",
+                               "out.txt", "confusion.csv", "stdout", "stderr"};
+        char path[512];
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]), remove(path);
+        for (int k = 0; k < 5; k++) {
+            snprintf(path, sizeof path, "%s/digit%d.png", dir, k), remove(path);
+            snprintf(path, sizeof path, "%s/photo%d.png", dir, k), remove(path);
+        }
+        rmdir(dir);
+    } else {
+        fprintf(stderr, "files kept in %s\n", dir);
+    }
+    int status = bn_test_exit("visual");
+    if (status == EXIT_SUCCESS && !mnist) {
+        printf("MNIST test files not found in %s: the predict-on-MNIST part was skipped\n", BN_MNIST_DIR);
+        return 77;
+    }
+    return status;
+}
