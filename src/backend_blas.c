@@ -42,37 +42,60 @@ ALWAYS_INLINE void bias_act_block(float *restrict Y, float *restrict Z, const fl
     }
 }
 
-ALWAYS_INLINE void bias_act_rows(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope)
+/* One switch per call and thread, each case a loop specialised for its activation. The switch must sit
+ * inside the parallel region: GCC outlines a region before it inlines, so a region inside an always_inline
+ * helper would be compiled once, generic, with the switch back in the inner loop. */
+#define SPECIALISE_ACT(act, BODY)                                                                              \
+    switch (act) {                                                                                             \
+    case BN_ACT_RELU: BODY(BN_ACT_RELU); break;                                                                \
+    case BN_ACT_LEAKY_RELU: BODY(BN_ACT_LEAKY_RELU); break;                                                    \
+    case BN_ACT_SIGMOID: BODY(BN_ACT_SIGMOID); break;                                                          \
+    case BN_ACT_TANH: BODY(BN_ACT_TANH); break;                                                                \
+    case BN_ACT_SWISH: BODY(BN_ACT_SWISH); break;                                                              \
+    case BN_ACT_SELU: BODY(BN_ACT_SELU); break;                                                                \
+    default: break;                                                                                            \
+    }
+
+static void bias_act_range(float *Y, float *Z, const float *b, size_t lo, size_t hi, int n, bn_act act,
+                           float slope)
+{
+#define BIAS_ACT(A) bias_act_block(Y, Z, b, lo, hi, n, A, slope)
+    SPECIALISE_ACT(act, BIAS_ACT)
+#undef BIAS_ACT
+}
+
+static void blas_bias_act(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope)
 {
     int nt = bn_par_threads((size_t)rows * n);
     if (nt == 1) {
-        bias_act_block(Y, Z, b, 0, (size_t)rows, n, act, slope);
+        bias_act_range(Y, Z, b, 0, (size_t)rows, n, act, slope);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         size_t lo, hi;
         bn_par_range((size_t)rows, 1, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        bias_act_block(Y, Z, b, lo, hi, n, act, slope);
+        bias_act_range(Y, Z, b, lo, hi, n, act, slope);
     }
 }
 
-static void blas_bias_act(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope)
+/* dG [lo, hi) *= act'(.), in place: dG is both dY and dZ, so it cannot be restrict twice. */
+ALWAYS_INLINE void act_backward_inplace(float *restrict dG, const float *restrict Z, const float *restrict Y,
+                                        size_t lo, size_t hi, bn_act act, float slope)
 {
-    switch (act) {
-    case BN_ACT_RELU: bias_act_rows(Y, Z, b, rows, n, BN_ACT_RELU, slope); break;
-    case BN_ACT_LEAKY_RELU: bias_act_rows(Y, Z, b, rows, n, BN_ACT_LEAKY_RELU, slope); break;
-    case BN_ACT_SIGMOID: bias_act_rows(Y, Z, b, rows, n, BN_ACT_SIGMOID, slope); break;
-    case BN_ACT_TANH: bias_act_rows(Y, Z, b, rows, n, BN_ACT_TANH, slope); break;
-    case BN_ACT_SWISH: bias_act_rows(Y, Z, b, rows, n, BN_ACT_SWISH, slope); break;
-    case BN_ACT_SELU: bias_act_rows(Y, Z, b, rows, n, BN_ACT_SELU, slope); break;
-    default: break;
+    if (Z) {
+        for (size_t i = lo; i < hi; i++)
+            dG[i] *= bn_act_deriv1(act, slope, Z[i], Y[i]);
+    } else {
+#pragma omp simd
+        for (size_t i = lo; i < hi; i++)
+            dG[i] *= bn_act_deriv1(act, slope, 0.0f, Y[i]);
     }
 }
 
 /* dZ [lo, hi) = dY * act'(.) */
-ALWAYS_INLINE void act_backward_block(float *dZ, const float *dY, const float *Z, const float *Y, size_t lo,
-                                      size_t hi, bn_act act, float slope)
+ALWAYS_INLINE void act_backward_block(float *restrict dZ, const float *restrict dY, const float *restrict Z,
+                                      const float *restrict Y, size_t lo, size_t hi, bn_act act, float slope)
 {
     if (Z) {
         for (size_t i = lo; i < hi; i++)
@@ -84,33 +107,34 @@ ALWAYS_INLINE void act_backward_block(float *dZ, const float *dY, const float *Z
     }
 }
 
-ALWAYS_INLINE void act_backward_n(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
-                                  float slope)
+/* dZ may alias dY (the backward pass works in place), so this range function drops restrict for that case. */
+static void act_backward_range(float *dZ, const float *dY, const float *Z, const float *Y, size_t lo, size_t hi,
+                               bn_act act, float slope)
 {
-    int nt = bn_par_threads(n);
-    if (nt == 1) {
-        act_backward_block(dZ, dY, Z, Y, 0, n, act, slope);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        size_t lo, hi;
-        bn_par_range(n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        act_backward_block(dZ, dY, Z, Y, lo, hi, act, slope);
+    if (dZ == dY) {
+#define ACT_BACKWARD_INPLACE(A) act_backward_inplace(dZ, Z, Y, lo, hi, A, slope)
+        SPECIALISE_ACT(act, ACT_BACKWARD_INPLACE)
+#undef ACT_BACKWARD_INPLACE
+    } else {
+#define ACT_BACKWARD(A) act_backward_block(dZ, dY, Z, Y, lo, hi, A, slope)
+        SPECIALISE_ACT(act, ACT_BACKWARD)
+#undef ACT_BACKWARD
     }
 }
 
 static void blas_act_backward(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
                               float slope)
 {
-    switch (act) {
-    case BN_ACT_RELU: act_backward_n(dZ, dY, NULL, Y, n, BN_ACT_RELU, slope); break;
-    case BN_ACT_LEAKY_RELU: act_backward_n(dZ, dY, NULL, Y, n, BN_ACT_LEAKY_RELU, slope); break;
-    case BN_ACT_SIGMOID: act_backward_n(dZ, dY, NULL, Y, n, BN_ACT_SIGMOID, slope); break;
-    case BN_ACT_TANH: act_backward_n(dZ, dY, NULL, Y, n, BN_ACT_TANH, slope); break;
-    case BN_ACT_SWISH: act_backward_n(dZ, dY, Z, Y, n, BN_ACT_SWISH, slope); break;
-    case BN_ACT_SELU: act_backward_n(dZ, dY, NULL, Y, n, BN_ACT_SELU, slope); break;
-    default: break;
+    int nt = bn_par_threads(n);
+    if (nt == 1) {
+        act_backward_range(dZ, dY, Z, Y, 0, n, act, slope);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        size_t lo, hi;
+        bn_par_range(n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        act_backward_range(dZ, dY, Z, Y, lo, hi, act, slope);
     }
 }
 
