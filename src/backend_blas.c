@@ -8,11 +8,38 @@
 #include <cblas.h>
 #include <math.h>
 
+/* Products below this many multiply-adds are split by rows over our threads, each slice one serial sgemm:
+ * OpenBLAS's own threading costs more than it gains there (784-1024-1024-10, batch 256, 2 threads: the
+ * 10-wide output layer's three products ran at 12-24% of peak threaded against 40-80% on one thread). */
+#define SMALL_GEMM_MACS (1u << 23)
+
+static void sgemm_rows(bool trans_a, bool trans_b, int lo, int hi, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    /* Rows lo..hi of op(A): rows of A, or columns of A when it is transposed. */
+    const float *a = trans_a ? A + lo : A + (size_t)lo * lda;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, hi - lo,
+                N, K, alpha, a, lda, B, ldb, beta, C + (size_t)lo * ldc, ldc);
+}
+
 static void blas_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc)
 {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N,
-                K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int nt = omp_get_max_threads();
+    /* Only with the OpenMP build of OpenBLAS, which runs a call made inside a parallel region on the calling
+     * thread alone; the pthread build would start its own pool from every thread (PLATFORM.md: 4 GFLOP/s). */
+    bool split = nt > 1 && M >= 16 * nt && (uint64_t)M * N * K < SMALL_GEMM_MACS && openblas_get_parallel() == 2;
+    if (!split) {
+        sgemm_rows(trans_a, trans_b, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        size_t lo, hi;
+        bn_par_range((size_t)M, 8, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (hi > lo)
+            sgemm_rows(trans_a, trans_b, (int)lo, (int)hi, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
 }
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
