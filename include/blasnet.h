@@ -133,6 +133,12 @@ typedef struct bn_sgd {
 /* v = mu*v - lr*(g + lambda*W); W += v (Nesterov: W += mu*v - lr*(g + lambda*W)); biases without lambda.
  * *weight_sqnorm (may be NULL) receives ||W||^2 before the update, read in the same pass. */
 BN_API void bn_net_sgd_step(bn_net *net, const bn_sgd *sgd, double *weight_sqnorm);
+/* bn_net_backprop followed by bn_net_sgd_step, fused: each layer is updated as soon as the backward pass is
+ * done with it, while its weights and gradients are still in cache. The weights come out bitwise equal to
+ * the two calls; gradients are left in place as bn_net_backprop leaves them. On a non-finite loss nothing
+ * is updated. *weight_sqnorm (may be NULL) receives ||W||^2 before the update. */
+BN_API int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
+                             double *loss, int *correct, double *weight_sqnorm);
 
 /* ---- data sets: MNIST-style uint8 images with uint8 labels ------------------------------------------ */
 typedef struct bn_dataset {

@@ -239,7 +239,13 @@ int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int 
     return BN_OK;
 }
 
-int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss, int *correct)
+/* Forward, loss, and backward from the output layer down. With sgd, each layer's parameters are updated as
+ * soon as nothing below needs them any more (after the product that reads W for the input gradient), while
+ * W and its gradient are still in cache: one pass over the parameters that the sgemm calls just touched,
+ * instead of a separate pass over the whole block after it has been evicted. *weight_sq receives ||W||^2
+ * read before the update. */
+static int backward_pass(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
+                         double *loss, int *correct, double *weight_sq)
 {
     int status = check_batch(net, batch);
     if (status)
@@ -263,26 +269,50 @@ int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batc
         *loss = sum / B;
     if (correct)
         *correct = right;
+    if (!isfinite(sum) && sgd)
+        return BN_OK; /* the caller stops on a non-finite loss: leave the weights as they were */
 
+    double sq = 0.0;
     for (int l = L - 1; l >= 0; l--) {
         const float *in = l == 0 ? x : net->act[l - 1];
+        size_t w_count = (size_t)n[l] * (size_t)n[l + 1];
         /* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
         be->gemm(true, false, n[l], n[l + 1], B, 1.0f, in, n[l], G, n[l + 1], 0.0f, bn_net_dweight(net, l),
                  n[l + 1]);
         /* db (n[l+1]) = column sums of G */
         be->bias_grad(bn_net_dbias(net, l), G, B, n[l + 1]);
-        if (l == 0)
-            break; /* nobody needs the gradient of the input pixels */
         float *dA = net->grad_buf[(L - l) & 1];
-        /* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]) */
-        be->gemm(false, true, B, n[l], n[l + 1], 1.0f, G, n[l + 1], bn_net_weight(net, l), n[l + 1], 0.0f, dA,
-                 n[l]);
-        /* G <- dA * act'(Z_{l-1}), in place */
-        be->act_backward(dA, dA, net->pre_act[l - 1], net->act[l - 1], (size_t)B * n[l], net->arch.act,
-                         net->arch.leaky_slope);
+        if (l > 0) { /* nobody needs the gradient of the input pixels */
+            /* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]) */
+            be->gemm(false, true, B, n[l], n[l + 1], 1.0f, G, n[l + 1], bn_net_weight(net, l), n[l + 1], 0.0f,
+                     dA, n[l]);
+            /* G <- dA * act'(Z_{l-1}), in place */
+            be->act_backward(dA, dA, net->pre_act[l - 1], net->act[l - 1], (size_t)B * n[l], net->arch.act,
+                             net->arch.leaky_slope);
+        }
+        if (sgd) {
+            sq += be->sgd_update(bn_net_weight(net, l), net->velocity + net->w_offset[l], bn_net_dweight(net, l),
+                                 w_count, sgd->lr, sgd->momentum, sgd->weight_decay, sgd->nesterov,
+                                 weight_sq != NULL);
+            be->sgd_update(bn_net_bias(net, l), net->velocity + net->b_offset[l], bn_net_dbias(net, l),
+                           (size_t)n[l + 1], sgd->lr, sgd->momentum, 0.0f, sgd->nesterov, false);
+        }
         G = dA;
     }
+    if (weight_sq)
+        *weight_sq = sq;
     return BN_OK;
+}
+
+int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss, int *correct)
+{
+    return backward_pass(net, x, labels, batch, NULL, loss, correct, NULL);
+}
+
+int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
+                      double *loss, int *correct, double *weight_sqnorm)
+{
+    return backward_pass(net, x, labels, batch, sgd, loss, correct, weight_sqnorm);
 }
 
 double bn_net_weight_sqnorm(const bn_net *net)

@@ -169,7 +169,8 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
             bn_dataset_gather(train, order, start, count, net->x, net->labels);
             double loss = 0.0, weight_sq = 0.0;
             int correct = 0;
-            bn_net_backprop(net, net->x, net->labels, (int)count, &loss, &correct);
+            bn_net_train_step(net, net->x, net->labels, (int)count, &sgd, &loss, &correct,
+                              sgd.weight_decay > 0.0f ? &weight_sq : NULL);
             if (!isfinite(loss)) {
                 free(order);
                 return bn_fail(BN_E_DIVERGED,
@@ -177,7 +178,6 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
                                isnan(loss) ? "NaN" : "infinite", st->epoch + 1,
                                (unsigned long long)st->step + 1, (double)sgd.lr);
             }
-            bn_net_sgd_step(net, &sgd, sgd.weight_decay > 0.0f ? &weight_sq : NULL);
             loss += 0.5 * sgd.weight_decay * weight_sq;
             st->loss_sum += loss * (double)count;
             st->correct += (uint64_t)correct;
