@@ -410,6 +410,18 @@ typedef struct op_config {
     int backend, threads;
 } op_config;
 
+/* A result that fails its check is counted, reported on its row, and not timed. */
+static bool failed(bench *b, const char *check, const char *name, const char *shape, const op_config *c,
+                   double err, double tol)
+{
+    if (strcmp(check, "FAIL") != 0)
+        return false;
+    b->failures++;
+    printf("%-14s %-16s %-10s %3d  FAIL: residual %.2e > %.1e, not timed\n", name, shape,
+           backend_names[c->backend], c->threads, err, 100 * tol);
+    return true;
+}
+
 typedef struct op_sums {
     double gemm_s, elem_s;
 } op_sums;
@@ -483,12 +495,8 @@ static void op_gemm(bench *b, const char *name, bool ta, bool tb, int M, int N, 
             gemm_call(&ctx);
             err = residual(C, Cref, c_n);
             check = verdict(err, tol);
-            if (strcmp(check, "FAIL") == 0) {
-                b->failures++;
-                printf("%-14s %-16s %-10s %3d  FAIL: residual %.2e > %.1e, not timed\n", name, shape,
-                       backend_names[c->backend], c->threads, err, 100 * tol);
+            if (failed(b, check, name, shape, c, err, tol))
                 continue;
-            }
         }
         bench_timing t = bench_measure(gemm_call, &ctx, b->o.budget_s, 3, MAX_SAMPLES, b->samples);
         if (c->backend == 0)
@@ -540,12 +548,8 @@ static void op_elementwise(bench *b, const char *name, const char *shape, ew_ctx
                 err = e2 > err ? e2 : err;
             }
             check = verdict(err, tol);
-            if (strcmp(check, "FAIL") == 0) {
-                b->failures++;
-                printf("%-14s %-16s %-10s %3d  FAIL: residual %.2e > %.1e, not timed\n", name, shape,
-                       backend_names[c->backend], c->threads, err, 100 * tol);
+            if (failed(b, check, name, shape, c, err, tol))
                 continue;
-            }
         }
         bench_timing t = bench_measure(ew_call, &ctx, b->o.budget_s, 5, MAX_SAMPLES, b->samples);
         if (c->backend == 0)

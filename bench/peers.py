@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""The same MLP training step as blasnet in PyTorch and in vectorised numpy, beside blasnet's own figure.
+
+Each peer runs in a child process per (peer, settings, threads), because thread pools and OpenBLAS kernels
+are fixed when a library loads: "installed" is this environment as it is, "best" adds OMP_WAIT_POLICY=passive
+(PyTorch) and OPENBLAS_CORETYPE=<best core for this CPU> (every OpenBLAS user, blasnet included). Optional at
+run time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2]
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def best_core():
+    """OpenBLAS 0.3.21's best x86-64 kernel for this CPU, by the same rule as bn_cpu_best_blas_core()."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        return None
+    if "avx512_bf16" in flags:
+        return "Cooperlake"
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        return "SkylakeX"
+    if {"avx2", "fma"} <= flags:
+        return "Haswell"
+    return None
+
+
+def settings_env(peer, settings, threads):
+    env = dict(os.environ)
+    if peer == "numpy":
+        # numpy's matrix products are OpenBLAS's: its pool takes its size from these
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+        env["OMP_NUM_THREADS"] = str(threads)
+    if settings == "best":
+        core = best_core()
+        if core:
+            env["OPENBLAS_CORETYPE"] = core
+        if peer == "torch":
+            env["OMP_WAIT_POLICY"] = "passive"  # read when libgomp loads: it must be in the env before import
+    return env
+
+
+# ---- the workers: one process, one library, one thread count, every batch size ---------------------------
+
+def time_steps(step, budget):
+    """Median seconds of step() after two warm-up calls, repeated for budget seconds (at least 3 calls)."""
+    step()
+    step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < 3 or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), len(times)
+
+
+def blas_libs():
+    """Which BLAS libraries this process mapped (OpenBLAS variant, MKL, ...): the reader should know."""
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                base = os.path.basename(path)
+                if any(k in base for k in ("openblas", "libblas", "mkl", "dnnl", "gomp", "libomp")):
+                    libs.add(path)
+    except OSError:
+        pass
+    return sorted(libs)
+
+
+def worker_torch(layers, batches, threads, budget):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    mods = []
+    for i in range(len(layers) - 1):
+        mods.append(torch.nn.Linear(layers[i], layers[i + 1]))
+        if i < len(layers) - 2:
+            mods.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*mods)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    out = []
+    for b in batches:
+        x = torch.rand(b, layers[0])
+        y = torch.randint(0, layers[-1], (b,))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+
+        med, runs = time_steps(step, budget)
+        out.append({"batch": b, "step_s": med, "runs": runs, "samples_s": b / med})
+    info = {"version": torch.__version__, "threads": torch.get_num_threads(), "libs": blas_libs()}
+    return out, info
+
+
+def worker_numpy(layers, batches, threads, budget):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    L = len(layers) - 1
+    W = [(rng.standard_normal((layers[i], layers[i + 1])) * np.sqrt(2.0 / layers[i])).astype(np.float32)
+         for i in range(L)]
+    bias = [np.zeros(layers[i + 1], dtype=np.float32) for i in range(L)]
+    vW = [np.zeros_like(w) for w in W]
+    vb = [np.zeros_like(b) for b in bias]
+    lr, mu = np.float32(1e-3), np.float32(0.9)
+    out = []
+    for B in batches:
+        X = rng.random((B, layers[0]), dtype=np.float32)
+        y = rng.integers(0, layers[-1], B)
+        rows = np.arange(B)
+
+        def step():
+            # forward, the way the coursework writes it
+            acts, pre = [X], []
+            a = X
+            for i in range(L):
+                h = a @ W[i] + bias[i]
+                pre.append(h)
+                a = np.maximum(h, 0) if i < L - 1 else h
+                acts.append(a)
+            logits = acts[-1]
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            e = np.exp(shifted)
+            probs = e / e.sum(axis=1, keepdims=True)
+            _loss = -np.log(probs[rows, y]).mean()
+            # backward
+            g = probs
+            g[rows, y] -= 1
+            g /= B
+            for i in range(L - 1, -1, -1):
+                dW = acts[i].T @ g
+                db = g.sum(axis=0)
+                if i > 0:
+                    g = (g @ W[i].T) * (pre[i - 1] > 0)
+                # SGD with momentum
+                vW[i] *= mu
+                vW[i] -= lr * dW
+                W[i] += vW[i]
+                vb[i] *= mu
+                vb[i] -= lr * db
+                bias[i] += vb[i]
+
+        med, runs = time_steps(step, budget)
+        out.append({"batch": B, "step_s": med, "runs": runs, "samples_s": B / med})
+    info = {"version": np.__version__, "threads": threads, "libs": blas_libs()}
+    return out, info
+
+
+# ---- the orchestrator ------------------------------------------------------------------------------------
+
+def run_worker(peer, settings, threads, args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer, "--threads", str(threads),
+           "--layers", args.layers, "--batches", args.batches, "--budget", str(args.budget)]
+    p = subprocess.run(cmd, env=settings_env(peer, settings, threads), capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"peers.py: {peer} ({settings}, {threads} threads) failed:\n{p.stderr.strip()[-2000:]}",
+              file=sys.stderr)
+        return None, None
+    line = p.stdout.strip().splitlines()[-1]
+    res = json.loads(line)
+    return {r["batch"]: r for r in res["results"]}, res["info"]
+
+
+def run_blasnet(settings, threads, args):
+    exe = args.blasnet
+    if not os.access(exe, os.X_OK):
+        print(f"peers.py: {exe} not built (ninja -C build); blasnet's column stays empty", file=sys.stderr)
+        return None
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    env["OPENBLAS_NUM_THREADS"] = str(threads)
+    if settings == "best" and best_core():
+        env["OPENBLAS_CORETYPE"] = best_core()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "b.csv")
+        cmd = [exe, "--only", "batch", "--backends", "blas", "--layers", args.layers, "--batches", args.batches,
+               "--threads", str(threads), "--budget", str(args.budget), "--csv", out]
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if p.returncode != 0 or not os.path.exists(out):
+            print(f"peers.py: blasnet-bench failed:\n{p.stdout[-1500:]}{p.stderr[-1500:]}", file=sys.stderr)
+            return None
+        res = {}
+        with open(out) as f:
+            for r in csv.DictReader(f):
+                if r["section"] == "step" and r["backend"] == "blas":
+                    res[int(r["batch"])] = {"samples_s": float(r["samples_s"])}
+        return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--layers", default="784,1024,1024,10")
+    ap.add_argument("--batches", default="16,64,256,1024")
+    ap.add_argument("--threads", default=None, help="comma list (default 1..all cores)")
+    ap.add_argument("--budget", type=float, default=1.0, help="seconds of repeats per figure")
+    ap.add_argument("--peers", default="torch,numpy")
+    ap.add_argument("--settings", default="installed,best")
+    ap.add_argument("--blasnet", default=os.path.join(ROOT, "build", "bench", "blasnet-bench"))
+    ap.add_argument("--no-blasnet", action="store_true")
+    ap.add_argument("--csv", help="write every figure here")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    layers = [int(v) for v in args.layers.split(",")]
+    batches = [int(v) for v in args.batches.split(",")]
+
+    if args.worker:
+        fn = worker_torch if args.worker == "torch" else worker_numpy
+        results, info = fn(layers, batches, int(args.threads), args.budget)
+        print(json.dumps({"results": results, "info": info}))
+        return 0
+
+    peers = []
+    for peer in args.peers.split(","):
+        mod = "torch" if peer == "torch" else "numpy"
+        if subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True).returncode != 0:
+            print(f"peers.py: {sys.executable} cannot import {mod}: apt-get install python3-{mod} (Debian's modules are "
+                  f"for /usr/bin/python3); skipping {peer}",
+                  file=sys.stderr)
+        else:
+            peers.append(peer)
+    if not peers and args.no_blasnet:
+        print("peers.py: nothing to run (no peer installed)", file=sys.stderr)
+        return 1
+    threads = ([int(v) for v in args.threads.split(",")] if args.threads
+               else list(range(1, (os.cpu_count() or 1) + 1)))
+    settings = args.settings.split(",")
+    print(f"peers: {args.layers} relu, SGD momentum 0.9, random data; best core: {best_core()}; "
+          f"env OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print("installed = this environment as it is; best = + OPENBLAS_CORETYPE=<best core> (every OpenBLAS user) "
+          "and OMP_WAIT_POLICY=passive (PyTorch); figures are samples/s, median step")
+
+    table = {}  # (who, settings, threads) -> {batch: result}
+    for t in threads:
+        for s in settings:
+            if not args.no_blasnet:
+                table[("blasnet", s, t)] = run_blasnet(s, t, args)
+            for peer in peers:
+                res, info = run_worker(peer, s, t, args)
+                table[(peer, s, t)] = res
+                if info and t == threads[0]:
+                    print(f"  {peer} {s}: version {info['version']}, threads {info['threads']}, "
+                          f"libraries {', '.join(os.path.join(*x.split('/')[-2:]) for x in info['libs']) or '?'}")
+
+    who = (["blasnet"] if not args.no_blasnet else []) + peers
+    cols = [(w, s) for s in settings for w in who]
+    print()
+    print(f"{'thr':>3} {'batch':>6} " + " ".join(f"{w + ' ' + s:>17}" for w, s in cols) + "   blasnet/peer")
+    rows = []
+    for t in threads:
+        for b in batches:
+            vals = []
+            for w, s in cols:
+                r = (table.get((w, s, t)) or {}).get(b)
+                vals.append(r["samples_s"] if r else float("nan"))
+            ratios = []
+            for s in settings:
+                bn = (table.get(("blasnet", s, t)) or {}).get(b)
+                for peer in peers:
+                    pr = (table.get((peer, s, t)) or {}).get(b)
+                    if bn and pr:
+                        ratios.append(f"{peer} {s} {bn['samples_s'] / pr['samples_s']:.2f}x")
+            print(f"{t:>3} {b:>6} " + " ".join(f"{v:>17.0f}" for v in vals) + "   " + ", ".join(ratios))
+            for (w, s), v in zip(cols, vals):
+                rows.append({"who": w, "settings": s, "threads": t, "batch": b, "samples_s": v})
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            wr = csv.DictWriter(f, fieldnames=["who", "settings", "threads", "batch", "samples_s"])
+            wr.writeheader()
+            wr.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
