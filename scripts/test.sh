@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The second of the README's two commands, and what CI runs: installs dependencies, builds with warnings as
-# errors, runs the whole suite (MNIST included), runs it again under AddressSanitizer and UBSan, runs the
-# fuzzers for a bounded time, and ends with one `N passed, N failed` line over everything.
+# errors, runs the whole suite (MNIST included) and the short benchmark, runs the suite again under
+# AddressSanitizer and UBSan, runs the fuzzers for a bounded time, and ends with one `N passed, N failed`
+# line over everything.
 # FUZZ_SECONDS (default 60) bounds each fuzzer; BLASNET_SKIP_SAN=1 skips the sanitizer build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,11 @@ run_suite() { # dir, meson setup args...
 
 echo "== release build, warnings as errors"
 run_suite build-test --werror -Dbuildtype=release
+if [ -f build-test/build.ninja ]; then
+  echo "== benchmark, short version (checks every backend against naive before timing it)"
+  meson test -C build-test --benchmark --logbase benchlog || status=1
+  logs+=(build-test/meson-logs/benchlog.json)
+fi
 if [ "${BLASNET_SKIP_SAN:-0}" != 1 ]; then
   echo "== AddressSanitizer + UBSan build (findings are fatal)"
   run_suite build-san --werror -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
