@@ -451,6 +451,12 @@ static void good_runs(void)
     snprintf(bad_log, sizeof bad_log, "%s/no-such-folder/log.csv", root);
     DATA_ERROR("unwritable --log", bad_log, "train", "--data", good, "--epochs", "1", "--log", bad_log);
 
+    /* Sizes whose buffers exceed memory (or size_t) are refused up front with one line, never attempted. */
+    DATA_ERROR("layers too wide for memory", "GiB", "train", "--data", good, "--epochs", "1", "--hidden",
+               "16777216,16777216");
+    DATA_ERROR("batch too large for memory", "--batch", "train", "--data", good, "--epochs", "1", "--hidden",
+               "100000", "--batch", "1048576");
+
     /* A --hidden list long enough to overflow the CLI's 512-byte architecture buffer must not silently
      * drop the output layer: either refused (exit 2) or trained as 784-16-30-10. */
     char hidden[600];
