@@ -825,16 +825,23 @@ static step_result run_step(bench *b, bn_net *net, int be, int threads, int batc
         k = k < 2 ? 2 : k > 200 ? 200 : k;
         prof_inner = b->be[be];
         bn_net_set_backend(net, &prof_backend);
-        prof_gemm_s = prof_elem_s = 0.0;
-        double t0 = bench_now();
-        for (int i = 0; i < k; i++)
+        /* Medians of per-step figures, like the timed run: one disturbed step must not move the split. */
+        double step_total[200], step_gemm[200], step_elem[200];
+        for (int i = 0; i < k; i++) {
+            prof_gemm_s = prof_elem_s = 0.0;
+            double t0 = bench_now();
             step_call(&ctx);
-        double total = bench_now() - t0;
+            step_total[i] = bench_now() - t0;
+            step_gemm[i] = prof_gemm_s;
+            step_elem[i] = prof_elem_s;
+        }
         bn_net_set_backend(net, b->be[be]);
-        gemm_share = prof_gemm_s / total;
-        elem_share = prof_elem_s / total;
+        double total = bench_median(step_total, k), gemm = bench_median(step_gemm, k);
+        double elem = bench_median(step_elem, k);
+        gemm_share = gemm / total;
+        elem_share = elem / total;
         other_share = 1.0 - gemm_share - elem_share;
-        gemm_pct = 100.0 * flops * k / prof_gemm_s * 1e-9 / peak;
+        gemm_pct = 100.0 * flops / gemm * 1e-9 / peak;
     }
     res.median_s = t.median_s;
     res.sps = batch / t.median_s;

@@ -30,6 +30,13 @@ static int bench_cmp_double(const void *a, const void *b)
 /* Calls fn(ctx) once to warm up; if that call alone took at least budget_s it is the one figure (a naive
  * kernel that takes a second needs no warming, and repeating it would blow the run's time). Otherwise times
  * calls one by one until min_runs are done and budget_s has passed, or max_runs (samples' capacity). */
+/* Median of n values; sorts them in place. */
+static inline double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static inline bench_timing bench_measure(void (*fn)(void *), void *ctx, double budget_s, int min_runs,
                                          int max_runs, double *samples)
 {

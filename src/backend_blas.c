@@ -264,36 +264,47 @@ static void blas_bias_grad(float *db, const float *G, int rows, int n)
     }
 }
 
-/* [lo, hi): weight decay, momentum, step and the squared norm of w before the step, fused in one pass (the
- * loop is bound by memory traffic, so the norm is free). */
-static double sgd_block(float *restrict w, float *restrict v, const float *restrict g, size_t lo, size_t hi,
-                        float lr, float mu, float wd, bool nesterov)
+/* [lo, hi): weight decay, momentum, the step, and (with want_sq) the squared norm of w before the step, in
+ * one pass. `nesterov` and `want_sq` are constants in each caller, so every variant is its own loop: the
+ * double-precision norm costs a third of the pass when nobody wants it. */
+ALWAYS_INLINE double sgd_momentum(float *restrict w, float *restrict v, const float *restrict g, size_t lo,
+                                  size_t hi, float lr, float mu, float wd, bool nesterov, bool want_sq)
 {
     double sq = 0.0;
-    if (mu == 0.0f) {
 #pragma omp simd reduction(+ : sq)
-        for (size_t i = lo; i < hi; i++) {
+    for (size_t i = lo; i < hi; i++) {
+        if (want_sq)
             sq += (double)w[i] * w[i];
-            w[i] += -lr * (g[i] + wd * w[i]);
-        }
-    } else if (nesterov) {
-#pragma omp simd reduction(+ : sq)
-        for (size_t i = lo; i < hi; i++) {
-            sq += (double)w[i] * w[i];
-            float step = -lr * (g[i] + wd * w[i]);
-            v[i] = mu * v[i] + step;
-            w[i] += mu * v[i] + step;
-        }
-    } else {
-#pragma omp simd reduction(+ : sq)
-        for (size_t i = lo; i < hi; i++) {
-            sq += (double)w[i] * w[i];
-            float step = -lr * (g[i] + wd * w[i]);
-            v[i] = mu * v[i] + step;
-            w[i] += v[i];
-        }
+        float step = -lr * (g[i] + wd * w[i]);
+        v[i] = mu * v[i] + step;
+        w[i] += nesterov ? mu * v[i] + step : v[i];
     }
     return sq;
+}
+
+ALWAYS_INLINE double sgd_plain(float *restrict w, const float *restrict g, size_t lo, size_t hi, float lr, float wd,
+                               bool want_sq)
+{
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (size_t i = lo; i < hi; i++) {
+        if (want_sq)
+            sq += (double)w[i] * w[i];
+        w[i] += -lr * (g[i] + wd * w[i]);
+    }
+    return sq;
+}
+
+static double sgd_block(float *w, float *v, const float *g, size_t lo, size_t hi, float lr, float mu, float wd,
+                        bool nesterov, bool want_sq)
+{
+    if (mu == 0.0f)
+        return want_sq ? sgd_plain(w, g, lo, hi, lr, wd, true) : sgd_plain(w, g, lo, hi, lr, wd, false);
+    if (nesterov)
+        return want_sq ? sgd_momentum(w, v, g, lo, hi, lr, mu, wd, true, true)
+                       : sgd_momentum(w, v, g, lo, hi, lr, mu, wd, true, false);
+    return want_sq ? sgd_momentum(w, v, g, lo, hi, lr, mu, wd, false, true)
+                   : sgd_momentum(w, v, g, lo, hi, lr, mu, wd, false, false);
 }
 
 static double blas_sgd_update(float *w, float *v, const float *g, size_t n, float lr, float mu, float wd,
@@ -302,7 +313,7 @@ static double blas_sgd_update(float *w, float *v, const float *g, size_t n, floa
     int nt = bn_par_threads(n);
     double sq;
     if (nt == 1) {
-        sq = sgd_block(w, v, g, 0, n, lr, mu, wd, nesterov);
+        sq = sgd_block(w, v, g, 0, n, lr, mu, wd, nesterov, want_sqnorm);
     } else {
         bn_partial part[BN_MAX_THREADS];
         int team = 1;
@@ -311,7 +322,7 @@ static double blas_sgd_update(float *w, float *v, const float *g, size_t n, floa
             int t = omp_get_thread_num();
             size_t lo, hi;
             bn_par_range(n, 16, t, omp_get_num_threads(), &lo, &hi);
-            part[t].value = sgd_block(w, v, g, lo, hi, lr, mu, wd, nesterov);
+            part[t].value = sgd_block(w, v, g, lo, hi, lr, mu, wd, nesterov, want_sqnorm);
 #pragma omp single
             team = omp_get_num_threads();
         }

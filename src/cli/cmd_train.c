@@ -295,7 +295,6 @@ static int build_arch(const train_options *o, const bn_dataset *train, bn_arch *
 static volatile int stop_requested;
 static volatile sig_atomic_t stop_signal;
 
-
 static void handle_stop(int sig)
 {
     stop_requested = 1;
