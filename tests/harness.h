@@ -4,6 +4,7 @@
 #define BN_TEST_HARNESS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,6 +39,28 @@ static int bn_test_checks;
         CHECKF(fabs(g_ - w_) <= (abs_tol) + (rel_tol) * fabs(w_), "got %.9g, want %.9g (diff %.3g)", g_, w_,    \
                fabs(g_ - w_));                                                                                  \
     } while (0)
+
+/* Makes a fresh folder $TMPDIR/blasnet-NAME-XXXXXX (TMPDIR defaults to /tmp) in buf; false, after saying
+ * why, if it cannot. */
+static inline bool bn_test_tmpdir(char *buf, size_t size, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, size, "%s/blasnet-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (mkdtemp(buf))
+        return true;
+    perror("mkdtemp");
+    return false;
+}
+
+/* Removes a test's folder (made by bn_test_tmpdir, so its name needs no quoting beyond the quotes here);
+ * a leftover is a warning, not a failed test. */
+static inline void bn_test_remove_tree(const char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", path);
+}
 
 static inline int bn_test_exit(const char *name)
 {

@@ -469,22 +469,10 @@ static void good_runs(void)
     result_free(&r);
 }
 
-static void remove_tree(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", path);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/blasnet-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    if (!bn_test_tmpdir(root, sizeof root, "cli"))
         return EXIT_FAILURE;
-    }
     if (access(BN_BLASNET_EXE, X_OK) != 0) {
         fprintf(stderr, "%s is not built or not executable\n", BN_BLASNET_EXE);
         return EXIT_FAILURE;
@@ -497,6 +485,6 @@ int main(void)
     broken_data();
     good_runs();
 
-    remove_tree(root);
+    bn_test_remove_tree(root);
     return bn_test_exit("cli");
 }

@@ -251,23 +251,10 @@ static void not_files(void)
     expect_fail("a folder as the label file", good_images, p, p, "regular", "directory", NULL);
 }
 
-/* Removes the temporary folder and everything in it; a leftover is only a warning, not a failed test. */
-static void remove_tree(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", path);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/blasnet-idx-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (!bn_test_tmpdir(dir, sizeof dir, "idx"))
         return EXIT_FAILURE;
-    }
     for (int i = 0; i < N; i++)
         for (int j = 0; j < DIM; j++)
             pixels[i * DIM + j] = (uint8_t)(13 * i + j);
@@ -282,6 +269,6 @@ int main(void)
     bad_headers();
     not_files();
 
-    remove_tree(dir);
+    bn_test_remove_tree(dir);
     return bn_test_exit("idx");
 }

@@ -364,11 +364,8 @@ static void cli_signals(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/blasnet-resume-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!bn_test_tmpdir(tmpdir, sizeof tmpdir, "resume"))
         return 1;
-    }
     bn_dataset train = make_data(SAMPLES, 3), val = make_data(40, 4);
     snapshot want = uninterrupted(&train, &val);
     for (uint64_t at = 1; at <= 3 * STEPS_PER_EPOCH - 1; at += 4) /* mid-epoch, both epochs' edges */
@@ -381,9 +378,6 @@ int main(void)
     free_data(&train);
     free_data(&val);
     cli_signals();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    bn_test_remove_tree(tmpdir);
     return bn_test_exit("resume");
 }

@@ -159,11 +159,8 @@ enum { TRAIN_N = 600, TEST_N = 200, CLASSES = 10, HIDDEN = 16 };
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "%s/blasnet-visual-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (!bn_test_tmpdir(dir, sizeof dir, "visual"))
         return EXIT_FAILURE;
-    }
     char data[300], epochs_csv[300], steps_csv[300], model[300], png[300], cm_csv[300], idx[300];
     snprintf(data, sizeof data, "%s", dir);
     snprintf(epochs_csv, sizeof epochs_csv, "%s/epochs.csv", dir);
@@ -384,17 +381,7 @@ int main(void)
     free(lab);
     /* Leave the folder for inspection when something failed. */
     if (!bn_test_failures) {
-        const char *names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                               "t10k-labels-idx1-ubyte", "epochs.csv", "steps.csv", "model.bin", "out.png",
-                               "out.txt", "confusion.csv", "stdout", "stderr"};
-        char path[512];
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            snprintf(path, sizeof path, "%s/%s", dir, names[i]), remove(path);
-        for (int k = 0; k < 5; k++) {
-            snprintf(path, sizeof path, "%s/digit%d.png", dir, k), remove(path);
-            snprintf(path, sizeof path, "%s/photo%d.png", dir, k), remove(path);
-        }
-        rmdir(dir);
+        bn_test_remove_tree(dir);
     } else {
         fprintf(stderr, "files kept in %s\n", dir);
     }
