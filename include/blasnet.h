@@ -178,7 +178,8 @@ typedef struct bn_progress {
     double samples_per_s; /* this epoch so far */
     double running_loss;  /* mean over this epoch's batches so far, L2 term included */
     double step_loss;     /* this step's batch loss, L2 term included */
-    double grad_norm_w1;  /* L2 norm of the first layer's weight gradient at this step */
+    double grad_norm_w1;  /* L2 norm of the first layer's weight gradient at this step; NaN unless
+                             bn_train_config.progress_grad_norm (it costs a pass over dW1) */
     double lr;
 } bn_progress;
 
@@ -200,7 +201,8 @@ typedef struct bn_train_config {
     uint64_t seed;  /* initialisation and shuffling */
     bn_init init;
     float init_std;     /* BN_INIT_NORMAL only */
-    int progress_every; /* on_progress every this many steps; 0 = never */
+    int progress_every;      /* on_progress every this many steps; 0 = never */
+    bool progress_grad_norm; /* fill bn_progress.grad_norm_w1 */
     void (*on_progress)(void *ctx, const bn_progress *p);
     void (*on_epoch)(void *ctx, const bn_epoch_stats *s);
     void *ctx;

@@ -169,8 +169,12 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
             bn_dataset_gather(train, order, start, count, net->x, net->labels);
             double loss = 0.0, weight_sq = 0.0;
             int correct = 0;
-            bn_net_train_step(net, net->x, net->labels, (int)count, &sgd, &loss, &correct,
-                              sgd.weight_decay > 0.0f ? &weight_sq : NULL);
+            status = bn_net_train_step(net, net->x, net->labels, (int)count, &sgd, &loss, &correct,
+                                       sgd.weight_decay > 0.0f ? &weight_sq : NULL);
+            if (status) {
+                free(order);
+                return status;
+            }
             if (!isfinite(loss)) {
                 free(order);
                 return bn_fail(BN_E_DIVERGED,
@@ -197,7 +201,7 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
                                  .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
                                  .running_loss = st->loss_sum / (double)st->seen,
                                  .step_loss = loss,
-                                 .grad_norm_w1 = norm(dw1, first_w),
+                                 .grad_norm_w1 = cfg->progress_grad_norm ? norm(dw1, first_w) : NAN,
                                  .lr = sgd.lr};
                 cfg->on_progress(cfg->ctx, &p);
             }

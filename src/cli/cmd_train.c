@@ -451,6 +451,7 @@ int cmd_train(int argc, char **argv)
     cfg.on_epoch = on_epoch;
     cfg.ctx = &out;
     cfg.progress_every = o.log_every;
+    cfg.progress_grad_norm = steps != NULL;
     cfg.stop = &stop_requested;
     /* --resume keeps checkpointing into its own file unless told otherwise. */
     cfg.checkpoint_path = o.checkpoint_path ? o.checkpoint_path : o.resume_path;
