@@ -231,6 +231,7 @@ typedef struct bn_train_state {
     uint64_t correct, seen;
     double train_seconds; /* totals over every epoch so far: training loop only */
     uint64_t samples;
+    uint64_t train_n; /* size of the training set the run is on (0 until bn_train starts): a resume must match */
 } bn_train_state;
 
 /* A fresh state for cfg's hyperparameters: epoch 0, step 0, rng seeded from cfg->seed. */

@@ -22,7 +22,7 @@
 #define CK_VERSION 1u
 #define CK_ENDIAN_MARK 0x01020304u
 #define CK_PREFIX_BYTES 20  /* magic, version, endianness marker, depth */
-#define CK_FIXED_BYTES 144  /* activation .. parameter count: everything between the sizes and the floats */
+#define CK_FIXED_BYTES 152  /* activation .. parameter count: everything between the sizes and the floats */
 #define CK_CRC_BYTES 4
 /* Bytes before the parameters for a network of `depth` layers. */
 #define CK_HEADER_BYTES(depth) (CK_PREFIX_BYTES + 4u * ((unsigned)(depth) + 1u) + CK_FIXED_BYTES)
@@ -250,6 +250,7 @@ int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const cha
     put_u64(&w, s->seen);
     put_f64(&w, s->train_seconds);
     put_u64(&w, s->samples);
+    put_u64(&w, s->train_n);
     put_u64(&w, P);
     /* Parameters, then velocity, each layer as W (in, out) row-major then b (out): the block's alignment
      * padding is not stored. Velocity mirrors the parameter layout, so the same offsets address it. */
@@ -434,6 +435,7 @@ static int parse_header(reader *r, bn_arch *arch, bn_train_state *s, uint64_t *P
     s->seen = get_u64(r);
     s->train_seconds = get_f64(r);
     s->samples = get_u64(r);
+    s->train_n = get_u64(r);
     *P = get_u64(r);
     if (r->overrun)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: its %u-layer header needs %u bytes", path, depth,

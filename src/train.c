@@ -141,6 +141,11 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
     if (train->n > UINT32_MAX)
         return bn_fail(BN_E_INVALID, "training sets above %u samples are not supported", UINT32_MAX);
 
+    if (st->train_n && st->train_n != train->n)
+        return bn_fail(BN_E_MISMATCH, "the run was trained on %llu samples but this training set has %zu: resume "
+                                      "with the same data and validation split",
+                       (unsigned long long)st->train_n, train->n);
+    st->train_n = train->n;
     const size_t n = train->n, B = (size_t)st->batch;
     const uint64_t steps = (n + B - 1) / B; /* the last batch may be partial */
     if (st->step > steps || st->epoch > st->epochs)

@@ -176,6 +176,7 @@ static bn_train_state make_state(void)
     s.seen = 44;
     s.train_seconds = 1.0 / 3.0;
     s.samples = 1ull << 40;
+    s.train_n = 60000;
     return s;
 }
 
@@ -201,7 +202,7 @@ static void check_state_equal(const bn_train_state *got, const bn_train_state *w
     CHECK(got->correct == want->correct);
     CHECK(got->seen == want->seen);
     CHECK(SAME_BITS(got->train_seconds, want->train_seconds));
-    CHECK(got->samples == want->samples);
+    CHECK(got->samples == want->samples && got->train_n == want->train_n);
 }
 
 /* Architecture, then every weight, bias and velocity value bitwise. Returns the number of differences. */
@@ -298,7 +299,7 @@ static void test_layout(const uint8_t *buf, size_t size, bn_net *net, const bn_t
     const bn_arch *arch = bn_net_arch(net);
     const int L = arch->depth;
     uint64_t P = bn_arch_param_count(arch);
-    CHECKF(size == 168 + 4 * (size_t)(L + 1) + 8 * P, "file has %zu bytes", size);
+    CHECKF(size == 176 + 4 * (size_t)(L + 1) + 8 * P, "file has %zu bytes", size);
     CHECK(memcmp(buf, "BLASNET\0", 8) == 0);
     CHECK(rd32(buf + 8) == 1);
     CHECK(buf[12] == 0x04 && buf[13] == 0x03 && buf[14] == 0x02 && buf[15] == 0x01);
@@ -314,17 +315,18 @@ static void test_layout(const uint8_t *buf, size_t size, bn_net *net, const bn_t
     CHECK(rd32(h + 52) == (uint32_t)st->epoch && rd64(h + 56) == st->step);
     CHECK(rd64(h + 64) == st->rng.s[0] && rd64(h + 88) == st->rng.s[3]);
     CHECK(rd64(h + 104) == st->correct && rd64(h + 112) == st->seen && rd64(h + 128) == st->samples);
-    CHECK(rd64(h + 136) == P);
+    CHECK(rd64(h + 136) == st->train_n);
+    CHECK(rd64(h + 144) == P);
     /* Floats: layer 0's W[0][0], its first bias, and the first velocity value, at their documented places. */
     size_t count;
     float *params = bn_net_params(net, &count), *vel = bn_net_velocity(net, &count);
     uint32_t bits;
     memcpy(&bits, &bn_net_weight(net, 0)[0], 4);
-    CHECK(rd32(h + 144) == bits);
+    CHECK(rd32(h + 152) == bits);
     memcpy(&bits, &bn_net_bias(net, 0)[0], 4);
-    CHECK(rd32(h + 144 + 4 * (size_t)arch->sizes[0] * (size_t)arch->sizes[1]) == bits);
+    CHECK(rd32(h + 152 + 4 * (size_t)arch->sizes[0] * (size_t)arch->sizes[1]) == bits);
     memcpy(&bits, &vel[bn_net_weight(net, 0) - params], 4);
-    CHECK(rd32(h + 144 + 4 * P) == bits);
+    CHECK(rd32(h + 152 + 4 * P) == bits);
     /* The library's table-driven CRC agrees with the bitwise oracle, whose check value is the standard one. */
     CHECK(ref_crc32((const uint8_t *)"123456789", 9) == 0xcbf43926u);
     CHECKF(rd32(buf + size - 4) == ref_crc32(buf, size - 4), "stored CRC 0x%08x, oracle 0x%08x",
@@ -413,8 +415,8 @@ static void test_damage(void)
         {H + 48, 0xff800000u, true, "init std", "-inf init std"},
         {H + 100, 0x7ff80000u, true, "running loss", "NaN loss sum (high word)"},
         {H + 104, 45, true, "correct", "correct > seen"},
-        {H + 136, 65, true, "parameters", "parameter count 65"},
-        {H + 144, 0x7fc00000u, true, "weight 0", "NaN first weight"},
+        {H + 144, 65, true, "parameters", "parameter count 65"},
+        {H + 152, 0x7fc00000u, true, "weight 0", "NaN first weight"},
         {size - 8, 0x7f800000u, true, "bias velocity", "infinite last velocity"},
     };
     for (size_t i = 0; i < sizeof patches / sizeof patches[0]; i++) {
@@ -561,7 +563,7 @@ static void test_atomic(void)
     struct rlimit old_limit;
     if (getrlimit(RLIMIT_FSIZE, &old_limit) == 0) {
         struct rlimit small = old_limit;
-        small.rlim_cur = 300; /* the 5-7-3 file has 708 bytes */
+        small.rlim_cur = 300; /* the 5-7-3 file has 716 bytes */
         void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
         int set = setrlimit(RLIMIT_FSIZE, &small);
         status = bn_checkpoint_save(b, NULL, ro_file);

@@ -185,6 +185,23 @@ static void stop_and_resume(const bn_dataset *train, const bn_dataset *val, cons
     drop(&got);
 }
 
+/* Resuming on a training set of another size would silently change the run: it must be refused. */
+static void resume_on_other_data_is_refused(const bn_dataset *train, const bn_dataset *val)
+{
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/stop-5.ck", tmpdir); /* written by stop_and_resume(..., 5) */
+    bn_train_config cfg = config();
+    bn_net *net = NULL;
+    bn_train_state st;
+    CHECK(bn_checkpoint_load(&net, &st, ck, 0, bn_backend_find("blas")) == BN_OK);
+    CHECK(st.train_n == SAMPLES);
+    bn_dataset fewer = bn_dataset_slice(train, 0, SAMPLES - 1);
+    int status = bn_train(net, &fewer, val, &cfg, &st);
+    CHECKF(status == BN_E_MISMATCH && strstr(bn_errmsg(), "same data"), "resume on 199 samples: status %d (%s)",
+           status, bn_errmsg());
+    bn_net_destroy(&net);
+}
+
 /* A SIGKILL between periodic checkpoints leaves the last one: resuming from it must still end identically. */
 static void killed_between_checkpoints(const bn_dataset *train, const bn_dataset *val, const snapshot *want)
 {
@@ -372,6 +389,7 @@ int main(void)
         stop_and_resume(&train, &val, &want, at);
     stop_and_resume(&train, &val, &want, STEPS_PER_EPOCH);     /* an epoch's last step */
     stop_and_resume(&train, &val, &want, STEPS_PER_EPOCH + 1); /* the first step of the next */
+    resume_on_other_data_is_refused(&train, &val);
     killed_between_checkpoints(&train, &val, &want);
     divergence_keeps_last_good(&train, &val);
     drop(&want);
