@@ -316,7 +316,9 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "blasnet eval: out of memory for a %dx%d confusion matrix\n", classes, classes);
         rc = EXIT_RUNTIME;
     } else if ((status = bn_evaluate(net, &test, &ev, cm))) {
-        rc = runtime_error("eval", status, "the model does not fit this data");
+        char hint[4400];
+        snprintf(hint, sizeof hint, "model '%s' does not fit the test set in '%s'", model_path, dir);
+        rc = runtime_error("eval", status, hint);
     }
     if (!rc && !brief)
         print_confusion(cm, classes);
