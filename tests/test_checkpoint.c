@@ -4,6 +4,7 @@
 #include "blasnet.h"
 
 #include "atomic_file.h"
+#include "crc32_ref.h"
 #include "harness.h"
 
 #include <dirent.h>
@@ -20,18 +21,6 @@ static char tmp_dir[] = "/tmp/bn_test_checkpoint_XXXXXX";
 static const bn_backend *backend;
 
 /* ---- helpers -------------------------------------------------------------------------------------------- */
-
-/* Bit-by-bit CRC-32 (IEEE, reflected 0xEDB88320): the oracle for the library's table-driven one. */
-static uint32_t ref_crc32(const uint8_t *p, size_t n)
-{
-    uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++)
-            crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-    }
-    return ~crc;
-}
 
 static uint32_t rd32(const uint8_t *p)
 {
