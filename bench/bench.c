@@ -393,7 +393,7 @@ static void ew_call(void *p)
     case EW_ACT_BACKWARD: c->be->act_backward(c->out0, c->in0, c->in1, c->in2, c->count, c->act, c->slope); break;
     /* P (rows,C) <- softmax(P + b), dlogits (rows,C) */
     case EW_SOFTMAX:
-        c->result = c->be->softmax_xent(c->out1, c->out0, c->in0, c->labels, c->rows, c->n, 1.0f / c->rows,
+        c->result = c->be->bias_softmax_xent(c->out1, c->out0, c->in0, c->labels, c->rows, c->n, 1.0f / c->rows,
                                         &correct);
         break;
     /* db (n) = column sums of G (rows,n) */
@@ -733,7 +733,7 @@ static double prof_softmax_xent(float *dlogits, float *P, const float *b, const 
                                 float grad_scale, int *correct)
 {
     double t = bench_now();
-    double r = prof_inner->softmax_xent(dlogits, P, b, labels, rows, C, grad_scale, correct);
+    double r = prof_inner->bias_softmax_xent(dlogits, P, b, labels, rows, C, grad_scale, correct);
     prof_elem_s += bench_now() - t;
     return r;
 }
@@ -759,7 +759,7 @@ static const bn_backend prof_backend = {
     .gemm = prof_gemm,
     .bias_act = prof_bias_act,
     .act_backward = prof_act_backward,
-    .softmax_xent = prof_softmax_xent,
+    .bias_softmax_xent = prof_softmax_xent,
     .bias_grad = prof_bias_grad,
     .sgd_update = prof_sgd_update,
 };

@@ -75,7 +75,9 @@ typedef struct bn_arch {
 /* "784,512,10" -> sizes; depth from the count. Widths must lie in 1..BN_MAX_WIDTH. */
 BN_API int bn_arch_parse_sizes(bn_arch *arch, const char *list);
 BN_API int bn_arch_check(const bn_arch *arch);
-BN_API uint64_t bn_arch_param_count(const bn_arch *arch);
+BN_API uint64_t bn_arch_param_count(const bn_arch *arch); /* weights and biases, no padding */
+/* "784-512-10" into buf (truncated to cap bytes, always terminated); returns buf. */
+BN_API const char *bn_arch_format(const bn_arch *arch, char *buf, size_t cap);
 
 /* ---- backends: the same contract filled by textbook loops, threaded loops, and sgemm + fused kernels - */
 typedef struct bn_backend bn_backend;
@@ -106,6 +108,12 @@ BN_API float *bn_net_dbias(bn_net *net, int layer);   /* (out) */
 BN_API float *bn_net_params(bn_net *net, size_t *count);
 BN_API float *bn_net_grads(bn_net *net, size_t *count);
 BN_API float *bn_net_velocity(bn_net *net, size_t *count);
+/* Read-only views of the same blocks, for writers such as bn_checkpoint_save. */
+BN_API const float *bn_net_params_const(const bn_net *net, size_t *count);
+BN_API const float *bn_net_velocity_const(const bn_net *net, size_t *count);
+/* Offsets of layer l's W and b within each block (the same in params, grads and velocity). */
+BN_API size_t bn_net_weight_offset(const bn_net *net, int layer);
+BN_API size_t bn_net_bias_offset(const bn_net *net, int layer);
 
 /* Input staging the caller may fill: x (max_batch, inputs) and labels (max_batch). */
 BN_API float *bn_net_input(bn_net *net);
@@ -135,8 +143,9 @@ typedef struct bn_sgd {
 BN_API void bn_net_sgd_step(bn_net *net, const bn_sgd *sgd, double *weight_sqnorm);
 /* bn_net_backprop followed by bn_net_sgd_step, fused: each layer is updated as soon as the backward pass is
  * done with it, while its weights and gradients are still in cache. The weights come out bitwise equal to
- * the two calls; gradients are left in place as bn_net_backprop leaves them. On a non-finite loss nothing
- * is updated. *weight_sqnorm (may be NULL) receives ||W||^2 before the update. */
+ * the two calls; gradients are left in place as bn_net_backprop leaves them. A non-finite loss returns
+ * BN_E_DIVERGED with nothing updated (*loss still receives it). *weight_sqnorm (may be NULL) receives ||W||^2
+ * before the update. */
 BN_API int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
                              double *loss, int *correct, double *weight_sqnorm);
 
@@ -179,7 +188,7 @@ typedef struct bn_progress {
     double running_loss;  /* mean over this epoch's batches so far, L2 term included */
     double step_loss;     /* this step's batch loss, L2 term included */
     double grad_norm_w1;  /* L2 norm of the first layer's weight gradient at this step; NaN unless
-                             bn_train_config.progress_grad_norm (it costs a pass over dW1) */
+                             bn_train_hooks.progress_grad_norm (it costs a pass over dW1) */
     double lr;
 } bn_progress;
 
@@ -193,14 +202,43 @@ typedef struct bn_epoch_stats {
     double grad_norm_w1;          /* L2 norm of the first layer's weight gradient at the epoch's last step */
 } bn_epoch_stats;
 
-typedef struct bn_train_config {
+/* What a run is: fixed when it starts and stored in its checkpoints. bn_train reads every field from the
+ * state it is given, each time it needs it, so there is no second copy to fall out of step. */
+typedef struct bn_hparams {
     int epochs;
     int batch;
     bn_sgd sgd;     /* sgd.lr is the first epoch's rate */
     float lr_decay; /* lr multiplied by this after every epoch; 1 = constant */
     uint64_t seed;  /* initialisation and shuffling */
     bn_init init;
-    float init_std;     /* BN_INIT_NORMAL only */
+    float init_std; /* BN_INIT_NORMAL only */
+} bn_hparams;
+
+/* 10 epochs of batch 64, SGD lr 0.05 with momentum 0.9, constant rate, He initialisation, seed 1. */
+BN_API void bn_hparams_default(bn_hparams *hp);
+
+/* A run: what it is (hp) and where it is (everything else). Everything beyond the weights that a resumed run
+ * needs to continue bitwise as if it had never stopped. */
+typedef struct bn_train_state {
+    bn_hparams hp;
+    /* progress */
+    int epoch;       /* epochs completed */
+    uint64_t step;   /* steps completed within epoch `epoch` */
+    bn_rng rng;      /* shuffle stream at the start of epoch `epoch`, before its shuffle */
+    double loss_sum; /* running sums of the current epoch, so its summary is exact after a resume */
+    uint64_t correct, seen;
+    double train_seconds; /* totals over every epoch so far: training loop only */
+    uint64_t samples;
+    uint64_t train_n; /* training-set size, recorded when the run starts (0 before): a resume must match */
+} bn_train_state;
+
+/* A run that has not started: hp at their defaults, progress zero. Change any hp field afterwards. */
+BN_API void bn_train_state_init(bn_train_state *state);
+/* Whether bn_train has started this run (its weights and shuffle stream come from it, not from hp). */
+BN_API bool bn_train_started(const bn_train_state *state);
+
+/* How a run is watched, stopped and saved; none of it changes what the run computes. Zero means none. */
+typedef struct bn_train_hooks {
     int progress_every;      /* on_progress every this many steps; 0 = never */
     bool progress_grad_norm; /* fill bn_progress.grad_norm_w1 */
     void (*on_progress)(void *ctx, const bn_progress *p);
@@ -210,39 +248,16 @@ typedef struct bn_train_config {
     const char *checkpoint_path;     /* NULL: no checkpoints during training */
     int checkpoint_every;            /* epochs; 0 = only when stopped */
     uint64_t checkpoint_every_steps; /* 0 = never mid-epoch */
-} bn_train_config;
-
-BN_API void bn_train_config_default(bn_train_config *cfg);
-
-/* Everything beyond the weights that a resumed run needs to continue bitwise as if it had never stopped. */
-typedef struct bn_train_state {
-    /* hyperparameters, as the run was started */
-    int epochs, batch;
-    bn_sgd sgd; /* sgd.lr: the initial rate */
-    float lr_decay;
-    uint64_t seed;
-    bn_init init;
-    float init_std;
-    /* progress */
-    int epoch;       /* epochs completed */
-    uint64_t step;   /* steps completed within epoch `epoch` */
-    bn_rng rng;      /* generator state at the start of epoch `epoch`, before its shuffle */
-    double loss_sum; /* running sums of the current epoch, so its summary is exact after a resume */
-    uint64_t correct, seen;
-    double train_seconds; /* totals over every epoch so far: training loop only */
-    uint64_t samples;
-    uint64_t train_n; /* size of the training set the run is on (0 until bn_train starts): a resume must match */
-} bn_train_state;
-
-/* A fresh state for cfg's hyperparameters: epoch 0, step 0, rng seeded from cfg->seed. */
-BN_API void bn_train_state_init(bn_train_state *state, const bn_train_config *cfg);
+} bn_train_hooks;
 
 /* Trains net on train (shuffled each epoch), evaluating on val after each epoch when val->n > 0, from where
- * state says until state->epochs epochs are done. Hyperparameters come from state; callbacks, stop flag
- * and checkpoints from cfg. Returns BN_E_DIVERGED on a non-finite loss (the message names epoch and step;
- * the weights are those before that step) and BN_E_INTERRUPTED when *cfg->stop was set (state then says
- * where to resume). net's max_batch must be >= state->batch. */
-BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_config *cfg,
+ * state says until state->hp.epochs epochs are done. A run that has not started begins by filling the
+ * weights from hp.init, hp.init_std and hp.seed (bn_net_init with an rng seeded from hp.seed) and seeding
+ * the shuffle stream; a started run (a resumed checkpoint) keeps the weights it has. hooks may be NULL.
+ * Returns BN_E_DIVERGED on a non-finite loss (the message names epoch and step; the weights are those before
+ * that step) and BN_E_INTERRUPTED when *hooks->stop was set (state then says where to resume). net's
+ * max_batch must be >= state->hp.batch. */
+BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
                     bn_train_state *state);
 
 /* ---- models and checkpoints on disk --------------------------------------------------------------------

@@ -1,8 +1,10 @@
-/* Architecture descriptions: parsing "784,512,10", validation, parameter counts. */
+/* Architecture descriptions: parsing "784,512,10", validation, parameter counts, and the "784-512-10"
+ * form that messages print. */
 #include "blasnet.h"
 #include "error.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int bn_arch_parse_sizes(bn_arch *arch, const char *list)
@@ -53,4 +55,19 @@ uint64_t bn_arch_param_count(const bn_arch *arch)
     for (int l = 0; l < arch->depth; l++)
         n += (uint64_t)arch->sizes[l] * (uint64_t)arch->sizes[l + 1] + (uint64_t)arch->sizes[l + 1];
     return n;
+}
+
+const char *bn_arch_format(const bn_arch *arch, char *buf, size_t cap)
+{
+    size_t used = 0;
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    for (int l = 0; l <= arch->depth && l <= BN_MAX_LAYERS && used < cap; l++) {
+        int n = snprintf(buf + used, cap - used, l ? "-%d" : "%d", arch->sizes[l]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
 }

@@ -18,11 +18,11 @@ struct bn_backend {
     /* dZ (n) = dY (n) * act'(.), from Y (and Z for swish); dZ may alias dY. */
     void (*act_backward)(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
                          float slope);
-    /* P (rows,C) <- softmax(P + b): P holds X.W on entry. With labels: returns the summed cross-entropy,
+    /* P (rows,C) <- softmax(P + b): P holds X.W on entry, so the output layer's bias is added here. With labels: returns the summed cross-entropy,
      * adds the count of argmax == label to *correct (if not NULL) and, if dlogits is not NULL, writes
      * dlogits = grad_scale * (P - onehot(label)). Without labels returns 0. */
-    double (*softmax_xent)(float *dlogits, float *P, const float *b, const int32_t *labels, int rows, int C,
-                           float grad_scale, int *correct);
+    double (*bias_softmax_xent)(float *dlogits, float *P, const float *b, const int32_t *labels, int rows, int C,
+                                float grad_scale, int *correct);
     /* db (n) = column sums of G (rows,n). */
     void (*bias_grad)(float *db, const float *G, int rows, int n);
     /* v = mu*v - lr*(g + wd*w); w += v, or w += mu*v - lr*(g + wd*w) with nesterov; with mu == 0 v is

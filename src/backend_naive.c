@@ -1,5 +1,4 @@
 /* The "naive" backend: the reference loops on one thread. */
-#define REF(name) bn_naive_##name
 #define REF_NAME "naive"
 #define REF_TABLE bn_backend_naive
 #define REF_PARALLEL_FOR

@@ -1,6 +1,5 @@
 /* The "naive-omp" backend: the very same reference loops, with OpenMP over the outer loop. It separates what
  * threads buy from what BLAS blocking and vectorisation buy. */
-#define REF(name) bn_naive_omp_##name
 #define REF_NAME "naive-omp"
 #define REF_TABLE bn_backend_naive_omp
 #define REF_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")

@@ -1,33 +1,29 @@
 /* Checkpoint files (docs/checkpoint-format.md): every field is serialised one by one, little-endian and
- * fixed-width, so a file is the same bytes on any host; a CRC-32 closes it. Loading trusts nothing: magic,
- * version, endianness and checksum first, then every count, size, enum and float is checked before a net
- * is built, and no half-built net ever reaches the caller. */
+ * fixed-width, so a file is the same bytes on any host; a CRC-32 closes it. The fixed fields are described
+ * once, in header_fields[], which the writer, the reader and the size computation all walk. Loading trusts
+ * nothing: magic, version, endianness and checksum first, then every count, size, enum and float is checked
+ * before a net is built, and no half-built net ever reaches the caller. */
 #include "blasnet.h"
 
 #include "atomic_file.h"
 #include "crc32.h"
 #include "error.h"
+#include "file_read.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define CK_MAGIC "BLASNET" /* 8 bytes with its terminating NUL */
 #define CK_MAGIC_LEN 8
 #define CK_VERSION 1u
 #define CK_ENDIAN_MARK 0x01020304u
-#define CK_PREFIX_BYTES 20  /* magic, version, endianness marker, depth */
-#define CK_FIXED_BYTES 152  /* activation .. parameter count: everything between the sizes and the floats */
+#define CK_PREFIX_BYTES 20 /* magic, version, endianness marker, depth */
 #define CK_CRC_BYTES 4
-/* Bytes before the parameters for a network of `depth` layers. */
-#define CK_HEADER_BYTES(depth) (CK_PREFIX_BYTES + 4u * ((unsigned)(depth) + 1u) + CK_FIXED_BYTES)
-/* The smallest valid file: one layer 1 -> 2 (4 parameters, stored twice: weights and velocity). */
-#define CK_MIN_FILE_BYTES (CK_HEADER_BYTES(1) + 8u * 4u + CK_CRC_BYTES)
 
 /* ---- little-endian serialisation ------------------------------------------------------------------------ */
 
@@ -107,55 +103,194 @@ static uint32_t load_u32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* ---- the fixed fields, described once ------------------------------------------------------------------ */
+
+/* Everything the header holds besides the layer sizes, as one struct the field table can point into. */
+typedef struct {
+    bn_arch arch;
+    bn_train_state state;
+    uint64_t param_count;
+} ck_header;
+
+typedef enum {
+    FIELD_INT,  /* int, stored as u32, <= INT_MAX */
+    FIELD_ENUM, /* an enum, stored as u32, < limit */
+    FIELD_BOOL, /* bool, stored as u32 0 or 1 */
+    FIELD_F32,
+    FIELD_U64,
+    FIELD_F64,
+} field_kind;
+
+typedef struct {
+    const char *name; /* as messages say it */
+    field_kind kind;
+    size_t offset;    /* within ck_header */
+    unsigned limit;   /* FIELD_ENUM: values 0..limit-1 */
+} field;
+
+_Static_assert(sizeof(bn_act) == sizeof(int) && sizeof(bn_init) == sizeof(int), "enums are stored as int");
+
+#define ARCH(member) offsetof(ck_header, arch.member)
+#define STATE(member) offsetof(ck_header, state.member)
+/* The fields between the layer sizes and the floats, in file order. A new field is one line here (and a new
+ * format version): the writer, the reader and every size follow from this table. */
+static const field header_fields[] = {
+    {"activation", FIELD_ENUM, ARCH(act), BN_ACT_COUNT},
+    {"leaky slope", FIELD_F32, ARCH(leaky_slope), 0},
+    {"epochs", FIELD_INT, STATE(hp.epochs), 0},
+    {"batch", FIELD_INT, STATE(hp.batch), 0},
+    {"learning rate", FIELD_F32, STATE(hp.sgd.lr), 0},
+    {"momentum", FIELD_F32, STATE(hp.sgd.momentum), 0},
+    {"weight decay", FIELD_F32, STATE(hp.sgd.weight_decay), 0},
+    {"nesterov", FIELD_BOOL, STATE(hp.sgd.nesterov), 0},
+    {"lr decay", FIELD_F32, STATE(hp.lr_decay), 0},
+    {"seed", FIELD_U64, STATE(hp.seed), 0},
+    {"initialisation", FIELD_ENUM, STATE(hp.init), BN_INIT_COUNT},
+    {"init std", FIELD_F32, STATE(hp.init_std), 0},
+    {"epoch", FIELD_INT, STATE(epoch), 0},
+    {"step", FIELD_U64, STATE(step), 0},
+    {"rng word 0", FIELD_U64, STATE(rng.s[0]), 0},
+    {"rng word 1", FIELD_U64, STATE(rng.s[1]), 0},
+    {"rng word 2", FIELD_U64, STATE(rng.s[2]), 0},
+    {"rng word 3", FIELD_U64, STATE(rng.s[3]), 0},
+    {"running loss", FIELD_F64, STATE(loss_sum), 0},
+    {"correct", FIELD_U64, STATE(correct), 0},
+    {"seen", FIELD_U64, STATE(seen), 0},
+    {"training time", FIELD_F64, STATE(train_seconds), 0},
+    {"samples", FIELD_U64, STATE(samples), 0},
+    {"training-set size", FIELD_U64, STATE(train_n), 0},
+    {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0},
+};
+#undef ARCH
+#undef STATE
+#define FIELD_COUNT (sizeof header_fields / sizeof header_fields[0])
+
+static unsigned field_bytes(field_kind kind)
+{
+    return kind == FIELD_U64 || kind == FIELD_F64 ? 8u : 4u;
+}
+
+/* Bytes before the parameters for a network of `depth` layers. */
+static size_t header_bytes(int depth)
+{
+    size_t fixed = 0;
+    for (size_t i = 0; i < FIELD_COUNT; i++)
+        fixed += field_bytes(header_fields[i].kind);
+    return CK_PREFIX_BYTES + 4u * ((size_t)depth + 1u) + fixed;
+}
+
+/* The smallest valid file: one layer 1 -> 2 (4 parameters, stored twice: weights and velocity). */
+static size_t min_file_bytes(void)
+{
+    return header_bytes(1) + 8u * 4u + CK_CRC_BYTES;
+}
+
+static void put_field(writer *w, const field *f, const ck_header *h)
+{
+    const char *at = (const char *)h + f->offset;
+    int i;
+    float f32;
+    double f64;
+    uint64_t u64;
+    switch (f->kind) {
+    case FIELD_INT:
+    case FIELD_ENUM: memcpy(&i, at, sizeof i); put_u32(w, (uint32_t)i); break;
+    case FIELD_BOOL: put_u32(w, *(const bool *)at ? 1u : 0u); break;
+    case FIELD_F32: memcpy(&f32, at, sizeof f32); put_f32(w, f32); break;
+    case FIELD_U64: memcpy(&u64, at, sizeof u64); put_u64(w, u64); break;
+    case FIELD_F64: memcpy(&f64, at, sizeof f64); put_f64(w, f64); break;
+    }
+}
+
+/* Reads one field into h, refusing a value its kind cannot hold (the semantic ranges come later). */
+static int get_field(reader *r, const field *f, ck_header *h, const char *path)
+{
+    char *at = (char *)h + f->offset;
+    if (f->kind == FIELD_F32) {
+        float v = get_f32(r);
+        memcpy(at, &v, sizeof v);
+    } else if (f->kind == FIELD_U64) {
+        uint64_t v = get_u64(r);
+        memcpy(at, &v, sizeof v);
+    } else if (f->kind == FIELD_F64) {
+        double v = get_f64(r);
+        memcpy(at, &v, sizeof v);
+    } else {
+        uint32_t v = get_u32(r);
+        if (f->kind == FIELD_INT && v > INT_MAX)
+            return bn_fail(BN_E_FORMAT, "'%s' has counts beyond %d: %s %u", path, INT_MAX, f->name, v);
+        if (f->kind == FIELD_ENUM && v >= f->limit)
+            return bn_fail(BN_E_FORMAT, "'%s' has unknown %s %u (0..%u)", path, f->name, v, f->limit - 1);
+        if (f->kind == FIELD_BOOL && v > 1)
+            return bn_fail(BN_E_FORMAT, "'%s' has %s flag %u, expected 0 or 1", path, f->name, v);
+        if (f->kind == FIELD_BOOL) {
+            *(bool *)at = v == 1;
+        } else {
+            int i = (int)v;
+            memcpy(at, &i, sizeof i);
+        }
+    }
+    return BN_OK;
+}
+
+/* ---- the stored floats ------------------------------------------------------------------------------------ */
+
+/* The k-th stored tensor, in file order: every layer's W (in, out) then b (out) from the parameters, then
+ * the same from the velocity. The block's alignment padding is not stored. */
+typedef struct {
+    bool velocity;
+    int layer;
+    size_t offset, count; /* within the parameter (or velocity) block */
+    const char *name;
+} stored_tensor;
+
+static int stored_tensor_count(const bn_arch *arch)
+{
+    return 4 * arch->depth;
+}
+
+static stored_tensor stored_tensor_at(const bn_net *net, int k)
+{
+    static const char *const names[2][2] = {{"weight", "bias"}, {"weight velocity", "bias velocity"}};
+    const bn_arch *arch = bn_net_arch(net);
+    const int L = arch->depth, l = (k / 2) % L;
+    const bool velocity = k >= 2 * L, bias = k % 2 == 1;
+    return (stored_tensor){
+        .velocity = velocity,
+        .layer = l,
+        .offset = bias ? bn_net_bias_offset(net, l) : bn_net_weight_offset(net, l),
+        .count = bias ? (size_t)arch->sizes[l + 1] : (size_t)arch->sizes[l] * (size_t)arch->sizes[l + 1],
+        .name = names[velocity][bias],
+    };
+}
+
 /* ---- shared checks ------------------------------------------------------------------------------------ */
 
-/* "784-512-10", for messages. */
-static const char *arch_string(char *buf, size_t cap, const int *sizes, int depth)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int l = 0; l <= depth && used < cap; l++) {
-        int n = snprintf(buf + used, cap - used, l ? "-%d" : "%d", sizes[l]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    return buf;
-}
-
-/* Weights and biases of every layer, unpadded: sum of in*out + out. Cannot overflow: sizes are checked
- * to lie in 1..BN_MAX_WIDTH (2^24) and depth <= 16, so the sum stays below 2^53. */
-static uint64_t param_count(const int *sizes, int depth)
-{
-    uint64_t n = 0;
-    for (int l = 0; l < depth; l++)
-        n += (uint64_t)sizes[l] * (uint64_t)sizes[l + 1] + (uint64_t)sizes[l + 1];
-    return n;
-}
-
-/* The ranges a state must lie in to be stored or restored. Zeros everywhere (what a NULL state saves)
- * pass: a saved model need not carry a training run. status: BN_E_INVALID on save, BN_E_FORMAT on load. */
-static int check_state(const bn_train_state *s, int status, const char *path)
+/* The ranges a state must lie in to be stored or restored: looser than what bn_train needs to train
+ * (lr >= 0 here, > 0 there), since a model saved without a training run stores zeros. status: BN_E_INVALID
+ * on save, BN_E_FORMAT on load. */
+static int check_storable_state(const bn_train_state *s, int status, const char *path)
 {
     const char *what = status == BN_E_FORMAT ? "holds" : "cannot store";
-    if (s->epochs < 0 || s->batch < 0 || s->epoch < 0)
-        return bn_fail(status, "'%s' %s a negative count: epochs %d, batch %d, epoch %d", path, what, s->epochs,
-                       s->batch, s->epoch);
-    if (!isfinite(s->sgd.lr) || s->sgd.lr < 0.0f)
+    const bn_hparams *hp = &s->hp;
+    if (hp->epochs < 0 || hp->batch < 0 || s->epoch < 0)
+        return bn_fail(status, "'%s' %s a negative count: epochs %d, batch %d, epoch %d", path, what, hp->epochs,
+                       hp->batch, s->epoch);
+    if (!isfinite(hp->sgd.lr) || hp->sgd.lr < 0.0f)
         return bn_fail(status, "'%s' %s learning rate %g (must be finite and >= 0)", path, what,
-                       (double)s->sgd.lr);
-    if (!(s->sgd.momentum >= 0.0f && s->sgd.momentum < 1.0f))
-        return bn_fail(status, "'%s' %s momentum %g (must be in [0, 1))", path, what, (double)s->sgd.momentum);
-    if (!isfinite(s->sgd.weight_decay) || s->sgd.weight_decay < 0.0f)
+                       (double)hp->sgd.lr);
+    if (!(hp->sgd.momentum >= 0.0f && hp->sgd.momentum < 1.0f))
+        return bn_fail(status, "'%s' %s momentum %g (must be in [0, 1))", path, what, (double)hp->sgd.momentum);
+    if (!isfinite(hp->sgd.weight_decay) || hp->sgd.weight_decay < 0.0f)
         return bn_fail(status, "'%s' %s weight decay %g (must be finite and >= 0)", path, what,
-                       (double)s->sgd.weight_decay);
-    if (!isfinite(s->lr_decay) || s->lr_decay < 0.0f)
-        return bn_fail(status, "'%s' %s lr decay %g (must be finite and >= 0)", path, what, (double)s->lr_decay);
-    if ((unsigned)s->init >= BN_INIT_COUNT)
-        return bn_fail(status, "'%s' %s unknown initialisation %d (0..%d)", path, what, (int)s->init,
+                       (double)hp->sgd.weight_decay);
+    if (!isfinite(hp->lr_decay) || hp->lr_decay < 0.0f)
+        return bn_fail(status, "'%s' %s lr decay %g (must be finite and >= 0)", path, what, (double)hp->lr_decay);
+    if ((unsigned)hp->init >= BN_INIT_COUNT)
+        return bn_fail(status, "'%s' %s unknown initialisation %d (0..%d)", path, what, (int)hp->init,
                        BN_INIT_COUNT - 1);
-    if (!isfinite(s->init_std) || s->init_std < 0.0f)
-        return bn_fail(status, "'%s' %s init std %g (must be finite and >= 0)", path, what, (double)s->init_std);
+    if (!isfinite(hp->init_std) || hp->init_std < 0.0f)
+        return bn_fail(status, "'%s' %s init std %g (must be finite and >= 0)", path, what, (double)hp->init_std);
     if (!isfinite(s->loss_sum))
         return bn_fail(status, "'%s' %s a non-finite running loss %g", path, what, s->loss_sum);
     if (s->correct > s->seen)
@@ -167,16 +302,50 @@ static int check_state(const bn_train_state *s, int status, const char *path)
     return BN_OK;
 }
 
-/* Finds the first non-finite value among count floats; count when there is none. */
-static size_t first_non_finite(const float *v, size_t count)
+/* A non-finite weight means a diverged run: refuse it, so the last good file at path survives. */
+static int check_finite_tensors(const bn_net *net, const char *path)
 {
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(v[i]))
-            return i;
-    return count;
+    size_t padded;
+    const float *blocks[2] = {bn_net_params_const(net, &padded), bn_net_velocity_const(net, &padded)};
+    for (int k = 0; k < stored_tensor_count(bn_net_arch(net)); k++) {
+        stored_tensor t = stored_tensor_at(net, k);
+        const float *v = blocks[t.velocity] + t.offset;
+        for (size_t i = 0; i < t.count; i++)
+            if (!isfinite(v[i]))
+                return bn_fail(BN_E_INVALID, "refusing to save '%s': layer %d %s %zu is %g", path, t.layer, t.name,
+                               i, (double)v[i]);
+    }
+    return BN_OK;
 }
 
 /* ---- save ----------------------------------------------------------------------------------------------- */
+
+/* Writes the whole file image into buf, which holds exactly `total` bytes. */
+static void serialise(uint8_t *buf, size_t total, const bn_net *net, const bn_train_state *state)
+{
+    const bn_arch *arch = bn_net_arch(net);
+    ck_header h = {.arch = *arch, .state = *state, .param_count = bn_arch_param_count(arch)};
+    writer w = {buf};
+    memcpy(w.p, CK_MAGIC, CK_MAGIC_LEN);
+    w.p += CK_MAGIC_LEN;
+    put_u32(&w, CK_VERSION);
+    put_u32(&w, CK_ENDIAN_MARK);
+    put_u32(&w, (uint32_t)arch->depth);
+    for (int l = 0; l <= arch->depth; l++)
+        put_u32(&w, (uint32_t)arch->sizes[l]);
+    for (size_t i = 0; i < FIELD_COUNT; i++)
+        put_field(&w, &header_fields[i], &h);
+    size_t padded;
+    const float *blocks[2] = {bn_net_params_const(net, &padded), bn_net_velocity_const(net, &padded)};
+    for (int k = 0; k < stored_tensor_count(arch); k++) {
+        stored_tensor t = stored_tensor_at(net, k);
+        for (size_t i = 0; i < t.count; i++)
+            put_f32(&w, blocks[t.velocity][t.offset + i]);
+    }
+    put_u32(&w, bn_crc32(0, buf, (size_t)(w.p - buf)));
+    assert((size_t)(w.p - buf) == total); /* the sizes above and the fields written agree */
+    (void)total;
+}
 
 int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const char *path)
 {
@@ -184,145 +353,25 @@ int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const cha
         return bn_fail(BN_E_INVALID, "bn_checkpoint_save needs a network and a path");
     static const bn_train_state zero_state;
     const bn_train_state *s = state ? state : &zero_state;
-    int status = check_state(s, BN_E_INVALID, path);
+    int status = check_storable_state(s, BN_E_INVALID, path);
+    if (!status)
+        status = check_finite_tensors(net, path);
     if (status)
         return status;
-
-    /* The accessors only compute addresses; they take a non-const net because callers write through them. */
-    bn_net *mut = (bn_net *)net;
     const bn_arch *arch = bn_net_arch(net);
-    const int L = arch->depth;
-    const int *n = arch->sizes;
-    size_t padded;
-    float *params = bn_net_params(mut, &padded);
-    float *velocity = bn_net_velocity(mut, &padded);
-
-    /* A non-finite weight means a diverged run: refuse, so the last good file at path survives. */
-    for (int l = 0; l < L; l++) {
-        size_t w_count = (size_t)n[l] * (size_t)n[l + 1], b_count = (size_t)n[l + 1];
-        const float *views[4] = {bn_net_weight(mut, l), bn_net_bias(mut, l),
-                                 velocity + (bn_net_weight(mut, l) - params),
-                                 velocity + (bn_net_bias(mut, l) - params)};
-        static const char *names[4] = {"weight", "bias", "weight velocity", "bias velocity"};
-        for (int k = 0; k < 4; k++) {
-            size_t count = (k % 2 == 0) ? w_count : b_count;
-            size_t bad = first_non_finite(views[k], count);
-            if (bad < count)
-                return bn_fail(BN_E_INVALID, "refusing to save '%s': layer %d %s %zu is %g", path, l, names[k],
-                               bad, (double)views[k][bad]);
-        }
-    }
-
-    uint64_t P = param_count(n, L);
-    uint64_t total = (uint64_t)CK_HEADER_BYTES(L) + 8u * P + CK_CRC_BYTES;
+    uint64_t total = (uint64_t)header_bytes(arch->depth) + 8u * bn_arch_param_count(arch) + CK_CRC_BYTES;
     if (total > SIZE_MAX)
         return bn_fail(BN_E_NOMEM, "a %llu-byte checkpoint does not fit in memory", (unsigned long long)total);
     uint8_t *buf = malloc((size_t)total);
     if (!buf)
         return bn_fail(BN_E_NOMEM, "cannot allocate %.1f MiB to serialise '%s'", (double)total / 1048576.0, path);
-
-    writer w = {buf};
-    memcpy(w.p, CK_MAGIC, CK_MAGIC_LEN);
-    w.p += CK_MAGIC_LEN;
-    put_u32(&w, CK_VERSION);
-    put_u32(&w, CK_ENDIAN_MARK);
-    put_u32(&w, (uint32_t)L);
-    for (int l = 0; l <= L; l++)
-        put_u32(&w, (uint32_t)n[l]);
-    put_u32(&w, (uint32_t)arch->act);
-    put_f32(&w, arch->leaky_slope);
-    put_u32(&w, (uint32_t)s->epochs);
-    put_u32(&w, (uint32_t)s->batch);
-    put_f32(&w, s->sgd.lr);
-    put_f32(&w, s->sgd.momentum);
-    put_f32(&w, s->sgd.weight_decay);
-    put_u32(&w, s->sgd.nesterov ? 1u : 0u);
-    put_f32(&w, s->lr_decay);
-    put_u64(&w, s->seed);
-    put_u32(&w, (uint32_t)s->init);
-    put_f32(&w, s->init_std);
-    put_u32(&w, (uint32_t)s->epoch);
-    put_u64(&w, s->step);
-    for (int i = 0; i < 4; i++)
-        put_u64(&w, s->rng.s[i]);
-    put_f64(&w, s->loss_sum);
-    put_u64(&w, s->correct);
-    put_u64(&w, s->seen);
-    put_f64(&w, s->train_seconds);
-    put_u64(&w, s->samples);
-    put_u64(&w, s->train_n);
-    put_u64(&w, P);
-    /* Parameters, then velocity, each layer as W (in, out) row-major then b (out): the block's alignment
-     * padding is not stored. Velocity mirrors the parameter layout, so the same offsets address it. */
-    for (int pass = 0; pass < 2; pass++) {
-        const float *base = pass == 0 ? params : velocity;
-        for (int l = 0; l < L; l++) {
-            const float *wv = base + (bn_net_weight(mut, l) - params);
-            const float *bv = base + (bn_net_bias(mut, l) - params);
-            for (size_t i = 0, c = (size_t)n[l] * (size_t)n[l + 1]; i < c; i++)
-                put_f32(&w, wv[i]);
-            for (int i = 0; i < n[l + 1]; i++)
-                put_f32(&w, bv[i]);
-        }
-    }
-    put_u32(&w, bn_crc32(0, buf, (size_t)(w.p - buf)));
-    assert((uint64_t)(w.p - buf) == total); /* the sizes above and the fields written agree */
+    serialise(buf, (size_t)total, net, s);
     status = bn_atomic_write(path, buf, (size_t)total);
     free(buf);
     return status;
 }
 
 /* ---- load ----------------------------------------------------------------------------------------------- */
-
-/* The whole file into memory: a checkpoint is parsed from a buffer whose length is known, never streamed. */
-static int read_file(const char *path, uint8_t **out, size_t *out_size)
-{
-    *out = NULL;
-    *out_size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bn_fail_errno(BN_E_IO, "cannot open '%s'", path);
-    struct stat st;
-    size_t cap = 4096;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
-        (uint64_t)st.st_size < SIZE_MAX - 1)
-        cap = (size_t)st.st_size + 1; /* +1: meets EOF without growing */
-    uint8_t *buf = malloc(cap);
-    size_t size = 0;
-    int status = BN_OK;
-    for (;;) {
-        if (!buf) {
-            status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to read '%s'", cap, path);
-            break;
-        }
-        size += fread(buf + size, 1, cap - size, f);
-        if (ferror(f)) {
-            status = bn_fail_errno(BN_E_IO, "cannot read '%s' (after %zu bytes)", path, size);
-            break;
-        }
-        if (feof(f))
-            break;
-        if (cap > SIZE_MAX / 2) {
-            status = bn_fail(BN_E_NOMEM, "'%s' is too large to read", path);
-            break;
-        }
-        cap *= 2;
-        uint8_t *grown = realloc(buf, cap);
-        if (!grown) {
-            status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to read '%s'", cap, path);
-            break;
-        }
-        buf = grown;
-    }
-    fclose(f); /* read-only: nothing to lose on close */
-    if (status) {
-        free(buf);
-        return status;
-    }
-    *out = buf;
-    *out_size = size;
-    return BN_OK;
-}
 
 /* The size the header's depth and sizes imply, when they are readable and in range; used only to word the
  * message for a damaged file (truncated vs corrupt), never to parse. */
@@ -340,8 +389,10 @@ static bool declared_size(const uint8_t *buf, size_t size, uint64_t *expected, c
             return false;
         sizes[l] = (int)v;
     }
-    *expected = (uint64_t)CK_HEADER_BYTES(depth) + 8u * param_count(sizes, (int)depth) + CK_CRC_BYTES;
-    arch_string(desc, cap, sizes, (int)depth);
+    bn_arch arch = {.depth = (int)depth};
+    memcpy(arch.sizes, sizes, sizeof sizes);
+    *expected = (uint64_t)header_bytes((int)depth) + 8u * bn_arch_param_count(&arch) + CK_CRC_BYTES;
+    bn_arch_format(&arch, desc, cap);
     return true;
 }
 
@@ -358,7 +409,7 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     }
     if (size < CK_PREFIX_BYTES)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, the smallest checkpoint has %u", path, size,
-                       (unsigned)CK_MIN_FILE_BYTES);
+                       (unsigned)min_file_bytes());
     uint32_t version = load_u32(buf + 8);
     if (version != CK_VERSION)
         return bn_fail(BN_E_FORMAT, "'%s' has checkpoint format version %u; this blasnet reads version %u only",
@@ -375,12 +426,12 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     uint64_t expected = 0;
     char desc[256];
     bool declared = declared_size(buf, size, &expected, desc, sizeof desc);
-    if (size < CK_MIN_FILE_BYTES) {
+    if (size < min_file_bytes()) {
         if (declared && expected > size)
             return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, its header declares a %s network needing "
                                         "%llu", path, size, desc, (unsigned long long)expected);
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, the smallest checkpoint has %u", path, size,
-                       (unsigned)CK_MIN_FILE_BYTES);
+                       (unsigned)min_file_bytes());
     }
     uint32_t stored = load_u32(buf + size - CK_CRC_BYTES);
     uint32_t computed = bn_crc32(0, buf, size - CK_CRC_BYTES);
@@ -397,83 +448,73 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
 
 /* Header fields after the checksum passed, each range-checked: a file with a valid CRC can still have been
  * written by someone else's buggy or hostile writer. */
-static int parse_header(reader *r, bn_arch *arch, bn_train_state *s, uint64_t *P, const char *path)
+static int parse_header(reader *r, ck_header *h, const char *path)
 {
     r->p += CK_PREFIX_BYTES - 4; /* magic, version and marker were checked by check_envelope */
     r->left -= CK_PREFIX_BYTES - 4;
+    memset(h, 0, sizeof *h);
     uint32_t depth = get_u32(r);
     if (depth < 1 || depth > BN_MAX_LAYERS)
         return bn_fail(BN_E_FORMAT, "'%s' declares %u layers, outside 1..%d", path, depth, BN_MAX_LAYERS);
-    memset(arch, 0, sizeof *arch);
-    arch->depth = (int)depth;
+    h->arch.depth = (int)depth;
     for (uint32_t l = 0; l <= depth; l++) {
         uint32_t v = get_u32(r);
         if (v < 1 || v > BN_MAX_WIDTH)
             return bn_fail(BN_E_FORMAT, "'%s' declares layer %u with %u units, outside 1..%d", path, l, v,
                            BN_MAX_WIDTH);
-        arch->sizes[l] = (int)v;
+        h->arch.sizes[l] = (int)v;
     }
-    uint32_t act = get_u32(r);
-    arch->leaky_slope = get_f32(r);
-
-    memset(s, 0, sizeof *s);
-    uint32_t epochs = get_u32(r), batch = get_u32(r);
-    s->sgd.lr = get_f32(r);
-    s->sgd.momentum = get_f32(r);
-    s->sgd.weight_decay = get_f32(r);
-    uint32_t nesterov = get_u32(r);
-    s->lr_decay = get_f32(r);
-    s->seed = get_u64(r);
-    uint32_t init = get_u32(r);
-    s->init_std = get_f32(r);
-    uint32_t epoch = get_u32(r);
-    s->step = get_u64(r);
-    for (int i = 0; i < 4; i++)
-        s->rng.s[i] = get_u64(r);
-    s->loss_sum = get_f64(r);
-    s->correct = get_u64(r);
-    s->seen = get_u64(r);
-    s->train_seconds = get_f64(r);
-    s->samples = get_u64(r);
-    s->train_n = get_u64(r);
-    *P = get_u64(r);
+    for (size_t i = 0; i < FIELD_COUNT; i++) {
+        int status = get_field(r, &header_fields[i], h, path);
+        if (status)
+            return status;
+    }
     if (r->overrun)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: its %u-layer header needs %u bytes", path, depth,
-                       (unsigned)(CK_HEADER_BYTES(depth) + CK_CRC_BYTES));
-
-    /* Enums and ints are range-checked as unsigned words before they are converted. */
-    if (act >= BN_ACT_COUNT)
-        return bn_fail(BN_E_FORMAT, "'%s' has unknown activation %u (0..%d)", path, act, BN_ACT_COUNT - 1);
-    arch->act = (bn_act)act;
-    if (bn_arch_check(arch) != BN_OK) {
+                       (unsigned)(header_bytes((int)depth) + CK_CRC_BYTES));
+    if (bn_arch_check(&h->arch) != BN_OK) {
         char detail[256];
         snprintf(detail, sizeof detail, "%s", bn_errmsg());
         return bn_fail(BN_E_FORMAT, "'%s' holds an invalid architecture: %s", path, detail);
     }
-    if (epochs > INT_MAX || batch > INT_MAX || epoch > INT_MAX)
-        return bn_fail(BN_E_FORMAT, "'%s' has counts beyond %d: epochs %u, batch %u, epoch %u", path, INT_MAX,
-                       epochs, batch, epoch);
-    s->epochs = (int)epochs;
-    s->batch = (int)batch;
-    s->epoch = (int)epoch;
-    if (nesterov > 1)
-        return bn_fail(BN_E_FORMAT, "'%s' has nesterov flag %u, expected 0 or 1", path, nesterov);
-    s->sgd.nesterov = nesterov == 1;
-    if (init >= BN_INIT_COUNT)
-        return bn_fail(BN_E_FORMAT, "'%s' has unknown initialisation %u (0..%d)", path, init, BN_INIT_COUNT - 1);
-    s->init = (bn_init)init;
-    return check_state(s, BN_E_FORMAT, path);
+    return check_storable_state(&h->state, BN_E_FORMAT, path);
 }
 
-/* Copies count little-endian floats into dst, refusing any that is not finite. */
-static int get_floats(reader *r, float *dst, size_t count, const char *path, const char *what, int layer)
+/* The parameter count and the bytes left must both be what the architecture implies. */
+static int check_payload_size(const reader *r, const ck_header *h, const char *path)
 {
-    for (size_t i = 0; i < count; i++) {
-        dst[i] = get_f32(r);
-        if (!isfinite(dst[i]))
-            return bn_fail(BN_E_FORMAT, "'%s': layer %d %s %zu is %g", path, layer, what, i, (double)dst[i]);
+    uint64_t want = bn_arch_param_count(&h->arch);
+    if (h->param_count != want)
+        return bn_fail(BN_E_FORMAT, "'%s' stores %llu parameters, but its architecture has %llu", path,
+                       (unsigned long long)h->param_count, (unsigned long long)want);
+    /* P < 2^53 (widths <= 2^24, depth <= 16), so 8 * P cannot overflow 64 bits. */
+    if ((uint64_t)r->left != 8u * want) {
+        char desc[256];
+        return bn_fail(BN_E_FORMAT, "'%s' has %zu bytes of parameters and velocity, a %s network needs %llu", path,
+                       r->left, bn_arch_format(&h->arch, desc, sizeof desc), (unsigned long long)(8u * want));
     }
-    return r->overrun ? bn_fail(BN_E_FORMAT, "'%s' ends inside layer %d's %s", path, layer, what) : BN_OK;
+    return BN_OK;
+}
+
+/* Copies the stored floats into net, refusing any that is not finite. */
+static int read_tensors(reader *r, bn_net *net, const char *path)
+{
+    size_t padded;
+    float *blocks[2] = {bn_net_params(net, &padded), bn_net_velocity(net, &padded)};
+    for (int k = 0; k < stored_tensor_count(bn_net_arch(net)); k++) {
+        stored_tensor t = stored_tensor_at(net, k);
+        float *dst = blocks[t.velocity] + t.offset;
+        for (size_t i = 0; i < t.count; i++) {
+            dst[i] = get_f32(r);
+            if (!isfinite(dst[i]))
+                return bn_fail(BN_E_FORMAT, "'%s': layer %d %s %zu is %g", path, t.layer, t.name, i,
+                               (double)dst[i]);
+        }
+        if (r->overrun)
+            return bn_fail(BN_E_FORMAT, "'%s' ends inside layer %d's %s", path, t.layer, t.name);
+    }
+    /* unreachable after check_payload_size; kept as the parse's own invariant */
+    return r->left ? bn_fail(BN_E_FORMAT, "'%s' has %zu unread bytes before its checksum", path, r->left) : BN_OK;
 }
 
 int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, int max_batch,
@@ -486,63 +527,33 @@ int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, in
         return bn_fail(BN_E_INVALID, "max batch %d is negative (0 means the batch stored in '%s')", max_batch, path);
     if (!backend)
         return bn_fail(BN_E_INVALID, "no backend given to load '%s'", path);
-    uint8_t *buf;
-    size_t size;
-    int status = read_file(path, &buf, &size);
-    if (status)
-        return status;
-    status = check_envelope(buf, size, path);
-    if (status) {
-        free(buf);
-        return status;
-    }
-
-    reader r = {buf, size - CK_CRC_BYTES, false};
-    bn_arch arch;
-    bn_train_state s;
-    uint64_t P = 0;
-    status = parse_header(&r, &arch, &s, &P, path);
-    uint64_t want_P = status ? 0 : param_count(arch.sizes, arch.depth);
-    if (!status && P != want_P)
-        status = bn_fail(BN_E_FORMAT, "'%s' stores %llu parameters, but its architecture has %llu", path,
-                         (unsigned long long)P, (unsigned long long)want_P);
-    /* P < 2^53 (param_count), so 8 * P cannot overflow 64 bits. */
-    if (!status && (uint64_t)r.left != 8u * P) {
-        char desc[256];
-        status = bn_fail(BN_E_FORMAT, "'%s' has %zu bytes of parameters and velocity, a %s network needs %llu",
-                         path, r.left, arch_string(desc, sizeof desc, arch.sizes, arch.depth),
-                         (unsigned long long)(8u * P));
-    }
+    uint8_t *buf = NULL;
+    size_t size = 0;
     bn_net *net = NULL;
-    if (!status) {
-        int rows = max_batch ? max_batch : (s.batch > 0 ? s.batch : 1);
-        status = bn_net_create(&net, &arch, rows, backend);
-    }
-    if (!status) {
-        size_t padded;
-        float *params = bn_net_params(net, &padded);
-        float *velocity = bn_net_velocity(net, &padded);
-        const int *n = arch.sizes;
-        for (int pass = 0; pass < 2 && !status; pass++) {
-            float *base = pass == 0 ? params : velocity;
-            for (int l = 0; l < arch.depth && !status; l++) {
-                status = get_floats(&r, base + (bn_net_weight(net, l) - params), (size_t)n[l] * (size_t)n[l + 1],
-                                    path, pass == 0 ? "weight" : "weight velocity", l);
-                if (!status)
-                    status = get_floats(&r, base + (bn_net_bias(net, l) - params), (size_t)n[l + 1], path,
-                                        pass == 0 ? "bias" : "bias velocity", l);
-            }
-        }
-        if (!status && r.left != 0) /* unreachable after the size check; kept as the parse's own invariant */
-            status = bn_fail(BN_E_FORMAT, "'%s' has %zu unread bytes before its checksum", path, r.left);
-        if (status)
-            bn_net_destroy(&net);
-    }
-    free(buf);
+    ck_header h;
+    int status = bn_read_file(path, &buf, &size);
+    if (!status)
+        status = check_envelope(buf, size, path);
     if (status)
-        return status;
+        goto out;
+    reader r = {buf, size - CK_CRC_BYTES, false};
+    status = parse_header(&r, &h, path);
+    if (!status)
+        status = check_payload_size(&r, &h, path);
+    if (!status) {
+        int rows = max_batch ? max_batch : (h.state.hp.batch > 0 ? h.state.hp.batch : 1);
+        status = bn_net_create(&net, &h.arch, rows, backend);
+    }
+    if (!status)
+        status = read_tensors(&r, net, path);
+    if (status) {
+        bn_net_destroy(&net);
+        goto out;
+    }
     if (state)
-        *state = s;
+        *state = h.state;
     *out = net;
-    return BN_OK;
+out:
+    free(buf);
+    return status;
 }

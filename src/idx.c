@@ -2,12 +2,11 @@
  * size before anything is trusted, and each failure names the file and the numbers involved. */
 #include "blasnet.h"
 #include "error.h"
+#include "file_read.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define IDX_MAGIC_LABELS 0x00000801u
 #define IDX_MAGIC_IMAGES 0x00000803u
@@ -20,40 +19,6 @@ typedef struct {
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static int read_whole(file_bytes *out, const char *path)
-{
-    out->data = NULL;
-    out->size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bn_fail_errno(BN_E_IO, "cannot open '%s'", path);
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        fclose(f);
-        return bn_fail_errno(BN_E_IO, "cannot stat '%s'", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
-        return bn_fail(BN_E_IO, "'%s' is not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    uint8_t *data = malloc(size ? size : 1);
-    if (!data) {
-        fclose(f);
-        return bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
-    }
-    size_t got = fread(data, 1, size, f);
-    int read_error = ferror(f);
-    fclose(f);
-    if (got != size || read_error) {
-        free(data);
-        return bn_fail(BN_E_IO, "'%s': read %zu of %zu bytes", path, got, size);
-    }
-    out->data = data;
-    out->size = size;
-    return BN_OK;
 }
 
 /* Checks the header: magic, dimension count, and that the dimensions account for the exact file size. */
@@ -90,43 +55,44 @@ static int check_header(const file_bytes *f, const char *path, uint32_t magic, i
     return BN_OK;
 }
 
-int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path)
+/* Both files' headers, and that they describe the same samples. */
+static int check_pair(const file_bytes *images, const char *images_path, const file_bytes *labels,
+                      const char *labels_path, uint32_t idims[3])
 {
-    memset(ds, 0, sizeof *ds);
-    file_bytes images, labels;
-    int status = read_whole(&images, images_path);
-    if (status)
-        return status;
-    status = read_whole(&labels, labels_path);
-    if (status) {
-        free(images.data);
-        return status;
-    }
-    uint32_t idims[3] = {0}, ldims[1] = {0};
-    status = check_header(&images, images_path, IDX_MAGIC_IMAGES, 3, idims);
+    uint32_t ldims[1] = {0};
+    int status = check_header(images, images_path, IDX_MAGIC_IMAGES, 3, idims);
     if (!status)
-        status = check_header(&labels, labels_path, IDX_MAGIC_LABELS, 1, ldims);
+        status = check_header(labels, labels_path, IDX_MAGIC_LABELS, 1, ldims);
     if (!status && idims[0] != ldims[0])
         status = bn_fail(BN_E_FORMAT, "'%s' holds %u images but '%s' holds %u labels", images_path, idims[0],
                          labels_path, ldims[0]);
     if (!status && (uint64_t)idims[1] * idims[2] > BN_MAX_WIDTH)
         status = bn_fail(BN_E_FORMAT, "'%s': images of %ux%u pixels are larger than blasnet supports", images_path,
                          idims[1], idims[2]);
-    if (status) {
-        free(images.data);
-        free(labels.data);
-        return status;
-    }
+    return status;
+}
+
+int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path)
+{
+    memset(ds, 0, sizeof *ds);
+    file_bytes images = {0}, labels = {0};
+    uint32_t idims[3] = {0};
+    int status = bn_read_file(images_path, &images.data, &images.size);
+    if (!status)
+        status = bn_read_file(labels_path, &labels.data, &labels.size);
+    if (!status)
+        status = check_pair(&images, images_path, &labels, labels_path, idims);
+    if (status)
+        goto out;
     /* One block owns both: the labels move in behind the pixels, so a data set frees with one call. */
     size_t pixel_bytes = images.size - 16, n = idims[0];
     uint8_t *block = realloc(images.data, images.size + n);
     if (!block) {
-        free(images.data);
-        free(labels.data);
-        return bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes for '%s'", images.size + n, labels_path);
+        status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes for '%s'", images.size + n, labels_path);
+        goto out;
     }
-    memcpy(block + images.size, labels.data + 8, n);
-    free(labels.data);
+    images.data = NULL; /* now owned by block */
+    memcpy(block + pixel_bytes + 16, labels.data + 8, n);
     ds->pixels = block + 16;
     ds->labels = block + 16 + pixel_bytes;
     ds->n = n;
@@ -134,7 +100,10 @@ int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path
     ds->cols = (int)idims[2];
     ds->dim = (int)(idims[1] * idims[2]);
     ds->storage = block;
-    return BN_OK;
+out:
+    free(images.data);
+    free(labels.data);
+    return status;
 }
 
 int bn_mnist_load(const char *dir, bn_dataset *train, bn_dataset *test)

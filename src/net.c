@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define ALIGN_FLOATS 16 /* 64 bytes: a cache line, an AVX-512 vector */
+#define MAX_REGIONS (5 + 2 * BN_MAX_LAYERS + 2)
 
 /* Adds a region of `floats` (rounded up to ALIGN_FLOATS) to *total; returns its offset, or SIZE_MAX when
  * the sum would overflow. */
@@ -25,9 +26,108 @@ static size_t take(size_t *total, uint64_t floats)
     return offset;
 }
 
-static bool mul_ok(uint64_t a, uint64_t b, uint64_t *out)
+/* Offsets of every W, then every b, within one parameter block; grads and velocity repeat the layout, and
+ * the weights come first so the L2 term is one loop over a prefix. Returns false on overflow. */
+static bool layout_params(bn_net *net)
 {
-    return !__builtin_mul_overflow(a, b, out);
+    const int *n = net->arch.sizes;
+    size_t params = 0;
+    bool ok = true;
+    for (int l = 0; l < net->arch.depth; l++) {
+        net->w_offset[l] = take(&params, (uint64_t)n[l] * (uint64_t)n[l + 1]);
+        ok &= net->w_offset[l] != SIZE_MAX;
+    }
+    net->weight_count = params;
+    for (int l = 0; l < net->arch.depth; l++) {
+        net->b_offset[l] = take(&params, (uint64_t)n[l + 1]);
+        ok &= net->b_offset[l] != SIZE_MAX;
+    }
+    net->param_count = params;
+    return ok;
+}
+
+/* One view into the block: `rows` x `cols` floats, its address stored in *view once the block exists. */
+typedef struct {
+    float **view;
+    uint64_t rows, cols;
+    size_t offset;
+} region;
+
+/* The block's regions, in order: parameters, gradients, velocity, input and label staging, each layer's
+ * output (and pre-activation where the derivative needs it), the two deltas. Returns the count. */
+static int list_regions(bn_net *net, float **labels_view, region *r)
+{
+    const bn_arch *a = &net->arch;
+    const uint64_t B = (uint64_t)net->max_batch;
+    uint64_t widest = 0;
+    int k = 0;
+    r[k++] = (region){&net->params, 1, net->param_count, 0};
+    r[k++] = (region){&net->grads, 1, net->param_count, 0};
+    r[k++] = (region){&net->velocity, 1, net->param_count, 0};
+    r[k++] = (region){&net->x, B, (uint64_t)a->sizes[0], 0};
+    r[k++] = (region){labels_view, B, 1, 0}; /* int32_t: the size of a float */
+    for (int l = 0; l < a->depth; l++) {
+        widest = (uint64_t)a->sizes[l + 1] > widest ? (uint64_t)a->sizes[l + 1] : widest;
+        r[k++] = (region){&net->layer_out[l], B, (uint64_t)a->sizes[l + 1], 0};
+        /* Only swish needs its pre-activations for the derivative; other layers get no buffer. */
+        if (l < a->depth - 1 && bn_act_needs_z(a->act))
+            r[k++] = (region){&net->pre_act[l], B, (uint64_t)a->sizes[l + 1], 0};
+    }
+    r[k++] = (region){&net->delta[0], B, widest, 0};
+    r[k++] = (region){&net->delta[1], B, widest, 0};
+    return k;
+}
+
+/* Places the regions one after another; returns the block's size in floats, or SIZE_MAX on overflow. */
+static size_t place_regions(region *r, int count)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        uint64_t floats;
+        if (__builtin_mul_overflow(r[i].rows, r[i].cols, &floats))
+            return SIZE_MAX;
+        r[i].offset = take(&total, floats);
+        if (r[i].offset == SIZE_MAX)
+            return SIZE_MAX;
+    }
+    return total > SIZE_MAX / sizeof(float) ? SIZE_MAX : total;
+}
+
+/* Refuses a block larger than the machine's memory with a message, rather than letting the OS kill us later. */
+static int check_fits_memory(size_t bytes, int max_batch)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_size > 0 && bytes / (size_t)page_size > (size_t)pages)
+        return bn_fail(BN_E_NOMEM, "network and batch %d need %.1f GiB, more than this machine's %.1f GiB",
+                       max_batch, bytes / 1073741824.0, (double)pages * (double)page_size / 1073741824.0);
+    return BN_OK;
+}
+
+/* Sizes, allocates and zeroes the block, then points every view into it. */
+static int allocate_block(bn_net *net)
+{
+    region regions[MAX_REGIONS];
+    float *labels_view = NULL;
+    bool params_fit = layout_params(net); /* first: the regions are sized by its param_count */
+    int count = list_regions(net, &labels_view, regions);
+    size_t total = params_fit ? place_regions(regions, count) : SIZE_MAX;
+    if (total == SIZE_MAX)
+        return bn_fail(BN_E_NOMEM, "network %d layers deep with batch %d needs more memory than can be addressed",
+                       net->arch.depth, net->max_batch);
+    size_t bytes = total * sizeof(float);
+    int status = check_fits_memory(bytes, net->max_batch);
+    if (status)
+        return status;
+    net->block = aligned_alloc(ALIGN_FLOATS * sizeof(float), bytes);
+    if (!net->block)
+        return bn_fail(BN_E_NOMEM, "cannot allocate %.1f MiB for the network", bytes / 1048576.0);
+    /* Zero once: padding must stay zero, and touching every page now keeps page faults off the hot path. */
+    memset(net->block, 0, bytes);
+    net->block_bytes = bytes;
+    for (int i = 0; i < count; i++)
+        *regions[i].view = net->block + regions[i].offset;
+    net->labels = (int32_t *)labels_view;
+    return BN_OK;
 }
 
 int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_backend *backend)
@@ -40,89 +140,17 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
         return bn_fail(BN_E_INVALID, "batch size %d must be at least 1", max_batch);
     if (!backend)
         return bn_fail(BN_E_INVALID, "no backend given");
-
     bn_net *net = calloc(1, sizeof *net);
     if (!net)
         return bn_fail(BN_E_NOMEM, "cannot allocate the network header");
     net->arch = *arch;
     net->max_batch = max_batch;
     net->backend = backend;
-
-    const int L = arch->depth;
-    const int *n = arch->sizes;
-    int widest = 0;
-    for (int l = 1; l <= L; l++)
-        widest = n[l] > widest ? n[l] : widest;
-
-    /* Offsets within one parameter block; grads and velocity repeat the same layout. */
-    size_t params = 0, overflow = 0;
-    for (int l = 0; l < L; l++) {
-        net->w_offset[l] = take(&params, (uint64_t)n[l] * (uint64_t)n[l + 1]);
-        overflow |= net->w_offset[l] == SIZE_MAX;
-    }
-    net->weight_count = params;
-    for (int l = 0; l < L; l++) {
-        net->b_offset[l] = take(&params, (uint64_t)n[l + 1]);
-        overflow |= net->b_offset[l] == SIZE_MAX;
-    }
-    net->param_count = params;
-
-    size_t total = 0, off_params, off_grads, off_vel, off_x, off_labels, off_act[BN_MAX_LAYERS],
-           off_pre[BN_MAX_LAYERS], off_grad[2];
-    uint64_t rows_x_width;
-    off_params = take(&total, params);
-    off_grads = take(&total, params);
-    off_vel = take(&total, params);
-    overflow |= !mul_ok((uint64_t)max_batch, (uint64_t)n[0], &rows_x_width);
-    off_x = take(&total, rows_x_width);
-    off_labels = take(&total, (uint64_t)max_batch); /* int32_t: the size of a float */
-    for (int l = 0; l < L; l++) {
-        overflow |= !mul_ok((uint64_t)max_batch, (uint64_t)n[l + 1], &rows_x_width);
-        off_act[l] = take(&total, rows_x_width);
-        /* Only swish needs its pre-activations for the derivative; other layers get no buffer. */
-        off_pre[l] = (l < L - 1 && bn_act_needs_z(arch->act)) ? take(&total, rows_x_width) : 0;
-    }
-    overflow |= !mul_ok((uint64_t)max_batch, (uint64_t)widest, &rows_x_width);
-    off_grad[0] = take(&total, rows_x_width);
-    off_grad[1] = take(&total, rows_x_width);
-    overflow |= off_params == SIZE_MAX || off_grads == SIZE_MAX || off_vel == SIZE_MAX || off_x == SIZE_MAX ||
-                off_labels == SIZE_MAX || off_grad[0] == SIZE_MAX || off_grad[1] == SIZE_MAX;
-    for (int l = 0; l < L; l++)
-        overflow |= off_act[l] == SIZE_MAX || off_pre[l] == SIZE_MAX;
-    if (overflow || total > SIZE_MAX / sizeof(float)) {
+    status = allocate_block(net);
+    if (status) {
         free(net);
-        return bn_fail(BN_E_NOMEM, "network %d layers wide up to %d with batch %d needs more memory than can "
-                                   "be addressed", L, widest, max_batch);
+        return status;
     }
-
-    size_t bytes = total * sizeof(float);
-    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page_size > 0 && bytes / (size_t)page_size > (size_t)pages) {
-        free(net);
-        return bn_fail(BN_E_NOMEM, "network and batch %d need %.1f GiB, more than this machine's %.1f GiB",
-                       max_batch, bytes / 1073741824.0, (double)pages * (double)page_size / 1073741824.0);
-    }
-    net->block = aligned_alloc(ALIGN_FLOATS * sizeof(float), bytes);
-    if (!net->block) {
-        free(net);
-        return bn_fail(BN_E_NOMEM, "cannot allocate %.1f MiB for the network", bytes / 1048576.0);
-    }
-    /* Zero once: padding must stay zero, and touching every page now keeps page faults off the hot path. */
-    memset(net->block, 0, bytes);
-    net->block_bytes = bytes;
-
-    float *base = net->block;
-    net->params = base + off_params;
-    net->grads = base + off_grads;
-    net->velocity = base + off_vel;
-    net->x = base + off_x;
-    net->labels = (int32_t *)(base + off_labels);
-    for (int l = 0; l < L; l++) {
-        net->act[l] = base + off_act[l];
-        net->pre_act[l] = off_pre[l] ? base + off_pre[l] : NULL;
-    }
-    net->grad_buf[0] = base + off_grad[0];
-    net->grad_buf[1] = base + off_grad[1];
     *out = net;
     return BN_OK;
 }
@@ -146,7 +174,21 @@ float *bn_net_dweight(bn_net *net, int l) { return net->grads + net->w_offset[l]
 float *bn_net_dbias(bn_net *net, int l) { return net->grads + net->b_offset[l]; }
 float *bn_net_input(bn_net *net) { return net->x; }
 int32_t *bn_net_labels(bn_net *net) { return net->labels; }
-const float *bn_net_probs(const bn_net *net) { return net->act[net->arch.depth - 1]; }
+const float *bn_net_probs(const bn_net *net) { return net->layer_out[net->arch.depth - 1]; }
+size_t bn_net_weight_offset(const bn_net *net, int l) { return net->w_offset[l]; }
+size_t bn_net_bias_offset(const bn_net *net, int l) { return net->b_offset[l]; }
+
+const float *bn_net_params_const(const bn_net *net, size_t *count)
+{
+    *count = net->param_count;
+    return net->params;
+}
+
+const float *bn_net_velocity_const(const bn_net *net, size_t *count)
+{
+    *count = net->param_count;
+    return net->velocity;
+}
 
 float *bn_net_params(bn_net *net, size_t *count)
 {
@@ -194,8 +236,8 @@ static int check_batch(const bn_net *net, int batch)
     return BN_OK;
 }
 
-/* Hidden layers: act[l] (B, n[l+1]) = act(in (B, n[l]) . W_l (n[l], n[l+1]) + b_l). The output layer's
- * product is left in act[L-1] for the softmax kernel. */
+/* Hidden layers: layer_out[l] (B, n[l+1]) = act(in (B, n[l]) . W_l (n[l], n[l+1]) + b_l). The output
+ * layer's product is left in layer_out[L-1] without its bias, for the softmax kernel, which adds it. */
 static void forward_products(bn_net *net, const float *x, int B)
 {
     const bn_backend *be = net->backend;
@@ -205,11 +247,11 @@ static void forward_products(bn_net *net, const float *x, int B)
     for (int l = 0; l < L; l++) {
         /* Z (B, n[l+1]) = A (B, n[l]) . W (n[l], n[l+1]) */
         be->gemm(false, false, B, n[l + 1], n[l], 1.0f, in, n[l], bn_net_weight(net, l), n[l + 1], 0.0f,
-                 net->act[l], n[l + 1]);
+                 net->layer_out[l], n[l + 1]);
         if (l < L - 1)
-            be->bias_act(net->act[l], net->pre_act[l], bn_net_bias(net, l), B, n[l + 1], net->arch.act,
+            be->bias_act(net->layer_out[l], net->pre_act[l], bn_net_bias(net, l), B, n[l + 1], net->arch.act,
                          net->arch.leaky_slope);
-        in = net->act[l];
+        in = net->layer_out[l];
     }
     net->batch = B;
 }
@@ -221,8 +263,8 @@ int bn_net_forward(bn_net *net, const float *x, int batch)
         return status;
     const int L = net->arch.depth;
     forward_products(net, x, batch);
-    net->backend->softmax_xent(NULL, net->act[L - 1], bn_net_bias(net, L - 1), NULL, batch,
-                               net->arch.sizes[L], 0.0f, NULL);
+    net->backend->bias_softmax_xent(NULL, net->layer_out[L - 1], bn_net_bias(net, L - 1), NULL, batch,
+                                    net->arch.sizes[L], 0.0f, NULL);
     return BN_OK;
 }
 
@@ -234,70 +276,91 @@ int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int 
         return status;
     const int L = net->arch.depth;
     forward_products(net, x, batch);
-    *loss_sum += net->backend->softmax_xent(NULL, net->act[L - 1], bn_net_bias(net, L - 1), labels, batch,
-                                            net->arch.sizes[L], 0.0f, correct);
+    *loss_sum += net->backend->bias_softmax_xent(NULL, net->layer_out[L - 1], bn_net_bias(net, L - 1), labels,
+                                                 batch, net->arch.sizes[L], 0.0f, correct);
     return BN_OK;
 }
 
-/* Forward, loss, and backward from the output layer down. With sgd, each layer's parameters are updated as
- * soon as nothing below needs them any more (after the product that reads W for the input gradient), while
- * W and its gradient are still in cache: one pass over the parameters that the sgemm calls just touched,
- * instead of a separate pass over the whole block after it has been evicted. *weight_sq receives ||W||^2
- * read before the update. */
-static int backward_pass(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
-                         double *loss, int *correct, double *weight_sq)
+static int check_labels(const bn_net *net, const int32_t *labels, int batch)
 {
-    int status = check_batch(net, batch);
-    if (status)
-        return status;
-    const bn_backend *be = net->backend;
-    const int *n = net->arch.sizes;
-    const int L = net->arch.depth;
-    const int B = batch;
-    const int classes = n[L];
-    for (int i = 0; i < B; i++)
+    const int classes = net->arch.sizes[net->arch.depth];
+    for (int i = 0; i < batch; i++)
         if (labels[i] < 0 || labels[i] >= classes)
             return bn_fail(BN_E_INVALID, "label %d of row %d is outside 0..%d", (int)labels[i], i, classes - 1);
+    return BN_OK;
+}
 
+/* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */
+static float *delta_of(bn_net *net, int l)
+{
+    return net->delta[(net->arch.depth - 1 - l) & 1];
+}
+
+/* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below. */
+static void backward_layer(bn_net *net, int l, const float *x, int B)
+{
+    const bn_backend *be = net->backend;
+    const int *n = net->arch.sizes;
+    const float *in = l == 0 ? x : net->layer_out[l - 1];
+    const float *G = delta_of(net, l);
+    /* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
+    be->gemm(true, false, n[l], n[l + 1], B, 1.0f, in, n[l], G, n[l + 1], 0.0f, bn_net_dweight(net, l), n[l + 1]);
+    /* db (n[l+1]) = column sums of G */
+    be->bias_grad(bn_net_dbias(net, l), G, B, n[l + 1]);
+    if (l == 0)
+        return; /* nobody needs the gradient of the input pixels */
+    float *below = delta_of(net, l - 1);
+    /* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]) */
+    be->gemm(false, true, B, n[l], n[l + 1], 1.0f, G, n[l + 1], bn_net_weight(net, l), n[l + 1], 0.0f, below,
+             n[l]);
+    /* delta_{l-1} = dA * act'(Z_{l-1}), in place */
+    be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], (size_t)B * n[l], net->arch.act,
+                     net->arch.leaky_slope);
+}
+
+/* The update of layer l's W and b; returns ||W||^2 read before it when want_sq. Biases get no decay. */
+static double update_layer(bn_net *net, int l, const bn_sgd *sgd, bool want_sq)
+{
+    const bn_backend *be = net->backend;
+    const int *n = net->arch.sizes;
+    double sq = be->sgd_update(bn_net_weight(net, l), net->velocity + net->w_offset[l], bn_net_dweight(net, l),
+                               (size_t)n[l] * (size_t)n[l + 1], sgd->lr, sgd->momentum, sgd->weight_decay,
+                               sgd->nesterov, want_sq);
+    be->sgd_update(bn_net_bias(net, l), net->velocity + net->b_offset[l], bn_net_dbias(net, l), (size_t)n[l + 1],
+                   sgd->lr, sgd->momentum, 0.0f, sgd->nesterov, false);
+    return sq;
+}
+
+/* Forward, loss, backward from the output layer down, and (with sgd) the update. Each layer is updated as
+ * soon as nothing below needs its weights (after the product that reads W for the delta below), while W and
+ * its gradient are still in cache: one pass over what the sgemm calls just touched, instead of a second pass
+ * over the whole block after it has been evicted. *weight_sq receives ||W||^2 read before the update. */
+static int forward_backward_update(bn_net *net, const float *x, const int32_t *labels, int B, const bn_sgd *sgd,
+                                   double *loss, int *correct, double *weight_sq)
+{
+    int status = check_batch(net, B);
+    if (!status)
+        status = check_labels(net, labels, B);
+    if (status)
+        return status;
+    const int L = net->arch.depth;
     forward_products(net, x, B);
     int right = 0;
-    float *G = net->grad_buf[0];
-    /* dlogits (B, C) = (softmax - onehot) / B: the gradient of the batch-mean cross-entropy. */
-    double sum = be->softmax_xent(G, net->act[L - 1], bn_net_bias(net, L - 1), labels, B, classes,
-                                  1.0f / (float)B, &right);
+    /* delta_{L-1} (B, C) = (softmax - onehot) / B: the gradient of the batch-mean cross-entropy. */
+    double sum = net->backend->bias_softmax_xent(delta_of(net, L - 1), net->layer_out[L - 1],
+                                                 bn_net_bias(net, L - 1), labels, B, net->arch.sizes[L],
+                                                 1.0f / (float)B, &right);
     if (loss)
         *loss = sum / B;
     if (correct)
         *correct = right;
-    if (!isfinite(sum) && sgd)
-        return BN_OK; /* the caller stops on a non-finite loss: leave the weights as they were */
-
+    if (sgd && !isfinite(sum)) /* leave the weights as they were before this step */
+        return bn_fail(BN_E_DIVERGED, "loss became %s", isnan(sum) ? "NaN" : "infinite");
     double sq = 0.0;
     for (int l = L - 1; l >= 0; l--) {
-        const float *in = l == 0 ? x : net->act[l - 1];
-        size_t w_count = (size_t)n[l] * (size_t)n[l + 1];
-        /* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
-        be->gemm(true, false, n[l], n[l + 1], B, 1.0f, in, n[l], G, n[l + 1], 0.0f, bn_net_dweight(net, l),
-                 n[l + 1]);
-        /* db (n[l+1]) = column sums of G */
-        be->bias_grad(bn_net_dbias(net, l), G, B, n[l + 1]);
-        float *dA = net->grad_buf[(L - l) & 1];
-        if (l > 0) { /* nobody needs the gradient of the input pixels */
-            /* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]) */
-            be->gemm(false, true, B, n[l], n[l + 1], 1.0f, G, n[l + 1], bn_net_weight(net, l), n[l + 1], 0.0f,
-                     dA, n[l]);
-            /* G <- dA * act'(Z_{l-1}), in place */
-            be->act_backward(dA, dA, net->pre_act[l - 1], net->act[l - 1], (size_t)B * n[l], net->arch.act,
-                             net->arch.leaky_slope);
-        }
-        if (sgd) {
-            sq += be->sgd_update(bn_net_weight(net, l), net->velocity + net->w_offset[l], bn_net_dweight(net, l),
-                                 w_count, sgd->lr, sgd->momentum, sgd->weight_decay, sgd->nesterov,
-                                 weight_sq != NULL);
-            be->sgd_update(bn_net_bias(net, l), net->velocity + net->b_offset[l], bn_net_dbias(net, l),
-                           (size_t)n[l + 1], sgd->lr, sgd->momentum, 0.0f, sgd->nesterov, false);
-        }
-        G = dA;
+        backward_layer(net, l, x, B);
+        if (sgd)
+            sq += update_layer(net, l, sgd, weight_sq != NULL);
     }
     if (weight_sq)
         *weight_sq = sq;
@@ -306,13 +369,13 @@ static int backward_pass(bn_net *net, const float *x, const int32_t *labels, int
 
 int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss, int *correct)
 {
-    return backward_pass(net, x, labels, batch, NULL, loss, correct, NULL);
+    return forward_backward_update(net, x, labels, batch, NULL, loss, correct, NULL);
 }
 
 int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
                       double *loss, int *correct, double *weight_sqnorm)
 {
-    return backward_pass(net, x, labels, batch, sgd, loss, correct, weight_sqnorm);
+    return forward_backward_update(net, x, labels, batch, sgd, loss, correct, weight_sqnorm);
 }
 
 double bn_net_weight_sqnorm(const bn_net *net)

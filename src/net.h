@@ -17,13 +17,15 @@ struct bn_net {
     size_t w_offset[BN_MAX_LAYERS], b_offset[BN_MAX_LAYERS];
     float *x;                      /* (max_batch, inputs) staging */
     int32_t *labels;               /* (max_batch) staging */
-    float *act[BN_MAX_LAYERS];     /* (max_batch, sizes[l+1]): activations; the last holds probabilities */
-    float *pre_act[BN_MAX_LAYERS]; /* X.W + b of hidden layers, kept only when the derivative needs it */
-    float *grad_buf[2];            /* (max_batch, widest layer): the backward pass ping-pongs between them */
+    float *layer_out[BN_MAX_LAYERS]; /* (max_batch, sizes[l+1]): layer l's output; the last holds probabilities */
+    float *pre_act[BN_MAX_LAYERS];   /* X.W + b of hidden layers, kept only when the derivative needs it */
+    /* (max_batch, widest layer): dLoss/dZ of a layer. Layer l reads its own delta from one and writes the
+     * layer below's into the other, so two buffers serve any depth (see delta_of in net.c). */
+    float *delta[2];
     int batch;                     /* rows of the last forward pass */
 };
 
-/* Forward pass with labels: probabilities in act[L-1]; adds summed cross-entropy to *loss_sum and correct
+/* Forward pass with labels: probabilities in layer_out[L-1]; adds summed cross-entropy to *loss_sum and correct
  * predictions to *correct. For evaluation (no gradient). */
 int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss_sum,
                         int *correct);

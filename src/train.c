@@ -1,6 +1,7 @@
 /* The training loop and evaluation. A step is: gather a shuffled batch into the network's staging, one
- * forward + backward pass, one fused optimizer pass. The only allocation is the shuffle order, made before
- * the first step. Everything a resumed run needs lives in bn_train_state. */
+ * forward + backward pass with the optimizer update fused into it. The only allocation is the shuffle order,
+ * made before the first step. What a run is lives in state->hp and where it is in the rest of the state,
+ * so a checkpoint of the state resumes bitwise. */
 #include "blasnet.h"
 #include "error.h"
 #include "net.h"
@@ -9,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The shuffle draws from its own stream ("SHUFFLE" xor the seed): changing the initialisation never changes
+ * the batch order, and the order does not depend on how many numbers the initialisation drew. */
+#define SHUFFLE_STREAM 0x53485546464c45ull
 
 static double now_seconds(void)
 {
@@ -25,31 +30,30 @@ static double norm(const float *v, size_t n)
     return sqrt(sq);
 }
 
-void bn_train_config_default(bn_train_config *cfg)
+void bn_hparams_default(bn_hparams *hp)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->epochs = 10;
-    cfg->batch = 64;
-    cfg->sgd.lr = 0.05f;
-    cfg->sgd.momentum = 0.9f;
-    cfg->lr_decay = 1.0f;
-    cfg->seed = 1;
-    cfg->init = BN_INIT_HE;
-    cfg->init_std = 0.01f;
+    memset(hp, 0, sizeof *hp);
+    hp->epochs = 10;
+    hp->batch = 64;
+    hp->sgd.lr = 0.05f;
+    hp->sgd.momentum = 0.9f;
+    hp->lr_decay = 1.0f;
+    hp->seed = 1;
+    hp->init = BN_INIT_HE;
+    hp->init_std = 0.01f;
 }
 
-void bn_train_state_init(bn_train_state *state, const bn_train_config *cfg)
+void bn_train_state_init(bn_train_state *state)
 {
     memset(state, 0, sizeof *state);
-    state->epochs = cfg->epochs;
-    state->batch = cfg->batch;
-    state->sgd = cfg->sgd;
-    state->lr_decay = cfg->lr_decay;
-    state->seed = cfg->seed;
-    state->init = cfg->init;
-    state->init_std = cfg->init_std;
-    /* Shuffling draws from its own stream, so changing the initialisation never changes the batch order. */
-    bn_rng_seed(&state->rng, cfg->seed ^ 0x53485546464c45ull);
+    bn_hparams_default(&state->hp);
+}
+
+/* train_n is recorded before the first step and never reset, and an empty training set is refused, so it is
+ * non-zero exactly when the run has started: checkpoints written by any run carry it. */
+bool bn_train_started(const bn_train_state *state)
+{
+    return state->train_n != 0;
 }
 
 static int check_data(const bn_net *net, const bn_dataset *ds, const char *what)
@@ -101,35 +105,39 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
     return BN_OK;
 }
 
-static int check_state(const bn_net *net, const bn_train_state *st)
+/* The rules a run's hyperparameters must meet to train. Stricter than a checkpoint's storable state (see
+ * checkpoint.c), which also admits the zeros a model saved without a run stores. */
+static int check_trainable_hparams(const bn_net *net, const bn_hparams *hp)
 {
-    if (st->epochs < 1)
-        return bn_fail(BN_E_INVALID, "epochs %d must be at least 1", st->epochs);
-    if (st->batch < 1 || st->batch > net->max_batch)
-        return bn_fail(BN_E_INVALID, "batch %d is outside 1..%d (the network's workspace)", st->batch,
+    if (hp->epochs < 1)
+        return bn_fail(BN_E_INVALID, "epochs %d must be at least 1", hp->epochs);
+    if (hp->batch < 1 || hp->batch > net->max_batch)
+        return bn_fail(BN_E_INVALID, "batch %d is outside 1..%d (the network's workspace)", hp->batch,
                        net->max_batch);
-    if (!(st->sgd.lr > 0.0f) || !isfinite(st->sgd.lr))
-        return bn_fail(BN_E_INVALID, "learning rate %g must be positive and finite", (double)st->sgd.lr);
-    if (!(st->sgd.momentum >= 0.0f && st->sgd.momentum < 1.0f))
-        return bn_fail(BN_E_INVALID, "momentum %g is outside [0, 1)", (double)st->sgd.momentum);
-    if (!(st->sgd.weight_decay >= 0.0f) || !isfinite(st->sgd.weight_decay))
-        return bn_fail(BN_E_INVALID, "weight decay %g must be >= 0", (double)st->sgd.weight_decay);
-    if (!(st->lr_decay > 0.0f && st->lr_decay <= 1.0f))
-        return bn_fail(BN_E_INVALID, "learning-rate decay %g is outside (0, 1]", (double)st->lr_decay);
+    if (!(hp->sgd.lr > 0.0f) || !isfinite(hp->sgd.lr))
+        return bn_fail(BN_E_INVALID, "learning rate %g must be positive and finite", (double)hp->sgd.lr);
+    if (!(hp->sgd.momentum >= 0.0f && hp->sgd.momentum < 1.0f))
+        return bn_fail(BN_E_INVALID, "momentum %g is outside [0, 1)", (double)hp->sgd.momentum);
+    if (!(hp->sgd.weight_decay >= 0.0f) || !isfinite(hp->sgd.weight_decay))
+        return bn_fail(BN_E_INVALID, "weight decay %g must be >= 0", (double)hp->sgd.weight_decay);
+    if (!(hp->lr_decay > 0.0f && hp->lr_decay <= 1.0f))
+        return bn_fail(BN_E_INVALID, "learning-rate decay %g is outside (0, 1]", (double)hp->lr_decay);
+    if ((unsigned)hp->init >= BN_INIT_COUNT)
+        return bn_fail(BN_E_INVALID, "unknown initialisation %d (0..%d)", (int)hp->init, BN_INIT_COUNT - 1);
+    if (hp->init == BN_INIT_NORMAL && !(hp->init_std > 0.0f && isfinite(hp->init_std)))
+        return bn_fail(BN_E_INVALID, "init std %g must be positive and finite", (double)hp->init_std);
     return BN_OK;
 }
 
-static int save_checkpoint(const bn_net *net, const bn_train_config *cfg, const bn_train_state *st)
+static uint64_t steps_per_epoch(const bn_train_state *st)
 {
-    if (!cfg->checkpoint_path)
-        return BN_OK;
-    return bn_checkpoint_save(net, st, cfg->checkpoint_path);
+    return (st->train_n + (uint64_t)st->hp.batch - 1) / (uint64_t)st->hp.batch; /* the last may be partial */
 }
 
-int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_config *cfg,
-             bn_train_state *st)
+/* Everything checked before a run touches the network, so a refused call changes nothing. */
+static int check_run(const bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_state *st)
 {
-    int status = check_state(net, st);
+    int status = check_trainable_hparams(net, &st->hp);
     if (!status)
         status = check_data(net, train, "training");
     if (!status && val && val->n)
@@ -140,144 +148,211 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
         return bn_fail(BN_E_INVALID, "the training set is empty");
     if (train->n > UINT32_MAX)
         return bn_fail(BN_E_INVALID, "training sets above %u samples are not supported", UINT32_MAX);
-
-    if (st->train_n && st->train_n != train->n)
+    if (!bn_train_started(st))
+        return BN_OK;
+    /* A resumed run must see the same samples in the same order, or it is a different run. */
+    if (st->train_n != train->n)
         return bn_fail(BN_E_MISMATCH, "the run was trained on %llu samples but this training set has %zu: resume "
                                       "with the same data and validation split",
                        (unsigned long long)st->train_n, train->n);
-    st->train_n = train->n;
-    const size_t n = train->n, B = (size_t)st->batch;
-    const uint64_t steps = (n + B - 1) / B; /* the last batch may be partial */
-    if (st->step > steps || st->epoch > st->epochs)
+    if (st->step > steps_per_epoch(st) || st->epoch > st->hp.epochs)
         return bn_fail(BN_E_MISMATCH, "resume point epoch %d step %llu lies beyond %d epochs of %llu steps",
-                       st->epoch, (unsigned long long)st->step, st->epochs, (unsigned long long)steps);
-    uint32_t *order = malloc(n * sizeof *order);
-    if (!order)
-        return bn_fail(BN_E_NOMEM, "cannot allocate the shuffle order for %zu samples", n);
-
-    const size_t first_w = (size_t)net->arch.sizes[0] * (size_t)net->arch.sizes[1];
-    const float *dw1 = bn_net_dweight(net, 0);
-    while (st->epoch < st->epochs) {
-        /* The rate of epoch e is lr * decay^e, recomputed rather than carried, so a resume needs no extra state. */
-        bn_sgd sgd = st->sgd;
-        sgd.lr = (float)(st->sgd.lr * pow(st->lr_decay, st->epoch));
-        bn_rng rng = st->rng;
-        for (size_t i = 0; i < n; i++)
-            order[i] = (uint32_t)i;
-        bn_rng_shuffle(&rng, order, n);
-
-        double epoch_seconds_before = 0.0; /* this epoch's time before a mid-epoch checkpoint or stop */
-        double t0 = now_seconds();
-        while (st->step < steps) {
-            size_t start = (size_t)st->step * B;
-            size_t count = n - start < B ? n - start : B;
-            bn_dataset_gather(train, order, start, count, net->x, net->labels);
-            double loss = 0.0, weight_sq = 0.0;
-            int correct = 0;
-            status = bn_net_train_step(net, net->x, net->labels, (int)count, &sgd, &loss, &correct,
-                                       sgd.weight_decay > 0.0f ? &weight_sq : NULL);
-            if (status) {
-                free(order);
-                return status;
-            }
-            if (!isfinite(loss)) {
-                free(order);
-                return bn_fail(BN_E_DIVERGED,
-                               "loss became %s at epoch %d, step %llu (lr %g): lower the learning rate (--lr)",
-                               isnan(loss) ? "NaN" : "infinite", st->epoch + 1,
-                               (unsigned long long)st->step + 1, (double)sgd.lr);
-            }
-            loss += 0.5 * sgd.weight_decay * weight_sq;
-            st->loss_sum += loss * (double)count;
-            st->correct += (uint64_t)correct;
-            st->seen += count;
-            st->samples += count;
-            st->step++;
-
-            if (cfg->on_progress && cfg->progress_every > 0 &&
-                (st->step % (uint64_t)cfg->progress_every == 0 || st->step == steps)) {
-                double elapsed = now_seconds() - t0 + epoch_seconds_before;
-                bn_progress p = {.epoch = st->epoch + 1,
-                                 .epochs = st->epochs,
-                                 .step = (size_t)st->step,
-                                 .steps = (size_t)steps,
-                                 .global_step = (uint64_t)st->epoch * steps + st->step,
-                                 .elapsed_s = elapsed,
-                                 .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
-                                 .running_loss = st->loss_sum / (double)st->seen,
-                                 .step_loss = loss,
-                                 .grad_norm_w1 = cfg->progress_grad_norm ? norm(dw1, first_w) : NAN,
-                                 .lr = sgd.lr};
-                cfg->on_progress(cfg->ctx, &p);
-            }
-            bool stopping = cfg->stop && *cfg->stop && st->step < steps;
-            bool periodic = cfg->checkpoint_every_steps && st->step % cfg->checkpoint_every_steps == 0 &&
-                            st->step < steps;
-            if (stopping || periodic) {
-                double t = now_seconds();
-                st->train_seconds += t - t0;
-                epoch_seconds_before += t - t0;
-                status = save_checkpoint(net, cfg, st);
-                t0 = now_seconds();
-                if (status || stopping) {
-                    free(order);
-                    return status ? status
-                                  : bn_fail(BN_E_INTERRUPTED, "stopped at epoch %d, step %llu of %llu",
-                                            st->epoch + 1, (unsigned long long)st->step,
-                                            (unsigned long long)steps);
-                }
-            }
-        }
-        double seconds = now_seconds() - t0;
-        st->train_seconds += seconds;
-        seconds += epoch_seconds_before;
-
-        bn_epoch_stats stats = {
-            .epoch = st->epoch + 1,
-            .train_loss = st->seen ? st->loss_sum / (double)st->seen : NAN,
-            .train_acc = st->seen ? (double)st->correct / (double)st->seen : NAN,
-            .val_loss = NAN,
-            .val_acc = NAN,
-            .lr = sgd.lr,
-            .seconds = seconds,
-            .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
-        };
-        stats.grad_norm_w1 = norm(dw1, first_w);
-
-        st->epoch++;
-        st->step = 0;
-        st->rng = rng;
-        st->loss_sum = 0.0;
-        st->correct = st->seen = 0;
-
-        if (val && val->n) {
-            bn_eval ev;
-            status = bn_evaluate(net, val, &ev, NULL);
-            if (status) {
-                free(order);
-                return status;
-            }
-            stats.val_loss = ev.loss;
-            stats.val_acc = ev.accuracy;
-        }
-        if (cfg->on_epoch)
-            cfg->on_epoch(cfg->ctx, &stats);
-        if (cfg->checkpoint_every > 0 && (st->epoch % cfg->checkpoint_every == 0 || st->epoch == st->epochs)) {
-            status = save_checkpoint(net, cfg, st);
-            if (status) {
-                free(order);
-                return status;
-            }
-        }
-        if (cfg->stop && *cfg->stop) {
-            free(order);
-            if (st->epoch < st->epochs) {
-                status = save_checkpoint(net, cfg, st);
-                return status ? status : bn_fail(BN_E_INTERRUPTED, "stopped after epoch %d", st->epoch);
-            }
-            return BN_OK;
-        }
-    }
-    free(order);
+                       st->epoch, (unsigned long long)st->step, st->hp.epochs,
+                       (unsigned long long)steps_per_epoch(st));
     return BN_OK;
+}
+
+/* A run's first call: weights and shuffle stream from hp, read now, so any hp change made before this
+ * call is the one that counts. */
+static void start_run(bn_net *net, bn_train_state *st, size_t train_n)
+{
+    bn_rng init_rng;
+    bn_rng_seed(&init_rng, st->hp.seed);
+    bn_net_init(net, st->hp.init, st->hp.init_std, &init_rng);
+    bn_rng_seed(&st->rng, st->hp.seed ^ SHUFFLE_STREAM);
+    st->train_n = train_n;
+}
+
+/* One bn_train call: what the loop needs besides the state. */
+typedef struct {
+    bn_net *net;
+    const bn_dataset *train, *val;
+    const bn_train_hooks *hooks;
+    bn_train_state *st;
+    uint32_t *order;         /* this epoch's shuffle of 0..n-1 */
+    uint64_t steps;          /* per epoch */
+    bn_sgd sgd;              /* the hyperparameters with this epoch's rate */
+    double t0;               /* when the clock last started */
+    double seconds_before;   /* this epoch's time before a mid-epoch checkpoint stopped the clock */
+} run;
+
+static int save_checkpoint(const run *r)
+{
+    if (!r->hooks->checkpoint_path)
+        return BN_OK;
+    return bn_checkpoint_save(r->net, r->st, r->hooks->checkpoint_path);
+}
+
+static void report_progress(const run *r, double step_loss)
+{
+    const bn_train_hooks *h = r->hooks;
+    const bn_train_state *st = r->st;
+    if (!h->on_progress || h->progress_every <= 0 ||
+        (st->step % (uint64_t)h->progress_every != 0 && st->step != r->steps))
+        return;
+    const bn_arch *arch = &r->net->arch;
+    double elapsed = now_seconds() - r->t0 + r->seconds_before;
+    bn_progress p = {.epoch = st->epoch + 1,
+                     .epochs = st->hp.epochs,
+                     .step = (size_t)st->step,
+                     .steps = (size_t)r->steps,
+                     .global_step = (uint64_t)st->epoch * r->steps + st->step,
+                     .elapsed_s = elapsed,
+                     .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
+                     .running_loss = st->loss_sum / (double)st->seen,
+                     .step_loss = step_loss,
+                     .grad_norm_w1 = h->progress_grad_norm
+                                         ? norm(bn_net_dweight(r->net, 0), (size_t)arch->sizes[0] * arch->sizes[1])
+                                         : NAN,
+                     .lr = r->sgd.lr};
+    h->on_progress(h->ctx, &p);
+}
+
+/* Mid-epoch: a periodic checkpoint, or a stop the caller asked for. The clock stops while the file is
+ * written, so the epoch's time stays the training loop's alone. */
+static int checkpoint_or_stop(run *r)
+{
+    const bn_train_hooks *h = r->hooks;
+    bn_train_state *st = r->st;
+    bool stopping = h->stop && *h->stop && st->step < r->steps;
+    bool periodic = h->checkpoint_every_steps && st->step % h->checkpoint_every_steps == 0 && st->step < r->steps;
+    if (!stopping && !periodic)
+        return BN_OK;
+    double t = now_seconds();
+    st->train_seconds += t - r->t0;
+    r->seconds_before += t - r->t0;
+    int status = save_checkpoint(r);
+    r->t0 = now_seconds();
+    if (status || !stopping)
+        return status;
+    return bn_fail(BN_E_INTERRUPTED, "stopped at epoch %d, step %llu of %llu", st->epoch + 1,
+                   (unsigned long long)st->step, (unsigned long long)r->steps);
+}
+
+static int run_step(run *r)
+{
+    bn_train_state *st = r->st;
+    const size_t B = (size_t)st->hp.batch, start = (size_t)st->step * B;
+    const size_t count = r->train->n - start < B ? r->train->n - start : B;
+    bn_dataset_gather(r->train, r->order, start, count, r->net->x, r->net->labels);
+    double loss = 0.0, weight_sq = 0.0;
+    int correct = 0;
+    int status = bn_net_train_step(r->net, r->net->x, r->net->labels, (int)count, &r->sgd, &loss, &correct,
+                                   r->sgd.weight_decay > 0.0f ? &weight_sq : NULL);
+    if (status == BN_E_DIVERGED)
+        return bn_fail(BN_E_DIVERGED, "loss became %s at epoch %d, step %llu (lr %g): lower the learning rate (--lr)",
+                       isnan(loss) ? "NaN" : "infinite", st->epoch + 1, (unsigned long long)st->step + 1,
+                       (double)r->sgd.lr);
+    if (status)
+        return status;
+    loss += 0.5 * r->sgd.weight_decay * weight_sq; /* the L2 term, from the norm the update read anyway */
+    st->loss_sum += loss * (double)count;
+    st->correct += (uint64_t)correct;
+    st->seen += count;
+    st->samples += count;
+    st->step++;
+    report_progress(r, loss);
+    return checkpoint_or_stop(r);
+}
+
+/* The epoch's summary, before the state moves on to the next epoch. */
+static bn_epoch_stats epoch_stats(const run *r, double seconds)
+{
+    const bn_train_state *st = r->st;
+    const bn_arch *arch = &r->net->arch;
+    return (bn_epoch_stats){
+        .epoch = st->epoch + 1,
+        .train_loss = st->seen ? st->loss_sum / (double)st->seen : NAN,
+        .train_acc = st->seen ? (double)st->correct / (double)st->seen : NAN,
+        .val_loss = NAN,
+        .val_acc = NAN,
+        .lr = r->sgd.lr,
+        .seconds = seconds,
+        .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
+        .grad_norm_w1 = norm(bn_net_dweight(r->net, 0), (size_t)arch->sizes[0] * arch->sizes[1]),
+    };
+}
+
+/* Closes an epoch: moves the state to the next one (the rng after this epoch's shuffle is where the next
+ * shuffle starts), evaluates, reports, checkpoints, and honours a stop. */
+static int finish_epoch(run *r, const bn_rng *rng_after_shuffle)
+{
+    bn_train_state *st = r->st;
+    double seconds = now_seconds() - r->t0;
+    st->train_seconds += seconds;
+    bn_epoch_stats stats = epoch_stats(r, seconds + r->seconds_before);
+    st->epoch++;
+    st->step = 0;
+    st->rng = *rng_after_shuffle;
+    st->loss_sum = 0.0;
+    st->correct = st->seen = 0;
+
+    int status = BN_OK;
+    if (r->val && r->val->n) {
+        bn_eval ev;
+        status = bn_evaluate(r->net, r->val, &ev, NULL);
+        if (status)
+            return status;
+        stats.val_loss = ev.loss;
+        stats.val_acc = ev.accuracy;
+    }
+    const bn_train_hooks *h = r->hooks;
+    if (h->on_epoch)
+        h->on_epoch(h->ctx, &stats);
+    if (h->checkpoint_every > 0 && (st->epoch % h->checkpoint_every == 0 || st->epoch == st->hp.epochs))
+        status = save_checkpoint(r);
+    if (status || !(h->stop && *h->stop) || st->epoch == st->hp.epochs)
+        return status;
+    status = save_checkpoint(r);
+    return status ? status : bn_fail(BN_E_INTERRUPTED, "stopped after epoch %d", st->epoch);
+}
+
+static int run_epoch(run *r)
+{
+    bn_train_state *st = r->st;
+    const size_t n = r->train->n;
+    /* The rate of epoch e is lr * decay^e, recomputed rather than carried, so a resume needs no extra state. */
+    r->sgd = st->hp.sgd;
+    r->sgd.lr = (float)(st->hp.sgd.lr * pow(st->hp.lr_decay, st->epoch));
+    /* The epoch's order is replayed from the rng saved at its start, so a mid-epoch resume sees it again. */
+    bn_rng rng = st->rng;
+    for (size_t i = 0; i < n; i++)
+        r->order[i] = (uint32_t)i;
+    bn_rng_shuffle(&rng, r->order, n);
+    r->seconds_before = 0.0;
+    r->t0 = now_seconds();
+    int status = BN_OK;
+    while (!status && st->step < r->steps)
+        status = run_step(r);
+    return status ? status : finish_epoch(r, &rng);
+}
+
+int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
+             bn_train_state *st)
+{
+    static const bn_train_hooks no_hooks;
+    int status = check_run(net, train, val, st);
+    if (status)
+        return status;
+    uint32_t *order = malloc(train->n * sizeof *order);
+    if (!order)
+        return bn_fail(BN_E_NOMEM, "cannot allocate the shuffle order for %zu samples", train->n);
+    if (!bn_train_started(st))
+        start_run(net, st, train->n);
+    run r = {.net = net, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks, .st = st,
+             .order = order, .steps = steps_per_epoch(st)};
+    while (!status && st->epoch < st->hp.epochs)
+        status = run_epoch(&r);
+    free(order);
+    return status;
 }

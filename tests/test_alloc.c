@@ -268,19 +268,14 @@ static unsigned long train_allocs(const bn_dataset *train, const bn_dataset *val
     CHECKF(st == BN_OK, "bn_net_create: %s", bn_errmsg());
     if (st)
         return (unsigned long)-1;
-    bn_train_config cfg;
-    bn_train_config_default(&cfg);
-    cfg.epochs = epochs;
-    cfg.batch = 50; /* 230 samples: four full batches and a partial one per epoch */
-    cfg.sgd.weight_decay = 1e-4f;
-    cfg.lr_decay = 0.9f;
-    bn_rng rng;
-    bn_rng_seed(&rng, cfg.seed);
-    bn_net_init(net, cfg.init, cfg.init_std, &rng);
     bn_train_state state;
-    bn_train_state_init(&state, &cfg);
+    bn_train_state_init(&state);
+    state.hp.epochs = epochs;
+    state.hp.batch = 50; /* 230 samples: four full batches and a partial one per epoch */
+    state.hp.sgd.weight_decay = 1e-4f;
+    state.hp.lr_decay = 0.9f;
     start_counting();
-    st = bn_train(net, train, val, &cfg, &state);
+    st = bn_train(net, train, val, NULL, &state);
     unsigned long n = stop_counting(), direct;
     char who[1024];
     describe_callers(n, who, sizeof who, &direct);

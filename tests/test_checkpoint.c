@@ -146,16 +146,16 @@ static bn_train_state make_state(void)
 {
     bn_train_state s;
     memset(&s, 0, sizeof s);
-    s.epochs = 7;
-    s.batch = 4;
-    s.sgd.lr = 0.0375f;
-    s.sgd.momentum = 0.875f;
-    s.sgd.weight_decay = 1.5e-4f;
-    s.sgd.nesterov = true;
-    s.lr_decay = 0.97f;
-    s.seed = 0x1234567890abcdefull;
-    s.init = BN_INIT_XAVIER;
-    s.init_std = 0.02f;
+    s.hp.epochs = 7;
+    s.hp.batch = 4;
+    s.hp.sgd.lr = 0.0375f;
+    s.hp.sgd.momentum = 0.875f;
+    s.hp.sgd.weight_decay = 1.5e-4f;
+    s.hp.sgd.nesterov = true;
+    s.hp.lr_decay = 0.97f;
+    s.hp.seed = 0x1234567890abcdefull;
+    s.hp.init = BN_INIT_XAVIER;
+    s.hp.init_std = 0.02f;
     s.epoch = 3;
     s.step = 11;
     bn_rng_seed(&s.rng, 99);
@@ -173,16 +173,16 @@ static bn_train_state make_state(void)
 
 static void check_state_equal(const bn_train_state *got, const bn_train_state *want)
 {
-    CHECK(got->epochs == want->epochs);
-    CHECK(got->batch == want->batch);
-    CHECK(SAME_BITS(got->sgd.lr, want->sgd.lr));
-    CHECK(SAME_BITS(got->sgd.momentum, want->sgd.momentum));
-    CHECK(SAME_BITS(got->sgd.weight_decay, want->sgd.weight_decay));
-    CHECK(got->sgd.nesterov == want->sgd.nesterov);
-    CHECK(SAME_BITS(got->lr_decay, want->lr_decay));
-    CHECK(got->seed == want->seed);
-    CHECK(got->init == want->init);
-    CHECK(SAME_BITS(got->init_std, want->init_std));
+    CHECK(got->hp.epochs == want->hp.epochs);
+    CHECK(got->hp.batch == want->hp.batch);
+    CHECK(SAME_BITS(got->hp.sgd.lr, want->hp.sgd.lr));
+    CHECK(SAME_BITS(got->hp.sgd.momentum, want->hp.sgd.momentum));
+    CHECK(SAME_BITS(got->hp.sgd.weight_decay, want->hp.sgd.weight_decay));
+    CHECK(got->hp.sgd.nesterov == want->hp.sgd.nesterov);
+    CHECK(SAME_BITS(got->hp.lr_decay, want->hp.lr_decay));
+    CHECK(got->hp.seed == want->hp.seed);
+    CHECK(got->hp.init == want->hp.init);
+    CHECK(SAME_BITS(got->hp.init_std, want->hp.init_std));
     CHECK(got->epoch == want->epoch);
     CHECK(got->step == want->step);
     for (int i = 0; i < 4; i++)
@@ -259,7 +259,7 @@ static void test_round_trip(const char *sizes, bn_act act, float slope)
     if (back) {
         CHECKF(compare_nets(net, back) == 0, "%s: arch or values differ after the round trip", sizes);
         check_state_equal(&got, &st);
-        CHECK(bn_net_max_batch(back) == st.batch); /* 0: the stored batch */
+        CHECK(bn_net_max_batch(back) == st.hp.batch); /* 0: the stored batch */
         bn_net_destroy(&back);
     }
     status = bn_checkpoint_load(&back, NULL, path, 9, backend); /* state may be NULL; explicit max_batch */
@@ -297,10 +297,10 @@ static void test_layout(const uint8_t *buf, size_t size, bn_net *net, const bn_t
         CHECK(rd32(buf + 20 + 4 * l) == (uint32_t)arch->sizes[l]);
     const uint8_t *h = buf + 20 + 4 * (L + 1);
     CHECK(rd32(h) == (uint32_t)arch->act);
-    CHECK(rd32(h + 8) == (uint32_t)st->epochs && rd32(h + 12) == (uint32_t)st->batch);
+    CHECK(rd32(h + 8) == (uint32_t)st->hp.epochs && rd32(h + 12) == (uint32_t)st->hp.batch);
     CHECK(rd32(h + 28) == 1); /* nesterov */
-    CHECK(rd64(h + 36) == st->seed);
-    CHECK(rd32(h + 44) == (uint32_t)st->init);
+    CHECK(rd64(h + 36) == st->hp.seed);
+    CHECK(rd32(h + 44) == (uint32_t)st->hp.init);
     CHECK(rd32(h + 52) == (uint32_t)st->epoch && rd64(h + 56) == st->step);
     CHECK(rd64(h + 64) == st->rng.s[0] && rd64(h + 88) == st->rng.s[3]);
     CHECK(rd64(h + 104) == st->correct && rd64(h + 112) == st->seen && rd64(h + 128) == st->samples);
@@ -436,7 +436,7 @@ static void test_damage(void)
 
     /* Saving refuses a state load would refuse, and non-finite weights, leaving the good file alone. */
     bn_train_state odd = st;
-    odd.sgd.momentum = 1.0f;
+    odd.hp.sgd.momentum = 1.0f;
     CHECK(bn_checkpoint_save(net, &odd, good) == BN_E_INVALID);
     float keep = bn_net_weight(net, 1)[3];
     bn_net_weight(net, 1)[3] = NAN;

@@ -231,15 +231,15 @@ static void check_softmax_xent(int rows, int C, bn_rng *rng)
     for (int mode = 0; mode < 3; mode++) {
         memcpy(Pn, L0, count * sizeof(float));
         int cn = 7; /* *correct is added to, never overwritten */
-        double ln = naive->softmax_xent(mode == 2 ? Dn : NULL, Pn, b, mode ? labels : NULL, rows, C, scale, &cn);
+        double ln = naive->bias_softmax_xent(mode == 2 ? Dn : NULL, Pn, b, mode ? labels : NULL, rows, C, scale, &cn);
         if (!mode)
             CHECK(ln == 0.0 && cn == 7);
         for (int f = 0; f < 2; f++) {
             char what[128];
-            snprintf(what, sizeof what, "softmax_xent %s, %d x %d, mode %d", fast[f]->name, rows, C, mode);
+            snprintf(what, sizeof what, "bias_softmax_xent %s, %d x %d, mode %d", fast[f]->name, rows, C, mode);
             memcpy(Pf, L0, count * sizeof(float));
             int cf = 7;
-            double lf = fast[f]->softmax_xent(mode == 2 ? Df : NULL, Pf, b, mode ? labels : NULL, rows, C, scale,
+            double lf = fast[f]->bias_softmax_xent(mode == 2 ? Df : NULL, Pf, b, mode ? labels : NULL, rows, C, scale,
                                               &cf);
             int bad = compare(W_SOFTMAX, what, Pf, Pn, NULL, count, ELEM_ABS, ELEM_REL);
             /* dlogits = scale (p - onehot): the label entry is a difference near 1, where one ulp of 1 is

@@ -33,21 +33,16 @@ int main(void)
     bn_arch arch = {0};
     CHECK(bn_arch_parse_sizes(&arch, "784,512,10") == BN_OK);
     arch.act = BN_ACT_RELU;
-    bn_train_config cfg;
-    bn_train_config_default(&cfg);
-    cfg.epochs = 1;
-    cfg.batch = 64;
-    cfg.init = BN_INIT_HE;
+    bn_train_state state;
+    bn_train_state_init(&state);
+    state.hp.epochs = 1;
+    state.hp.batch = 64;
+    state.hp.init = BN_INIT_HE;
     bn_net *net = NULL;
-    st = bn_net_create(&net, &arch, cfg.batch, bn_backend_find("blas"));
+    st = bn_net_create(&net, &arch, state.hp.batch, bn_backend_find("blas"));
     CHECKF(st == BN_OK, "bn_net_create: %s", bn_errmsg());
     if (!st) {
-        bn_rng rng;
-        bn_rng_seed(&rng, cfg.seed);
-        bn_net_init(net, cfg.init, cfg.init_std, &rng);
-        bn_train_state state;
-        bn_train_state_init(&state, &cfg);
-        st = bn_train(net, &train, &val, &cfg, &state);
+        st = bn_train(net, &train, &val, NULL, &state);
         CHECKF(st == BN_OK, "bn_train: %s", bn_errmsg());
         bn_eval ev;
         st = bn_evaluate(net, &test, &ev, NULL);

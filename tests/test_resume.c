@@ -69,27 +69,26 @@ static void free_data(bn_dataset *d)
     free((void *)d->labels);
 }
 
-static bn_train_config config(void)
+/* A run that has not started: bn_train draws its weights from hp. */
+static bn_train_state fresh_state(void)
 {
-    bn_train_config cfg;
-    bn_train_config_default(&cfg);
-    cfg.epochs = 3;
-    cfg.batch = 16;
-    cfg.sgd = (bn_sgd){.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-3f, .nesterov = true};
-    cfg.lr_decay = 0.9f;
-    cfg.seed = 7;
-    return cfg;
+    bn_train_state st;
+    bn_train_state_init(&st);
+    st.hp.epochs = 3;
+    st.hp.batch = 16;
+    st.hp.sgd = (bn_sgd){.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-3f, .nesterov = true};
+    st.hp.lr_decay = 0.9f;
+    st.hp.seed = 7;
+    st.hp.init = BN_INIT_XAVIER;
+    return st;
 }
 
-static bn_net *fresh_net(const bn_train_config *cfg)
+static bn_net *fresh_net(const bn_train_state *st)
 {
     bn_arch arch = {.act = BN_ACT_TANH};
     bn_arch_parse_sizes(&arch, "64,24,16,4");
     bn_net *net = NULL;
-    CHECK(bn_net_create(&net, &arch, cfg->batch, bn_backend_find("blas")) == BN_OK);
-    bn_rng rng;
-    bn_rng_seed(&rng, cfg->seed);
-    bn_net_init(net, BN_INIT_XAVIER, 0.0f, &rng);
+    CHECK(bn_net_create(&net, &arch, st->hp.batch, bn_backend_find("blas")) == BN_OK);
     return net;
 }
 
@@ -128,11 +127,9 @@ static void on_progress(void *ctx, const bn_progress *p)
 
 static snapshot uninterrupted(const bn_dataset *train, const bn_dataset *val)
 {
-    bn_train_config cfg = config();
-    bn_net *net = fresh_net(&cfg);
-    bn_train_state st;
-    bn_train_state_init(&st, &cfg);
-    CHECK(bn_train(net, train, val, &cfg, &st) == BN_OK);
+    bn_train_state st = fresh_state();
+    bn_net *net = fresh_net(&st);
+    CHECK(bn_train(net, train, val, NULL, &st) == BN_OK);
     CHECK(st.epoch == 3 && st.step == 0);
     snapshot s = take(net);
     bn_net_destroy(&net);
@@ -143,7 +140,6 @@ static snapshot uninterrupted(const bn_dataset *train, const bn_dataset *val)
 static snapshot resume_from(const char *path, const bn_dataset *train, const bn_dataset *val, int want_epoch,
                             uint64_t want_step)
 {
-    bn_train_config cfg = config();
     bn_net *net = NULL;
     bn_train_state st;
     int status = bn_checkpoint_load(&net, &st, path, 0, bn_backend_find("blas"));
@@ -152,7 +148,7 @@ static snapshot resume_from(const char *path, const bn_dataset *train, const bn_
         return (snapshot){0};
     CHECKF(st.epoch == want_epoch && st.step == want_step, "checkpoint at epoch %d step %llu, want %d step %llu",
            st.epoch, (unsigned long long)st.step, want_epoch, (unsigned long long)want_step);
-    CHECK(bn_train(net, train, val, &cfg, &st) == BN_OK);
+    CHECK(bn_train(net, train, val, NULL, &st) == BN_OK);
     snapshot s = take(net);
     bn_net_destroy(&net);
     return s;
@@ -162,16 +158,11 @@ static void stop_and_resume(const bn_dataset *train, const bn_dataset *val, cons
 {
     char ck[512];
     snprintf(ck, sizeof ck, "%s/stop-%llu.ck", tmpdir, (unsigned long long)stop_at);
-    bn_train_config cfg = config();
     hooks h = {.stop_at = stop_at};
-    cfg.on_progress = on_progress;
-    cfg.progress_every = 1;
-    cfg.ctx = &h;
-    cfg.stop = &h.stop;
-    cfg.checkpoint_path = ck;
-    bn_net *net = fresh_net(&cfg);
-    bn_train_state st;
-    bn_train_state_init(&st, &cfg);
+    const bn_train_hooks cfg = {
+        .on_progress = on_progress, .progress_every = 1, .ctx = &h, .stop = &h.stop, .checkpoint_path = ck};
+    bn_train_state st = fresh_state();
+    bn_net *net = fresh_net(&st);
     int status = bn_train(net, train, val, &cfg, &st);
     CHECKF(status == BN_E_INTERRUPTED, "stop at step %llu: status %d (%s)", (unsigned long long)stop_at, status,
            bn_errmsg());
@@ -190,13 +181,12 @@ static void resume_on_other_data_is_refused(const bn_dataset *train, const bn_da
 {
     char ck[512];
     snprintf(ck, sizeof ck, "%s/stop-5.ck", tmpdir); /* written by stop_and_resume(..., 5) */
-    bn_train_config cfg = config();
     bn_net *net = NULL;
     bn_train_state st;
     CHECK(bn_checkpoint_load(&net, &st, ck, 0, bn_backend_find("blas")) == BN_OK);
     CHECK(st.train_n == SAMPLES);
     bn_dataset fewer = bn_dataset_slice(train, 0, SAMPLES - 1);
-    int status = bn_train(net, &fewer, val, &cfg, &st);
+    int status = bn_train(net, &fewer, val, NULL, &st);
     CHECKF(status == BN_E_MISMATCH && strstr(bn_errmsg(), "same data"), "resume on 199 samples: status %d (%s)",
            status, bn_errmsg());
     bn_net_destroy(&net);
@@ -207,18 +197,12 @@ static void killed_between_checkpoints(const bn_dataset *train, const bn_dataset
 {
     char ck[512];
     snprintf(ck, sizeof ck, "%s/periodic.ck", tmpdir);
-    bn_train_config cfg = config();
     hooks h = {.ck = ck, .copy_at = 22}; /* epoch 2, two steps after its step-8 checkpoint */
     snprintf(h.copy_path, sizeof h.copy_path, "%s/as-killed.ck", tmpdir);
-    cfg.on_progress = on_progress;
-    cfg.progress_every = 1;
-    cfg.ctx = &h;
-    cfg.checkpoint_path = ck;
-    cfg.checkpoint_every = 1;
-    cfg.checkpoint_every_steps = 4;
-    bn_net *net = fresh_net(&cfg);
-    bn_train_state st;
-    bn_train_state_init(&st, &cfg);
+    const bn_train_hooks cfg = {.on_progress = on_progress, .progress_every = 1, .ctx = &h, .checkpoint_path = ck,
+                                .checkpoint_every = 1, .checkpoint_every_steps = 4};
+    bn_train_state st = fresh_state();
+    bn_net *net = fresh_net(&st);
     CHECK(bn_train(net, train, val, &cfg, &st) == BN_OK);
     snapshot full = take(net);
     CHECKF(same(&full, want), "checkpointing every 4 steps changed the run");
@@ -233,17 +217,12 @@ static void divergence_keeps_last_good(const bn_dataset *train, const bn_dataset
 {
     char ck[512];
     snprintf(ck, sizeof ck, "%s/diverge.ck", tmpdir);
-    bn_train_config cfg = config();
-    cfg.checkpoint_path = ck;
-    cfg.checkpoint_every = 1;
-    bn_net *net = fresh_net(&cfg);
+    bn_train_state st = fresh_state();
+    bn_net *net = fresh_net(&st);
     hooks h = {.ck = ck, .net = net, .poison_at = STEPS_PER_EPOCH + 5};
     snprintf(h.copy_path, sizeof h.copy_path, "%s/diverge-before.ck", tmpdir);
-    cfg.on_progress = on_progress;
-    cfg.progress_every = 1;
-    cfg.ctx = &h;
-    bn_train_state st;
-    bn_train_state_init(&st, &cfg);
+    const bn_train_hooks cfg = {.on_progress = on_progress, .progress_every = 1, .ctx = &h, .checkpoint_path = ck,
+                                .checkpoint_every = 1};
     int status = bn_train(net, train, val, &cfg, &st);
     CHECKF(status == BN_E_DIVERGED, "NaN weights: status %d (%s)", status, bn_errmsg());
     const char *msg = bn_errmsg();

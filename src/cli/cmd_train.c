@@ -129,8 +129,8 @@ static int hidden_sizes(const char *hidden, int inputs, int classes, bn_arch *ar
 
 static int parse_options(int argc, char **argv, train_options *o)
 {
-    bn_train_config defaults;
-    bn_train_config_default(&defaults);
+    bn_hparams defaults;
+    bn_hparams_default(&defaults);
     *o = (train_options){.hidden = NULL, .act = "relu", .init = "he", .backend = "blas", .blas_core = "env",
                          .classes = 0, .epochs = defaults.epochs, .batch = defaults.batch,
                          .threads = bn_default_threads(), .leaky_slope = 0.01f, .init_std = defaults.init_std,
@@ -333,9 +333,9 @@ static int close_log(FILE *f, const char *path)
     return 0;
 }
 
-/* A fresh run: architecture from flags and data, weights from the seed. */
-static int start_fresh(const train_options *o, bn_init init, const bn_dataset *train, bn_train_config *cfg,
-                       bn_net **net, bn_train_state *state)
+/* A fresh run: architecture from flags and data; bn_train fills the weights from the seed. */
+static int start_fresh(const train_options *o, bn_init init, const bn_dataset *train, bn_net **net,
+                       bn_train_state *state)
 {
     bn_arch arch;
     int rc = build_arch(o, train, &arch);
@@ -344,18 +344,11 @@ static int start_fresh(const train_options *o, bn_init init, const bn_dataset *t
     int status = bn_net_create(net, &arch, o->batch, bn_backend_find(o->backend));
     if (status)
         return runtime_error("train", status, "choose a smaller --batch or narrower layers");
-    cfg->epochs = o->epochs;
-    cfg->batch = o->batch;
-    cfg->sgd = (bn_sgd){.lr = o->lr, .momentum = o->momentum, .weight_decay = o->weight_decay,
-                        .nesterov = o->nesterov};
-    cfg->lr_decay = o->lr_decay;
-    cfg->seed = o->seed;
-    cfg->init = init;
-    cfg->init_std = o->init_std;
-    bn_rng init_rng;
-    bn_rng_seed(&init_rng, o->seed);
-    bn_net_init(*net, init, o->init_std, &init_rng);
-    bn_train_state_init(state, cfg);
+    bn_train_state_init(state);
+    state->hp = (bn_hparams){.epochs = o->epochs, .batch = o->batch,
+                             .sgd = {.lr = o->lr, .momentum = o->momentum, .weight_decay = o->weight_decay,
+                                     .nesterov = o->nesterov},
+                             .lr_decay = o->lr_decay, .seed = o->seed, .init = init, .init_std = o->init_std};
     return 0;
 }
 
@@ -370,7 +363,7 @@ static int resume(const train_options *o, bn_net **net, bn_train_state *state)
             return usage_error("train", "--epochs %d is fewer than the %d epochs '%s' has done", o->epochs,
                                state->epoch, o->resume_path);
         }
-        state->epochs = o->epochs;
+        state->hp.epochs = o->epochs;
     }
     return 0;
 }
@@ -400,8 +393,7 @@ int cmd_train(int argc, char **argv)
     bn_dataset val = bn_dataset_slice(&all, all.n - val_n, val_n);
     bn_net *net = NULL;
     bn_train_state state;
-    bn_train_config cfg;
-    bn_train_config_default(&cfg);
+    bn_train_hooks cfg = {0};
     o.data_dir_resolved = dir;
     if (all.n == 0 || test.n == 0) {
         fprintf(stderr, "blasnet train: '%s/%s' holds no images; fetch the data again (./data/fetch-mnist.sh)\n",
@@ -413,7 +405,7 @@ int cmd_train(int argc, char **argv)
     } else if (o.resume_path) {
         rc = resume(&o, &net, &state);
     } else {
-        rc = start_fresh(&o, init, &train, &cfg, &net, &state);
+        rc = start_fresh(&o, init, &train, &net, &state);
     }
 
     if (!rc) {
@@ -462,9 +454,10 @@ int cmd_train(int argc, char **argv)
     char arch_text[256];
     format_arch(arch, arch_text, sizeof arch_text);
     printf("blasnet %s: %s %s, %s init, batch %d, lr %g, momentum %g%s, weight decay %g, lr decay %g, seed %llu\n",
-           BLASNET_VERSION, arch_text, bn_act_name(arch->act), bn_init_name(state.init), state.batch,
-           (double)state.sgd.lr, (double)state.sgd.momentum, state.sgd.nesterov ? " (nesterov)" : "",
-           (double)state.sgd.weight_decay, (double)state.lr_decay, (unsigned long long)state.seed);
+           BLASNET_VERSION, arch_text, bn_act_name(arch->act), bn_init_name(state.hp.init),
+           state.hp.batch, (double)state.hp.sgd.lr, (double)state.hp.sgd.momentum,
+           state.hp.sgd.nesterov ? " (nesterov)" : "", (double)state.hp.sgd.weight_decay, (double)state.hp.lr_decay,
+           (unsigned long long)state.hp.seed);
     printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n", dir,
            train.n, val.n, test.n, o.backend, bn_get_threads(), bn_blas_corename(),
            bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
