@@ -62,6 +62,19 @@ static inline void bn_test_remove_tree(const char *path)
         fprintf(stderr, "warning: could not remove %s\n", path);
 }
 
+/* Runs one named case and prints "ok: NAME" or "FAIL: NAME (k of n checks)", so a red test says what broke
+ * without opening the file. */
+static inline void bn_test_case(const char *name, void (*fn)(void))
+{
+    int checks = bn_test_checks, failures = bn_test_failures;
+    fn();
+    if (bn_test_failures > failures)
+        fprintf(stderr, "FAIL: %s (%d of %d checks failed)\n", name, bn_test_failures - failures,
+                bn_test_checks - checks);
+    else
+        printf("ok: %s (%d checks)\n", name, bn_test_checks - checks);
+}
+
 static inline int bn_test_exit(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, bn_test_checks, bn_test_failures);
