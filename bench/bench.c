@@ -26,9 +26,10 @@ extern char **environ;
 #define MAX_SAMPLES 8192
 #define MAX_LIST 32
 #define MAX_THREADS 256
-#define N_BACKENDS 3 /* naive, naive-omp, blas: the order of every table */
 #define U_FLOAT (FLT_EPSILON / 2) /* unit roundoff of float, 2^-24 */
 
+/* The backends in the order of every table; naive is the reference every other one is checked against. */
+enum { BE_NAIVE, BE_NAIVE_OMP, BE_BLAS, N_BACKENDS };
 enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_ALL = 31 };
 static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads"};
 static const char *const backend_names[N_BACKENDS] = {"naive", "naive-omp", "blas"};
@@ -113,7 +114,7 @@ static int parse_list(const char *text, int *out, int cap, int lo, int hi)
 }
 
 /* A figure, or "-" where it was not measured (NaN); buf holds 16 bytes. */
-static const char *opt(char *buf, const char *fmt, double v)
+static const char *format_or_dash(char *buf, const char *fmt, double v)
 {
     if (isnan(v))
         return "-";
@@ -214,32 +215,32 @@ static double measure_peak(bench *b, int n, double *best_s)
     return 2.0 * n * (double)n * n / t.min_s * 1e-9;
 }
 
-/* Runs this program again with OPENBLAS_CORETYPE=core (the kernel is chosen when OpenBLAS loads, so there
- * is no other way) and --peak-only, and reads back its one line. */
-static double child_peak(const char *core, int n, int threads, char *got, size_t got_size)
+/* Our environment with OPENBLAS_CORETYPE=core in place of any setting of ours; coreenv is the caller's
+ * buffer for that one entry. NULL when out of memory. */
+static char **environment_with_core(const char *core, char *coreenv, size_t coreenv_size)
 {
     size_t count = 0;
     while (environ[count])
         count++;
     char **envp = calloc(count + 2, sizeof *envp);
-    char coreenv[96], nbuf[16], tbuf[16];
     if (!envp)
-        return NAN;
+        return NULL;
     size_t k = 0;
     for (size_t i = 0; i < count; i++)
         if (strncmp(environ[i], "OPENBLAS_CORETYPE=", 18) != 0)
             envp[k++] = environ[i];
-    snprintf(coreenv, sizeof coreenv, "OPENBLAS_CORETYPE=%s", core);
+    snprintf(coreenv, coreenv_size, "OPENBLAS_CORETYPE=%s", core);
     envp[k++] = coreenv;
-    snprintf(nbuf, sizeof nbuf, "%d", n);
-    snprintf(tbuf, sizeof tbuf, "%d", threads);
-    char *argv[] = {"/proc/self/exe", "--peak-only", "--peak-n", nbuf, "--threads", tbuf, NULL};
+    return envp;
+}
 
+/* Runs argv[0] with argv and envp and reads what it prints into out (NUL-terminated, cut at out_size - 1).
+ * 0 when it ran and exited with status 0, else -1. */
+static int run_child(char *const argv[], char *const envp[], char *out, size_t out_size)
+{
     int fd[2];
-    if (pipe(fd) != 0) {
-        free(envp);
-        return NAN;
-    }
+    if (pipe(fd) != 0)
+        return -1;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -247,24 +248,27 @@ static double child_peak(const char *core, int n, int threads, char *got, size_t
         dup2(fd[1], STDOUT_FILENO);
         close(fd[0]);
         close(fd[1]);
-        execve("/proc/self/exe", argv, envp);
+        execve(argv[0], argv, envp);
         _exit(127);
     }
     close(fd[1]);
-    char buf[1024];
     size_t len = 0;
     ssize_t r;
-    while (pid > 0 && len < sizeof buf - 1 && (r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
+    while (pid > 0 && len < out_size - 1 && (r = read(fd[0], out + len, out_size - 1 - len)) > 0)
         len += (size_t)r;
-    buf[len] = '\0';
+    out[len] = '\0';
     close(fd[0]);
     int wstatus = 0;
     if (pid > 0)
         waitpid(pid, &wstatus, 0);
-    free(envp);
-    if (pid < 0 || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
-        return NAN;
-    const char *g = strstr(buf, "gflops="), *c = strstr(buf, "core=");
+    return pid > 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 ? 0 : -1;
+}
+
+/* The GFLOP/s of a --peak-only line ("peak core=NAME ... gflops=G ..."), NaN if it has none; the kernel
+ * OpenBLAS loaded goes to got. */
+static double parse_peak_line(const char *line, char *got, size_t got_size)
+{
+    const char *g = strstr(line, "gflops="), *c = strstr(line, "core=");
     double gflops = NAN;
     if (!g || sscanf(g, "gflops=%lf", &gflops) != 1)
         return NAN;
@@ -274,6 +278,37 @@ static double child_peak(const char *core, int n, int threads, char *got, size_t
         snprintf(got, got_size, "%.*s", (int)l, c);
     }
     return gflops;
+}
+
+/* Runs this program again with OPENBLAS_CORETYPE=core (the kernel is chosen when OpenBLAS loads, so there
+ * is no other way) and --peak-only, and reads back its one line. */
+static double child_peak(const char *core, int n, int threads, char *got, size_t got_size)
+{
+    char coreenv[96], nbuf[16], tbuf[16], line[1024];
+    char **envp = environment_with_core(core, coreenv, sizeof coreenv);
+    if (!envp)
+        return NAN;
+    snprintf(nbuf, sizeof nbuf, "%d", n);
+    snprintf(tbuf, sizeof tbuf, "%d", threads);
+    char *argv[] = {"/proc/self/exe", "--peak-only", "--peak-n", nbuf, "--threads", tbuf, NULL};
+    int status = run_child(argv, envp, line, sizeof line);
+    free(envp);
+    return status == 0 ? parse_peak_line(line, got, got_size) : NAN;
+}
+
+/* The record of one square sgemm of the peak's size through OpenBLAS kernel `core`; NULL when full. */
+static bench_record *add_sgemm_record(bench *b, const char *section, const char *core, int threads)
+{
+    bench_record *r = bench_report_add(&b->rep, section);
+    if (r) {
+        int n = b->o.peak_n;
+        snprintf(r->backend, sizeof r->backend, "blas");
+        snprintf(r->op, sizeof r->op, "sgemm-%s", core);
+        snprintf(r->shape, sizeof r->shape, "%dx%dx%d", n, n, n);
+        r->threads = threads;
+        r->runs = 5;
+    }
+    return r;
 }
 
 static void section_peak(bench *b)
@@ -295,13 +330,8 @@ static void section_peak(bench *b)
         double best;
         b->peak[t] = measure_peak(b, o->peak_n, &best);
         printf("%8d %12.1f %10.1f\n", t, b->peak[t], best * 1e3);
-        bench_record *r = bench_report_add(&b->rep, "peak");
+        bench_record *r = add_sgemm_record(b, "peak", bn_blas_corename(), t);
         if (r) {
-            snprintf(r->backend, sizeof r->backend, "blas");
-            snprintf(r->op, sizeof r->op, "sgemm-%s", bn_blas_corename());
-            snprintf(r->shape, sizeof r->shape, "%dx%dx%d", o->peak_n, o->peak_n, o->peak_n);
-            r->threads = t;
-            r->runs = 5;
             r->min_s = best;
             r->gflops = b->peak[t];
             r->pct_peak = 100.0;
@@ -334,13 +364,8 @@ static void section_cores(bench *b)
             g = child_peak(cores[i], o->peak_n, o->threads, got, sizeof got);
         }
         printf("%-12s %-20s %12.1f %11.2fx\n", cores[i], got, g, g / here);
-        bench_record *r = bench_report_add(&b->rep, "core");
+        bench_record *r = add_sgemm_record(b, "core", cores[i], o->threads);
         if (r) {
-            snprintf(r->backend, sizeof r->backend, "blas");
-            snprintf(r->op, sizeof r->op, "sgemm-%s", cores[i]);
-            snprintf(r->shape, sizeof r->shape, "%dx%dx%d", o->peak_n, o->peak_n, o->peak_n);
-            r->threads = o->threads;
-            r->runs = 5;
             r->gflops = g;
             r->pct_peak = 100.0 * g / here;
             snprintf(r->check, sizeof r->check, "%s", isnan(g) ? "FAIL" : "-");
@@ -410,21 +435,49 @@ typedef struct op_config {
     int backend, threads;
 } op_config;
 
-/* A result that fails its check is counted, reported on its row, and not timed. */
-static bool failed(bench *b, const char *check, const char *name, const char *shape, const op_config *c,
-                   double err, double tol)
-{
-    if (strcmp(check, "FAIL") != 0)
-        return false;
-    b->failures++;
-    printf("%-14s %-16s %-10s %3d  FAIL: residual %.2e > %.1e, not timed\n", name, shape,
-           backend_names[c->backend], c->threads, err, 100 * tol);
-    return true;
-}
-
 typedef struct op_sums {
     double gemm_s, elem_s;
 } op_sums;
+
+/* The configurations of the per-op table, each with the sum of its medians over the step's ops. */
+typedef struct op_plan {
+    op_config cfg[4];
+    op_sums sums[4];
+    int n;
+} op_plan;
+
+/* Naive on one thread (the reference), naive-omp on the run's threads, blas on one and on the run's. */
+static void plan_op_configs(op_plan *p, int threads)
+{
+    memset(p, 0, sizeof *p);
+    p->cfg[p->n++] = (op_config){BE_NAIVE, 1};
+    p->cfg[p->n++] = (op_config){BE_NAIVE_OMP, threads};
+    p->cfg[p->n++] = (op_config){BE_BLAS, 1};
+    if (threads > 1)
+        p->cfg[p->n++] = (op_config){BE_BLAS, threads};
+}
+
+/* One row of the per-op table: one op on one configuration, and how its check against naive went. */
+typedef struct op_row {
+    const char *name, *shape;
+    const op_config *cfg;
+    bool is_gemm;      /* rate in GFLOP/s and % of peak; else GB/s */
+    double work;       /* FLOPs (sgemm) or bytes moved (elementwise) per call */
+    double naive_s;    /* naive's median of the same op: the x naive base */
+    const char *check; /* "ref" for naive itself */
+    double err, tol;   /* residual against naive (NaN for naive) and what passes */
+} op_row;
+
+/* A result that fails its check is counted, reported on its row, and not timed. */
+static bool failed(bench *b, const op_row *row)
+{
+    if (strcmp(row->check, "FAIL") != 0)
+        return false;
+    b->failures++;
+    printf("%-14s %-16s %-10s %3d  FAIL: residual %.2e > %.1e, not timed\n", row->name, row->shape,
+           backend_names[row->cfg->backend], row->cfg->threads, row->err, 100 * row->tol);
+    return true;
+}
 
 static void print_op_header(void)
 {
@@ -432,44 +485,61 @@ static void print_op_header(void)
            "median ms", "rate", "unit", "%peak", "x naive", "check (residual)");
 }
 
-static void print_op_row(bench *b, const char *op, const char *shape, const op_config *c, bench_timing t,
-                         double rate, bool is_gemm, double naive_s, const char *check, double err, int batch)
+static void record_op_row(bench *b, const op_row *row, bench_timing t, double rate, double pct, double speedup)
 {
-    double pct = is_gemm ? 100.0 * rate / peak_at(b, c->threads) : NAN;
-    double speedup = naive_s / t.median_s;
-    printf("%-14s %-16s %-10s %3d %4d%s %11.3f %9.2f %-6s", op, shape, backend_names[c->backend], c->threads,
-           t.runs, t.cold ? "*" : " ", t.median_s * 1e3, rate, is_gemm ? "GFLOP/s" : "GB/s");
-    char c1[16], c2[16];
-    printf(" %7s %8s  %s", opt(c1, "%.1f%%", pct), opt(c2, "%.1fx", speedup), check);
-    if (!isnan(err))
-        printf(" (%.1e)", err);
-    printf("\n");
     bench_record *r = bench_report_add(&b->rep, "op");
-    if (r) {
-        snprintf(r->backend, sizeof r->backend, "%s", backend_names[c->backend]);
-        snprintf(r->op, sizeof r->op, "%s", op);
-        snprintf(r->shape, sizeof r->shape, "%s", shape);
-        r->threads = c->threads;
-        r->batch = batch;
-        r->runs = t.runs;
-        r->median_s = t.median_s;
-        r->min_s = t.min_s;
-        if (is_gemm)
-            r->gflops = rate;
-        else
-            r->gbs = rate;
-        r->pct_peak = pct;
-        r->speedup = speedup;
-        snprintf(r->check, sizeof r->check, "%s", check);
-        r->err = err;
-    }
+    if (!r)
+        return;
+    snprintf(r->backend, sizeof r->backend, "%s", backend_names[row->cfg->backend]);
+    snprintf(r->op, sizeof r->op, "%s", row->name);
+    snprintf(r->shape, sizeof r->shape, "%s", row->shape);
+    r->threads = row->cfg->threads;
+    r->batch = b->o.batch;
+    r->runs = t.runs;
+    r->median_s = t.median_s;
+    r->min_s = t.min_s;
+    if (row->is_gemm)
+        r->gflops = rate;
+    else
+        r->gbs = rate;
+    r->pct_peak = pct;
+    r->speedup = speedup;
+    snprintf(r->check, sizeof r->check, "%s", row->check);
+    r->err = row->err;
+}
+
+static void print_op_row(bench *b, const op_row *row, bench_timing t)
+{
+    const op_config *c = row->cfg;
+    double rate = row->work / t.median_s * 1e-9;
+    double pct = row->is_gemm ? 100.0 * rate / peak_at(b, c->threads) : NAN;
+    double naive_s = c->backend == BE_NAIVE ? t.median_s : row->naive_s; /* naive is its own base: 1.0x */
+    double speedup = naive_s / t.median_s;
+    printf("%-14s %-16s %-10s %3d %4d%s %11.3f %9.2f %-6s", row->name, row->shape, backend_names[c->backend],
+           c->threads, t.runs, t.cold ? "*" : " ", t.median_s * 1e3, rate, row->is_gemm ? "GFLOP/s" : "GB/s");
+    char c1[16], c2[16];
+    printf(" %7s %8s  %s", format_or_dash(c1, "%.1f%%", pct), format_or_dash(c2, "%.1fx", speedup), row->check);
+    if (!isnan(row->err))
+        printf(" (%.1e)", row->err);
+    printf("\n");
+    record_op_row(b, row, t, rate, pct, speedup);
     fflush(stdout);
+}
+
+/* The tail every op shares once its check is done: a FAIL is counted and not timed, anything else is timed
+ * and printed. The median, or NaN when it was not timed. */
+static double time_op_row(bench *b, const op_row *row, void (*fn)(void *), void *ctx, int min_runs)
+{
+    if (failed(b, row))
+        return NAN;
+    bench_timing t = bench_measure(fn, ctx, b->o.budget_s, min_runs, MAX_SAMPLES, b->samples);
+    print_op_row(b, row, t);
+    return t.median_s;
 }
 
 /* One sgemm shape for every configuration: naive first (its result is the reference), then each other
  * configuration is checked against it and only then timed. */
-static void op_gemm(bench *b, const char *name, bool ta, bool tb, int M, int N, int K, const op_config *cfg,
-                    int n_cfg, op_sums *sums)
+static void op_gemm(bench *b, op_plan *p, const char *name, bool ta, bool tb, int M, int N, int K)
 {
     size_t a_n = (size_t)M * K, b_n = (size_t)K * N, c_n = (size_t)M * N;
     float *A = xmalloc(a_n * sizeof(float)), *B = xmalloc(b_n * sizeof(float));
@@ -480,29 +550,27 @@ static void op_gemm(bench *b, const char *name, bool ta, bool tb, int M, int N, 
     fill_uniform(B, b_n, -1.0f, 1.0f, &rng);
     char shape[40];
     snprintf(shape, sizeof shape, "%dx%dx%d", M, N, K);
-    double flops = 2.0 * M * (double)N * K, naive_s = NAN;
+    double naive_s = NAN;
     /* A float dot product of K terms drifts from another summation order by about sqrt(K)*u of the terms'
      * magnitude, K*u at worst; 4*K*u of the largest entry passes every honest kernel and no wrong one. */
     double tol = 4.0 * K * U_FLOAT;
-    for (int i = 0; i < n_cfg; i++) {
-        const op_config *c = &cfg[i];
+    for (int i = 0; i < p->n; i++) {
+        const op_config *c = &p->cfg[i];
+        bool is_ref = c->backend == BE_NAIVE;
         bn_set_threads(c->threads);
-        gemm_ctx ctx = {b->be[c->backend], ta, tb, M, N, K, ta ? M : K, tb ? K : N, A, B, c->backend == 0 ? Cref : C};
-        const char *check = "ref";
-        double err = NAN;
-        if (c->backend != 0) {
+        gemm_ctx ctx = {b->be[c->backend], ta, tb, M, N, K, ta ? M : K, tb ? K : N, A, B, is_ref ? Cref : C};
+        op_row row = {name, shape, c, true, 2.0 * M * (double)N * K, naive_s, "ref", NAN, tol};
+        if (!is_ref) {
             memset(C, 0xff, c_n * sizeof(float)); /* NaN: an entry the kernel forgets to write fails */
             gemm_call(&ctx);
-            err = residual(C, Cref, c_n);
-            check = verdict(err, tol);
-            if (failed(b, check, name, shape, c, err, tol))
-                continue;
+            row.err = residual(C, Cref, c_n);
+            row.check = verdict(row.err, tol);
         }
-        bench_timing t = bench_measure(gemm_call, &ctx, b->o.budget_s, 3, MAX_SAMPLES, b->samples);
-        if (c->backend == 0)
-            naive_s = t.median_s;
-        sums[i].gemm_s += t.median_s;
-        print_op_row(b, name, shape, c, t, flops / t.median_s * 1e-9, true, naive_s, check, err, b->o.batch);
+        double median = time_op_row(b, &row, gemm_call, &ctx, 3);
+        if (is_ref)
+            naive_s = median;
+        if (!isnan(median))
+            p->sums[i].gemm_s += median;
     }
     free(A);
     free(B);
@@ -510,192 +578,257 @@ static void op_gemm(bench *b, const char *name, bool ta, bool tb, int M, int N, 
     free(Cref);
 }
 
-/* One elementwise op for every configuration. in0..in2 and the initial out0/out1 are the caller's; the
- * work and reference copies are made here. */
-static void op_elementwise(bench *b, const char *name, const char *shape, ew_ctx base, size_t s0, size_t s1,
-                           double bytes, double tol, const op_config *cfg, int n_cfg, op_sums *sums)
+/* How far an elementwise op's outputs (out0, and out1 when n1 > 0) and returned figure are from naive's in
+ * ref: the largest of the three normwise residuals. */
+static double ew_residual(const ew_ctx *got, const ew_ctx *ref, size_t n0, size_t n1)
 {
-    float *init0 = base.out0, *init1 = base.out1;
-    float *w0 = xmalloc(s0 * sizeof(float)), *r0 = xmalloc(s0 * sizeof(float));
-    float *w1 = s1 ? xmalloc(s1 * sizeof(float)) : NULL, *r1 = s1 ? xmalloc(s1 * sizeof(float)) : NULL;
-    double naive_s = NAN, ref_result = 0.0;
-    for (int i = 0; i < n_cfg; i++) {
-        const op_config *c = &cfg[i];
+    double err = residual(got->out0, ref->out0, n0);
+    if (n1) {
+        double e1 = residual(got->out1, ref->out1, n1);
+        err = e1 > err ? e1 : err;
+    }
+    if (got->result != ref->result) {
+        double e2 = fabs(got->result - ref->result) / (fabs(ref->result) > 0 ? fabs(ref->result) : 1.0);
+        err = e2 > err ? e2 : err;
+    }
+    return err;
+}
+
+/* One elementwise op for every configuration. base.in0..in2 and the initial base.out0/out1 (n0 and n1
+ * floats; n1 == 0: no out1) are the caller's; the work and reference copies are made here. */
+static void op_elementwise(bench *b, op_plan *p, const char *name, const char *shape, ew_ctx base, size_t n0,
+                           size_t n1, double bytes, double tol)
+{
+    float *w0 = xmalloc(n0 * sizeof(float)), *w1 = n1 ? xmalloc(n1 * sizeof(float)) : NULL;
+    ew_ctx ref = base;
+    ref.out0 = xmalloc(n0 * sizeof(float));
+    ref.out1 = n1 ? xmalloc(n1 * sizeof(float)) : NULL;
+    ref.result = 0.0;
+    double naive_s = NAN;
+    for (int i = 0; i < p->n; i++) {
+        const op_config *c = &p->cfg[i];
+        bool is_ref = c->backend == BE_NAIVE;
         bn_set_threads(c->threads);
         ew_ctx ctx = base;
         ctx.be = b->be[c->backend];
         ctx.out0 = w0;
         ctx.out1 = w1;
-        memcpy(w0, init0, s0 * sizeof(float));
-        if (s1)
-            memcpy(w1, init1, s1 * sizeof(float));
+        memcpy(w0, base.out0, n0 * sizeof(float));
+        if (n1)
+            memcpy(w1, base.out1, n1 * sizeof(float));
         ew_call(&ctx);
-        const char *check = "ref";
-        double err = NAN;
-        if (c->backend == 0) {
-            memcpy(r0, w0, s0 * sizeof(float));
-            if (s1)
-                memcpy(r1, w1, s1 * sizeof(float));
-            ref_result = ctx.result;
+        op_row row = {name, shape, c, false, bytes, naive_s, "ref", NAN, tol};
+        if (is_ref) {
+            memcpy(ref.out0, w0, n0 * sizeof(float));
+            if (n1)
+                memcpy(ref.out1, w1, n1 * sizeof(float));
+            ref.result = ctx.result;
         } else {
-            err = residual(w0, r0, s0);
-            if (s1) {
-                double e1 = residual(w1, r1, s1);
-                err = e1 > err ? e1 : err;
-            }
-            if (ctx.result != ref_result) {
-                double e2 = fabs(ctx.result - ref_result) / (fabs(ref_result) > 0 ? fabs(ref_result) : 1.0);
-                err = e2 > err ? e2 : err;
-            }
-            check = verdict(err, tol);
-            if (failed(b, check, name, shape, c, err, tol))
-                continue;
+            row.err = ew_residual(&ctx, &ref, n0, n1);
+            row.check = verdict(row.err, tol);
         }
-        bench_timing t = bench_measure(ew_call, &ctx, b->o.budget_s, 5, MAX_SAMPLES, b->samples);
-        if (c->backend == 0)
-            naive_s = t.median_s;
-        sums[i].elem_s += t.median_s;
-        print_op_row(b, name, shape, c, t, bytes / t.median_s * 1e-9, false, naive_s, check, err, b->o.batch);
+        double median = time_op_row(b, &row, ew_call, &ctx, 5);
+        if (is_ref)
+            naive_s = median;
+        if (!isnan(median))
+            p->sums[i].elem_s += median;
     }
     free(w0);
-    free(r0);
     free(w1);
-    free(r1);
+    free(ref.out0);
+    free(ref.out1);
 }
 
-static void section_ops(bench *b)
+/* The sgemm calls of one step in the order it makes them: forward layer by layer, then backward from the
+ * last layer (the first layer's input needs no gradient, so it has no dA). */
+static void ops_all_gemms(bench *b, op_plan *p)
 {
-    const options *o = &b->o;
-    const bn_arch *a = &o->arch;
-    const int L = a->depth, B = o->batch, T = o->threads;
-    const int *n = a->sizes;
-    op_config cfg[4];
-    int n_cfg = 0;
-    cfg[n_cfg++] = (op_config){0, 1};
-    cfg[n_cfg++] = (op_config){1, T};
-    cfg[n_cfg++] = (op_config){2, 1};
-    if (T > 1)
-        cfg[n_cfg++] = (op_config){2, T};
-    op_sums sums[4] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
-
-    printf("\n== per op: the calls of one training step, batch %d, %s ==\n", B, bn_act_name(a->act));
-    printf("(each backend checked against naive before it is timed; median over repeats; * = one cold call, a "
-           "kernel too slow to repeat; %%peak against the sgemm peak at the same thread count)\n");
-    print_op_header();
+    const int L = b->o.arch.depth, B = b->o.batch;
+    const int *n = b->o.arch.sizes;
     char name[32];
     for (int l = 0; l < L; l++) {
         snprintf(name, sizeof name, "fwd L%d", l + 1);
         /* Z (B, n[l+1]) = A (B, n[l]) . W (n[l], n[l+1]) */
-        op_gemm(b, name, false, false, B, n[l + 1], n[l], cfg, n_cfg, sums);
+        op_gemm(b, p, name, false, false, B, n[l + 1], n[l]);
     }
     for (int l = L - 1; l >= 0; l--) {
         snprintf(name, sizeof name, "dW L%d", l + 1);
         /* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
-        op_gemm(b, name, true, false, n[l], n[l + 1], B, cfg, n_cfg, sums);
+        op_gemm(b, p, name, true, false, n[l], n[l + 1], B);
         if (l > 0) {
             snprintf(name, sizeof name, "dA L%d", l + 1);
             /* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]) */
-            op_gemm(b, name, false, true, B, n[l], n[l + 1], cfg, n_cfg, sums);
+            op_gemm(b, p, name, false, true, B, n[l], n[l + 1]);
         }
     }
+}
 
-    /* Elementwise inputs: values of the sizes and signs a training step sees. */
-    int widest = 0;
-    for (int l = 1; l <= L; l++)
-        widest = n[l] > widest ? n[l] : widest;
-    size_t big = (size_t)B * widest;
-    size_t params = (size_t)bn_arch_param_count(a);
-    size_t pool = big > params ? big : params;
-    float *zin = xmalloc(pool * sizeof(float)), *yin = xmalloc(pool * sizeof(float));
-    float *g = xmalloc(pool * sizeof(float)), *init0 = xmalloc(pool * sizeof(float));
-    float *init1 = xmalloc(pool * sizeof(float)), *bias = xmalloc((size_t)widest * sizeof(float));
-    int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
+/* Inputs of the elementwise ops: values of the sizes and signs a training step sees, each buffer big enough
+ * for the widest layer at the batch and for all parameters. init0 and init1 are refilled op by op from rng,
+ * which draws on from one seed, so every run times the same values. */
+typedef struct ew_inputs {
+    float *zin, *yin, *g, *init0, *init1, *bias;
+    int32_t *labels;
+    size_t params;
     bn_rng rng;
-    bn_rng_seed(&rng, 7);
-    fill_uniform(zin, pool, -2.0f, 2.0f, &rng);
-    for (size_t i = 0; i < pool; i++)
-        yin[i] = bn_act_fwd1(a->act, a->leaky_slope, zin[i]);
-    fill_uniform(g, pool, -0.01f, 0.01f, &rng);
-    fill_uniform(bias, (size_t)widest, -0.1f, 0.1f, &rng);
-    for (int i = 0; i < B; i++)
-        labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)n[L]);
-    bool needs_z = bn_act_needs_z(a->act);
-    /* Same operations in the same order in every backend up to vectorised expf/tanhf: a few ulps of the
-     * largest value; 1e-5 is ~80 ulps. */
-    const double tol = 1e-5;
-    char shape[40];
+} ew_inputs;
 
-    for (int l = 0; l < L - 1; l++) {
-        size_t cnt = (size_t)B * n[l + 1];
-        fill_uniform(init0, cnt, -2.0f, 2.0f, &rng);
+static void ew_inputs_create(ew_inputs *in, const bn_arch *a, int batch)
+{
+    int widest = 0;
+    for (int l = 1; l <= a->depth; l++)
+        widest = a->sizes[l] > widest ? a->sizes[l] : widest;
+    size_t big = (size_t)batch * widest;
+    in->params = (size_t)bn_arch_param_count(a);
+    size_t pool = big > in->params ? big : in->params;
+    in->zin = xmalloc(pool * sizeof(float));
+    in->yin = xmalloc(pool * sizeof(float));
+    in->g = xmalloc(pool * sizeof(float));
+    in->init0 = xmalloc(pool * sizeof(float));
+    in->init1 = xmalloc(pool * sizeof(float));
+    in->bias = xmalloc((size_t)widest * sizeof(float));
+    in->labels = xmalloc((size_t)batch * sizeof(int32_t));
+    bn_rng_seed(&in->rng, 7);
+    fill_uniform(in->zin, pool, -2.0f, 2.0f, &in->rng);
+    for (size_t i = 0; i < pool; i++)
+        in->yin[i] = bn_act_fwd1(a->act, a->leaky_slope, in->zin[i]);
+    fill_uniform(in->g, pool, -0.01f, 0.01f, &in->rng);
+    fill_uniform(in->bias, (size_t)widest, -0.1f, 0.1f, &in->rng);
+    for (int i = 0; i < batch; i++)
+        in->labels[i] = (int32_t)bn_rng_below(&in->rng, (uint64_t)a->sizes[a->depth]);
+}
+
+static void ew_inputs_destroy(ew_inputs *in)
+{
+    free(in->zin);
+    free(in->yin);
+    free(in->g);
+    free(in->init0);
+    free(in->init1);
+    free(in->bias);
+    free(in->labels);
+}
+
+/* Same operations in the same order in every backend up to vectorised expf/tanhf: a few ulps of the largest
+ * value; 1e-5 is ~80 ulps. */
+static const double ew_tol = 1e-5;
+
+/* Bias and activation of each hidden layer; Z is kept only when the activation's derivative needs it. */
+static void ops_bias_act(bench *b, op_plan *p, ew_inputs *in)
+{
+    const bn_arch *a = &b->o.arch;
+    const int B = b->o.batch;
+    bool needs_z = bn_act_needs_z(a->act);
+    char name[32], shape[40];
+    for (int l = 0; l < a->depth - 1; l++) {
+        int width = a->sizes[l + 1];
+        size_t cnt = (size_t)B * width;
+        fill_uniform(in->init0, cnt, -2.0f, 2.0f, &in->rng);
         snprintf(name, sizeof name, "bias_act L%d", l + 1);
-        snprintf(shape, sizeof shape, "%dx%d", B, n[l + 1]);
-        ew_ctx base = {.kind = EW_BIAS_ACT, .out0 = init0, .out1 = needs_z ? init1 : NULL, .in0 = bias,
-                       .rows = B, .n = n[l + 1], .act = a->act, .slope = a->leaky_slope};
-        op_elementwise(b, name, shape, base, cnt, needs_z ? cnt : 0, 4.0 * (cnt * (needs_z ? 3 : 2) + n[l + 1]),
-                       tol, cfg, n_cfg, sums);
+        snprintf(shape, sizeof shape, "%dx%d", B, width);
+        ew_ctx base = {.kind = EW_BIAS_ACT, .out0 = in->init0, .out1 = needs_z ? in->init1 : NULL, .in0 = in->bias,
+                       .rows = B, .n = width, .act = a->act, .slope = a->leaky_slope};
+        op_elementwise(b, p, name, shape, base, cnt, needs_z ? cnt : 0, 4.0 * (cnt * (needs_z ? 3 : 2) + width),
+                       ew_tol);
     }
-    {
-        size_t cnt = (size_t)B * n[L];
-        fill_uniform(init0, cnt, -3.0f, 3.0f, &rng);
-        snprintf(shape, sizeof shape, "%dx%d", B, n[L]);
-        ew_ctx base = {.kind = EW_SOFTMAX, .out0 = init0, .out1 = init1, .in0 = bias, .labels = labels, .rows = B,
-                       .n = n[L]};
-        op_elementwise(b, "softmax_xent", shape, base, cnt, cnt, 4.0 * (3.0 * cnt + B + n[L]), tol, cfg, n_cfg,
-                       sums);
-    }
-    for (int l = L - 1; l >= 0; l--) {
+}
+
+static void ops_softmax_xent(bench *b, op_plan *p, ew_inputs *in)
+{
+    const int B = b->o.batch, classes = b->o.arch.sizes[b->o.arch.depth];
+    size_t cnt = (size_t)B * classes;
+    char shape[40];
+    fill_uniform(in->init0, cnt, -3.0f, 3.0f, &in->rng);
+    snprintf(shape, sizeof shape, "%dx%d", B, classes);
+    ew_ctx base = {.kind = EW_SOFTMAX, .out0 = in->init0, .out1 = in->init1, .in0 = in->bias, .labels = in->labels,
+                   .rows = B, .n = classes};
+    op_elementwise(b, p, "softmax_xent", shape, base, cnt, cnt, 4.0 * (3.0 * cnt + B + classes), ew_tol);
+}
+
+/* Backward from the last layer: each layer's bias gradient, then the activation derivative below it. */
+static void ops_backward_elementwise(bench *b, op_plan *p, ew_inputs *in)
+{
+    const bn_arch *a = &b->o.arch;
+    const int B = b->o.batch;
+    const int *n = a->sizes;
+    bool needs_z = bn_act_needs_z(a->act);
+    /* column sums of B rows: the order is the same in every backend, but allow B*u of drift */
+    double grad_tol = 4.0 * B * U_FLOAT > ew_tol ? 4.0 * B * U_FLOAT : ew_tol;
+    char name[32], shape[40];
+    for (int l = a->depth - 1; l >= 0; l--) {
         size_t cnt = (size_t)B * n[l + 1];
         snprintf(name, sizeof name, "bias_grad L%d", l + 1);
         snprintf(shape, sizeof shape, "%dx%d", B, n[l + 1]);
-        ew_ctx base = {.kind = EW_BIAS_GRAD, .out0 = init0, .in0 = g, .rows = B, .n = n[l + 1]};
-        /* column sums of B rows: the order is the same in every backend, but allow B*u of drift */
-        double t2 = 4.0 * B * U_FLOAT > tol ? 4.0 * B * U_FLOAT : tol;
-        op_elementwise(b, name, shape, base, (size_t)n[l + 1], 0, 4.0 * (cnt + n[l + 1]), t2, cfg, n_cfg, sums);
-        if (l > 0) {
-            size_t c2 = (size_t)B * n[l];
-            snprintf(name, sizeof name, "act_bwd L%d", l);
-            snprintf(shape, sizeof shape, "%dx%d", B, n[l]);
-            memset(init0, 0, c2 * sizeof(float));
-            ew_ctx bb = {.kind = EW_ACT_BACKWARD, .out0 = init0, .in0 = g, .in1 = needs_z ? zin : NULL, .in2 = yin,
-                         .count = c2, .act = a->act, .slope = a->leaky_slope};
-            op_elementwise(b, name, shape, bb, c2, 0, 4.0 * c2 * (needs_z ? 4 : 3), tol, cfg, n_cfg, sums);
-        }
+        ew_ctx grad = {.kind = EW_BIAS_GRAD, .out0 = in->init0, .in0 = in->g, .rows = B, .n = n[l + 1]};
+        op_elementwise(b, p, name, shape, grad, (size_t)n[l + 1], 0, 4.0 * (cnt + n[l + 1]), grad_tol);
+        if (l == 0)
+            break; /* the input pixels need no gradient */
+        size_t below = (size_t)B * n[l];
+        snprintf(name, sizeof name, "act_bwd L%d", l);
+        snprintf(shape, sizeof shape, "%dx%d", B, n[l]);
+        memset(in->init0, 0, below * sizeof(float));
+        ew_ctx act = {.kind = EW_ACT_BACKWARD, .out0 = in->init0, .in0 = in->g, .in1 = needs_z ? in->zin : NULL,
+                      .in2 = in->yin, .count = below, .act = a->act, .slope = a->leaky_slope};
+        op_elementwise(b, p, name, shape, act, below, 0, 4.0 * below * (needs_z ? 4 : 3), ew_tol);
     }
-    {
-        fill_uniform(init0, params, -0.1f, 0.1f, &rng);
-        memset(init1, 0, params * sizeof(float));
-        snprintf(shape, sizeof shape, "%zu", params);
-        ew_ctx base = {.kind = EW_SGD, .out0 = init0, .out1 = init1, .in0 = g, .count = params};
-        op_elementwise(b, "sgd_update", shape, base, params, params, 4.0 * 5.0 * params, tol, cfg, n_cfg, sums);
-    }
-    free(zin);
-    free(yin);
-    free(g);
-    free(init0);
-    free(init1);
-    free(bias);
-    free(labels);
+}
 
+static void ops_sgd_update(bench *b, op_plan *p, ew_inputs *in)
+{
+    size_t params = in->params;
+    char shape[40];
+    fill_uniform(in->init0, params, -0.1f, 0.1f, &in->rng);
+    memset(in->init1, 0, params * sizeof(float));
+    snprintf(shape, sizeof shape, "%zu", params);
+    ew_ctx base = {.kind = EW_SGD, .out0 = in->init0, .out1 = in->init1, .in0 = in->g, .count = params};
+    op_elementwise(b, p, "sgd_update", shape, base, params, params, 4.0 * 5.0 * params, ew_tol);
+}
+
+static void print_op_sums(bench *b, const op_plan *p)
+{
+    const int B = b->o.batch;
     printf("\nsum of per-op medians = one step's calls, batch %d:\n", B);
     printf("%-10s %3s %12s %14s %10s %12s\n", "backend", "thr", "sgemm ms", "elementwise ms", "elem share",
            "samples/s");
-    for (int i = 0; i < n_cfg; i++) {
-        double tot = sums[i].gemm_s + sums[i].elem_s;
-        printf("%-10s %3d %12.3f %14.3f %9.1f%% %12.0f\n", backend_names[cfg[i].backend], cfg[i].threads,
-               sums[i].gemm_s * 1e3, sums[i].elem_s * 1e3, 100.0 * sums[i].elem_s / tot, B / tot);
+    for (int i = 0; i < p->n; i++) {
+        const op_config *c = &p->cfg[i];
+        const op_sums *s = &p->sums[i];
+        double tot = s->gemm_s + s->elem_s;
+        printf("%-10s %3d %12.3f %14.3f %9.1f%% %12.0f\n", backend_names[c->backend], c->threads,
+               s->gemm_s * 1e3, s->elem_s * 1e3, 100.0 * s->elem_s / tot, B / tot);
         bench_record *r = bench_report_add(&b->rep, "opsum");
         if (r) {
-            snprintf(r->backend, sizeof r->backend, "%s", backend_names[cfg[i].backend]);
+            snprintf(r->backend, sizeof r->backend, "%s", backend_names[c->backend]);
             snprintf(r->op, sizeof r->op, "sum");
-            r->threads = cfg[i].threads;
+            r->threads = c->threads;
             r->batch = B;
             r->median_s = tot;
             r->samples_s = B / tot;
-            r->gemm_share = sums[i].gemm_s / tot;
-            r->elem_share = sums[i].elem_s / tot;
+            r->gemm_share = s->gemm_s / tot;
+            r->elem_share = s->elem_s / tot;
         }
     }
+}
+
+/* Every kernel call of one training step, op by op, in the order the step makes them. */
+static void section_ops(bench *b)
+{
+    op_plan plan;
+    plan_op_configs(&plan, b->o.threads);
+    printf("\n== per op: the calls of one training step, batch %d, %s ==\n", b->o.batch,
+           bn_act_name(b->o.arch.act));
+    printf("(each backend checked against naive before it is timed; median over repeats; * = one cold call, a "
+           "kernel too slow to repeat; %%peak against the sgemm peak at the same thread count)\n");
+    print_op_header();
+    ops_all_gemms(b, &plan);
+    ew_inputs in;
+    ew_inputs_create(&in, &b->o.arch, b->o.batch);
+    ops_bias_act(b, &plan, &in);
+    ops_softmax_xent(b, &plan, &in);
+    ops_backward_elementwise(b, &plan, &in);
+    ops_sgd_update(b, &plan, &in);
+    ew_inputs_destroy(&in);
+    print_op_sums(b, &plan);
     fflush(stdout);
 }
 
@@ -801,6 +934,89 @@ static void print_step_header(const char *first)
            "step ms", "best ms", "samples/s", "GFLOP/s", "%peak", "x naive", "sgemm%", "elem%", "other%", "sgemm%pk");
 }
 
+/* Where a step's time goes, from profiled steps; NaN where the step was not profiled. */
+typedef struct step_split {
+    double gemm_share, elem_share, other_share;
+    double gemm_pct; /* the step's sgemm calls alone, as % of peak */
+} step_split;
+
+/* Runs a few more steps through prof_backend, enough for a quarter of the budget (2 to 200), and takes the
+ * split from them. flops: one step's; peak: GFLOP/s at the step's thread count. */
+static step_split profile_step(bench *b, step_ctx *ctx, int be, double median_s, double flops, double peak)
+{
+    step_split split = {NAN, NAN, NAN, NAN};
+    if (median_s >= 0.5) /* the naive steps that take seconds are all sgemm anyway; see the per-op table */
+        return split;
+    int k = (int)ceil(0.25 * b->o.budget_s / median_s);
+    k = k < 2 ? 2 : k > 200 ? 200 : k;
+    prof_inner = b->be[be];
+    bn_net_set_backend(ctx->net, &prof_backend);
+    /* Medians of per-step figures, like the timed run: one disturbed step must not move the split. */
+    double step_total[200], step_gemm[200], step_elem[200];
+    for (int i = 0; i < k; i++) {
+        prof_gemm_s = prof_elem_s = 0.0;
+        double t0 = bench_now();
+        step_call(ctx);
+        step_total[i] = bench_now() - t0;
+        step_gemm[i] = prof_gemm_s;
+        step_elem[i] = prof_elem_s;
+    }
+    bn_net_set_backend(ctx->net, b->be[be]);
+    double total = bench_median(step_total, k), gemm = bench_median(step_gemm, k);
+    double elem = bench_median(step_elem, k);
+    split.gemm_share = gemm / total;
+    split.elem_share = elem / total;
+    split.other_share = 1.0 - split.gemm_share - split.elem_share;
+    split.gemm_pct = 100.0 * flops / gemm * 1e-9 / peak;
+    return split;
+}
+
+/* One row of a step sweep: a timed step, its rates and its split. */
+typedef struct step_row {
+    const char *section; /* "batch" or "threads": the sweep, and what the first column shows */
+    int be, threads, batch;
+    bench_timing t;
+    double gflops, peak, sps, naive_sps;
+    step_split split;
+} step_row;
+
+static void print_step_row(const step_row *row)
+{
+    int first = strcmp(row->section, "threads") == 0 ? row->threads : row->batch;
+    const step_split *s = &row->split;
+    char c1[16], c2[16], c3[16], c4[16], c5[16], c6[16];
+    printf("%6d %-10s %3d %4d%s %9.3f %9.3f %11.0f %9.2f %7s %8s %7s %7s %7s %8s\n", first,
+           backend_names[row->be], row->threads, row->t.runs, row->t.cold ? "*" : " ", row->t.median_s * 1e3,
+           row->t.min_s * 1e3, row->sps, row->gflops, format_or_dash(c1, "%.1f%%", 100.0 * row->gflops / row->peak),
+           format_or_dash(c2, "%.1fx", row->sps / row->naive_sps), format_or_dash(c3, "%.1f%%", 100 * s->gemm_share),
+           format_or_dash(c4, "%.1f%%", 100 * s->elem_share), format_or_dash(c5, "%.1f%%", 100 * s->other_share),
+           format_or_dash(c6, "%.1f%%", s->gemm_pct));
+    fflush(stdout);
+}
+
+static void record_step_row(bench *b, const step_row *row)
+{
+    bench_record *r = bench_report_add(&b->rep, "step");
+    if (!r)
+        return;
+    snprintf(r->backend, sizeof r->backend, "%s", backend_names[row->be]);
+    snprintf(r->op, sizeof r->op, "step-%s", row->section);
+    snprintf(r->shape, sizeof r->shape, "%.39s", b->arch_text);
+    r->threads = row->threads;
+    r->batch = row->batch;
+    r->runs = row->t.runs;
+    r->median_s = row->t.median_s;
+    r->min_s = row->t.min_s;
+    r->gflops = row->gflops;
+    r->pct_peak = 100.0 * row->gflops / row->peak;
+    r->speedup = row->sps / row->naive_sps;
+    r->samples_s = row->sps;
+    r->gemm_share = row->split.gemm_share;
+    r->elem_share = row->split.elem_share;
+    r->other_share = row->split.other_share;
+    r->gemm_pct_peak = row->split.gemm_pct;
+}
+
 /* Times the step, then profiles a few more steps through prof_backend for the split. */
 static step_result run_step(bench *b, bn_net *net, int be, int threads, int batch, double naive_sps,
                             const char *section)
@@ -818,64 +1034,16 @@ static step_result run_step(bench *b, bn_net *net, int be, int threads, int batc
         return res;
     }
     double flops = step_flops_per_sample(&net->arch) * batch;
-    double gflops = flops / t.median_s * 1e-9, peak = peak_at(b, threads);
-    double gemm_share = NAN, elem_share = NAN, other_share = NAN, gemm_pct = NAN;
-    if (t.median_s < 0.5) { /* the naive steps that take seconds are all sgemm anyway; see the per-op table */
-        int k = (int)ceil(0.25 * b->o.budget_s / t.median_s);
-        k = k < 2 ? 2 : k > 200 ? 200 : k;
-        prof_inner = b->be[be];
-        bn_net_set_backend(net, &prof_backend);
-        /* Medians of per-step figures, like the timed run: one disturbed step must not move the split. */
-        double step_total[200], step_gemm[200], step_elem[200];
-        for (int i = 0; i < k; i++) {
-            prof_gemm_s = prof_elem_s = 0.0;
-            double t0 = bench_now();
-            step_call(&ctx);
-            step_total[i] = bench_now() - t0;
-            step_gemm[i] = prof_gemm_s;
-            step_elem[i] = prof_elem_s;
-        }
-        bn_net_set_backend(net, b->be[be]);
-        double total = bench_median(step_total, k), gemm = bench_median(step_gemm, k);
-        double elem = bench_median(step_elem, k);
-        gemm_share = gemm / total;
-        elem_share = elem / total;
-        other_share = 1.0 - gemm_share - elem_share;
-        gemm_pct = 100.0 * flops / gemm * 1e-9 / peak;
-    }
+    step_row row = {section, be, threads, batch, t, flops / t.median_s * 1e-9, peak_at(b, threads),
+                    batch / t.median_s, naive_sps, {NAN, NAN, NAN, NAN}};
+    if (be == BE_NAIVE)
+        row.naive_sps = row.sps; /* naive is its own base: 1.0x */
+    row.split = profile_step(b, &ctx, be, t.median_s, flops, row.peak);
+    print_step_row(&row);
+    record_step_row(b, &row);
     res.median_s = t.median_s;
-    res.sps = batch / t.median_s;
-    if (be == 0)
-        naive_sps = res.sps; /* naive is its own base: 1.0x */
+    res.sps = row.sps;
     res.ran = true;
-    int first = strcmp(section, "threads") == 0 ? threads : batch;
-    char c1[16], c2[16], c3[16], c4[16], c5[16], c6[16];
-    printf("%6d %-10s %3d %4d%s %9.3f %9.3f %11.0f %9.2f %7s %8s %7s %7s %7s %8s\n", first, backend_names[be],
-           threads, t.runs, t.cold ? "*" : " ", t.median_s * 1e3, t.min_s * 1e3, res.sps, gflops,
-           opt(c1, "%.1f%%", 100.0 * gflops / peak), opt(c2, "%.1fx", res.sps / naive_sps),
-           opt(c3, "%.1f%%", 100 * gemm_share),
-           opt(c4, "%.1f%%", 100 * elem_share), opt(c5, "%.1f%%", 100 * other_share),
-           opt(c6, "%.1f%%", gemm_pct));
-    fflush(stdout);
-    bench_record *r = bench_report_add(&b->rep, "step");
-    if (r) {
-        snprintf(r->backend, sizeof r->backend, "%s", backend_names[be]);
-        snprintf(r->op, sizeof r->op, "step-%s", section);
-        snprintf(r->shape, sizeof r->shape, "%.39s", b->arch_text);
-        r->threads = threads;
-        r->batch = batch;
-        r->runs = t.runs;
-        r->median_s = t.median_s;
-        r->min_s = t.min_s;
-        r->gflops = gflops;
-        r->pct_peak = 100.0 * gflops / peak;
-        r->speedup = res.sps / naive_sps;
-        r->samples_s = res.sps;
-        r->gemm_share = gemm_share;
-        r->elem_share = elem_share;
-        r->other_share = other_share;
-        r->gemm_pct_peak = gemm_pct;
-    }
     return res;
 }
 
@@ -888,9 +1056,9 @@ static void verify_step(bench *b, bn_net *net, int batch)
     double ref_loss = 0.0;
     printf("step check, batch %d, loss and every gradient against naive:", batch);
     for (int be = 0; be < N_BACKENDS; be++) {
-        if (!b->o.use[be] && be != 0)
+        if (!b->o.use[be] && be != BE_NAIVE)
             continue;
-        bn_set_threads(be == 0 ? 1 : b->o.threads);
+        bn_set_threads(be == BE_NAIVE ? 1 : b->o.threads);
         bn_net_set_backend(net, b->be[be]);
         reset_params(net);
         double loss = NAN;
@@ -900,7 +1068,7 @@ static void verify_step(bench *b, bn_net *net, int batch)
             b->failures++;
             continue;
         }
-        if (be == 0) {
+        if (be == BE_NAIVE) {
             memcpy(ref, grads, count * sizeof(float));
             ref_loss = loss;
             continue;
@@ -919,16 +1087,108 @@ static void verify_step(bench *b, bn_net *net, int batch)
     free(got);
 }
 
-static void section_steps(bench *b, bn_net *net)
+/* Random pixels in [0,1) and labels in the net's input: the shapes of MNIST, no file needed. */
+static void stage_random_data(bn_net *net, const bn_arch *a)
 {
-    const options *o = &b->o;
-    /* random pixels in [0,1) and labels: the shapes of MNIST, no file needed */
     bn_rng rng;
     bn_rng_seed(&rng, 3);
-    fill_uniform(bn_net_input(net), (size_t)bn_net_max_batch(net) * o->arch.sizes[0], 0.0f, 1.0f, &rng);
+    fill_uniform(bn_net_input(net), (size_t)bn_net_max_batch(net) * a->sizes[0], 0.0f, 1.0f, &rng);
     int32_t *labels = bn_net_labels(net);
     for (int i = 0; i < bn_net_max_batch(net); i++)
-        labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)o->arch.sizes[o->arch.depth]);
+        labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)a->sizes[a->depth]);
+}
+
+/* The naive backends' last step: time, batch and threads. A step is skipped when it is predicted to take
+ * over the cap: their cost grows linearly with the batch (and falls at best linearly with threads). */
+typedef struct naive_history {
+    double last_s[N_BACKENDS];
+    int last_b[N_BACKENDS], last_t[N_BACKENDS];
+} naive_history;
+
+static bool over_naive_cap(const bench *b, const naive_history *h, int be, int batch, int threads)
+{
+    if (be == BE_BLAS || !h->last_b[be])
+        return false;
+    return h->last_s[be] * batch / h->last_b[be] * h->last_t[be] / threads > b->o.naive_cap_s;
+}
+
+static void remember_step(naive_history *h, int be, step_result r, int batch, int threads)
+{
+    h->last_s[be] = r.median_s;
+    h->last_b[be] = batch;
+    h->last_t[be] = threads;
+}
+
+/* Every batch size at the run's threads (naive on one thread), each backend asked for. */
+static void sweep_batches(bench *b, bn_net *net, naive_history *h)
+{
+    const options *o = &b->o;
+    printf("\n-- batch sweep, %d threads (naive: 1 thread; naive backends skipped where a step would take "
+           "over %.1f s) --\n",
+           o->threads, o->naive_cap_s);
+    print_step_header("batch");
+    for (int i = 0; i < o->n_batches; i++) {
+        int batch = o->batches[i];
+        double naive_sps = NAN;
+        for (int be = 0; be < N_BACKENDS; be++) {
+            int threads = be == BE_NAIVE ? 1 : o->threads;
+            if (!o->use[be] || over_naive_cap(b, h, be, batch, threads))
+                continue;
+            step_result r = run_step(b, net, be, threads, batch, naive_sps, "batch");
+            if (!r.ran)
+                continue;
+            if (be == BE_NAIVE)
+                naive_sps = r.sps;
+            remember_step(h, be, r, batch, threads);
+        }
+    }
+}
+
+/* Every thread count at the run's batch. Naive is single-threaded, so it runs once, at the first count. */
+static void sweep_threads(bench *b, bn_net *net, naive_history *h)
+{
+    const options *o = &b->o;
+    printf("\n-- thread sweep, batch %d (naive is single-threaded: it is measured once, as the x naive "
+           "base; naive backends skipped where a step would take over %.1f s) --\n",
+           o->batch, o->naive_cap_s);
+    double naive_sps = NAN;
+    print_step_header("thr");
+    for (int i = 0; i < o->n_threads; i++) {
+        for (int be = 0; be < N_BACKENDS; be++) {
+            if (!o->use[be] || (be == BE_NAIVE && i > 0))
+                continue;
+            int threads = be == BE_NAIVE ? 1 : o->thread_list[i];
+            if (over_naive_cap(b, h, be, o->batch, threads))
+                continue;
+            step_result r = run_step(b, net, be, threads, o->batch, naive_sps, "threads");
+            if (!r.ran)
+                continue;
+            if (be == BE_NAIVE)
+                naive_sps = r.sps;
+            remember_step(h, be, r, o->batch, threads);
+        }
+    }
+}
+
+static int largest_batch(const options *o)
+{
+    int max_batch = o->batch;
+    for (int i = 0; i < o->n_batches; i++)
+        max_batch = o->batches[i] > max_batch ? o->batches[i] : max_batch;
+    return max_batch;
+}
+
+/* Whole training steps on one net sized for the largest batch: checked first, then the sweeps asked for.
+ * 0, or -1 when the net cannot be made. */
+static int section_steps(bench *b)
+{
+    const options *o = &b->o;
+    bn_net *net = NULL;
+    if (bn_net_create(&net, &o->arch, largest_batch(o), b->be[BE_BLAS])) {
+        fprintf(stderr, "blasnet-bench: %s\n", bn_errmsg());
+        return -1;
+    }
+    stage_random_data(net, &o->arch);
     printf("\n== whole training step: backprop + SGD momentum on random data, %s ==\n",
            bn_act_name(o->arch.act));
     printf("(FLOPs per sample %.3g: 2*in*out per product; %%peak against the sgemm peak at the same thread "
@@ -937,62 +1197,13 @@ static void section_steps(bench *b, bn_net *net)
            "step's sgemm calls alone as %% of peak; * = one cold call)\n",
            step_flops_per_sample(&o->arch));
     verify_step(b, net, 8 < bn_net_max_batch(net) ? 8 : bn_net_max_batch(net));
-
-    /* The naive backends' last step time and batch, to skip a step predicted to take over the cap: their
-     * cost grows linearly with the batch (and falls at best linearly with threads). */
-    double last_s[N_BACKENDS] = {0, 0, 0};
-    int last_b[N_BACKENDS] = {0, 0, 0}, last_t[N_BACKENDS] = {1, 1, 1};
-    if (o->sections & SEC_BATCH) {
-        printf("\n-- batch sweep, %d threads (naive: 1 thread; naive backends skipped where a step would take "
-               "over %.1f s) --\n",
-               o->threads, o->naive_cap_s);
-        print_step_header("batch");
-        for (int i = 0; i < o->n_batches; i++) {
-            int B = o->batches[i];
-            double naive_sps = NAN;
-            for (int be = 0; be < N_BACKENDS; be++) {
-                int t = be == 0 ? 1 : o->threads;
-                if (!o->use[be] || (be < 2 && last_b[be] && last_s[be] * B / last_b[be] > o->naive_cap_s))
-                    continue;
-                step_result r = run_step(b, net, be, t, B, naive_sps, "batch");
-                if (!r.ran)
-                    continue;
-                if (be == 0)
-                    naive_sps = r.sps;
-                last_s[be] = r.median_s;
-                last_b[be] = B;
-                last_t[be] = t;
-            }
-        }
-    }
-    if (o->sections & SEC_THREADS) {
-        printf("\n-- thread sweep, batch %d (naive is single-threaded: it is measured once, as the x naive "
-               "base; naive backends skipped where a step would take over %.1f s) --\n",
-               o->batch, o->naive_cap_s);
-        double naive_sps = NAN;
-        print_step_header("thr");
-        for (int i = 0; i < o->n_threads; i++) {
-            int t = o->thread_list[i];
-            for (int be = 0; be < N_BACKENDS; be++) {
-                if (!o->use[be] || (be == 0 && i > 0))
-                    continue;
-                int tt = be == 0 ? 1 : t;
-                if (be < 2 && last_b[be] &&
-                    last_s[be] * o->batch / last_b[be] * last_t[be] / tt > o->naive_cap_s)
-                    continue;
-                step_result r = run_step(b, net, be, tt, o->batch, naive_sps, "threads");
-                if (!r.ran)
-                    continue;
-                if (be == 0)
-                    naive_sps = r.sps;
-                if (be < 2) {
-                    last_s[be] = r.median_s;
-                    last_b[be] = o->batch;
-                    last_t[be] = tt;
-                }
-            }
-        }
-    }
+    naive_history h = {{0, 0, 0}, {0, 0, 0}, {1, 1, 1}};
+    if (o->sections & SEC_BATCH)
+        sweep_batches(b, net, &h);
+    if (o->sections & SEC_THREADS)
+        sweep_threads(b, net, &h);
+    bn_net_destroy(&net);
+    return 0;
 }
 
 /* ---- targets --------------------------------------------------------------------------------------------- */
@@ -1075,18 +1286,27 @@ static void usage(FILE *f)
 enum { O_LAYERS = 256, O_ACT, O_BATCH, O_THREADS, O_QUICK, O_SWEEP, O_BATCHES, O_TLIST, O_BACKENDS, O_ONLY,
        O_PEAKN, O_BUDGET, O_CAP, O_JSON, O_CSV, O_PEAKONLY, O_HELP };
 
-static int parse_options(options *o, int argc, char **argv)
+static const struct option long_options[] = {
+    {"layers", required_argument, 0, O_LAYERS},   {"act", required_argument, 0, O_ACT},
+    {"batch", required_argument, 0, O_BATCH},     {"threads", required_argument, 0, O_THREADS},
+    {"quick", no_argument, 0, O_QUICK},           {"sweep", no_argument, 0, O_SWEEP},
+    {"batches", required_argument, 0, O_BATCHES}, {"thread-list", required_argument, 0, O_TLIST},
+    {"backends", required_argument, 0, O_BACKENDS}, {"only", required_argument, 0, O_ONLY},
+    {"peak-n", required_argument, 0, O_PEAKN},    {"budget", required_argument, 0, O_BUDGET},
+    {"naive-cap", required_argument, 0, O_CAP},   {"json", required_argument, 0, O_JSON},
+    {"csv", required_argument, 0, O_CSV},         {"peak-only", no_argument, 0, O_PEAKONLY},
+    {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
+
+/* The text of --batches and --thread-list, read once every other option is known: their defaults depend
+ * on --quick, --sweep and --threads. */
+typedef struct list_args {
+    const char *batches, *threads;
+} list_args;
+
+/* The defaults that do not depend on other options; peak_n, budget_s and naive_cap_s stay unset (0 or -1)
+ * until --quick is known. */
+static int set_defaults(options *o)
 {
-    static const struct option longopts[] = {
-        {"layers", required_argument, 0, O_LAYERS},   {"act", required_argument, 0, O_ACT},
-        {"batch", required_argument, 0, O_BATCH},     {"threads", required_argument, 0, O_THREADS},
-        {"quick", no_argument, 0, O_QUICK},           {"sweep", no_argument, 0, O_SWEEP},
-        {"batches", required_argument, 0, O_BATCHES}, {"thread-list", required_argument, 0, O_TLIST},
-        {"backends", required_argument, 0, O_BACKENDS}, {"only", required_argument, 0, O_ONLY},
-        {"peak-n", required_argument, 0, O_PEAKN},    {"budget", required_argument, 0, O_BUDGET},
-        {"naive-cap", required_argument, 0, O_CAP},   {"json", required_argument, 0, O_JSON},
-        {"csv", required_argument, 0, O_CSV},         {"peak-only", no_argument, 0, O_PEAKONLY},
-        {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     if (bn_arch_parse_sizes(&o->arch, "784,1024,1024,10"))
         return -1;
@@ -1096,83 +1316,118 @@ static int parse_options(options *o, int argc, char **argv)
     o->threads = bn_default_threads();
     o->peak_n = 0;
     o->sections = SEC_ALL;
-    o->use[0] = o->use[1] = o->use[2] = true;
+    for (int i = 0; i < N_BACKENDS; i++)
+        o->use[i] = true;
     o->budget_s = -1;
     o->naive_cap_s = -1;
-    const char *batches = NULL, *tlist = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case O_LAYERS:
-            if (bn_arch_parse_sizes(&o->arch, optarg)) {
-                fprintf(stderr, "blasnet-bench: --layers %s: %s\n", optarg, bn_errmsg());
-                return -1;
-            }
-            break;
-        case O_ACT:
-            if (bn_act_parse(&o->arch.act, optarg)) {
-                fprintf(stderr, "blasnet-bench: --act %s: %s\n", optarg, bn_errmsg());
-                return -1;
-            }
-            break;
-        case O_BATCH: o->batch = (int)strtol(optarg, &end, 10); break;
-        case O_THREADS: o->threads = (int)strtol(optarg, &end, 10); break;
-        case O_PEAKN: o->peak_n = (int)strtol(optarg, &end, 10); break;
-        case O_BUDGET: o->budget_s = strtod(optarg, &end); break;
-        case O_CAP: o->naive_cap_s = strtod(optarg, &end); break;
-        case O_QUICK: o->quick = true; break;
-        case O_SWEEP: o->sweep = true; break;
-        case O_BATCHES: batches = optarg; break;
-        case O_TLIST: tlist = optarg; break;
-        case O_JSON: o->json = optarg; break;
-        case O_CSV: o->csv = optarg; break;
-        case O_PEAKONLY: o->peak_only = true; break;
-        case O_BACKENDS:
-            o->use[0] = o->use[1] = o->use[2] = false;
-            for (char *p = optarg; *p;) {
-                size_t l = strcspn(p, ",");
-                int k = -1;
-                for (int i = 0; i < N_BACKENDS; i++)
-                    if (strlen(backend_names[i]) == l && strncmp(p, backend_names[i], l) == 0)
-                        k = i;
-                if (k < 0) {
-                    fprintf(stderr, "blasnet-bench: --backends: '%.*s' is not naive, naive-omp or blas\n", (int)l, p);
-                    return -1;
-                }
-                o->use[k] = true;
-                p += l + (p[l] == ',');
-            }
-            break;
-        case O_ONLY:
-            o->sections = 0;
-            for (char *p = optarg; *p;) {
-                size_t l = strcspn(p, ",");
-                int k = -1;
-                for (int i = 0; i < 5; i++)
-                    if (strlen(section_names[i]) == l && strncmp(p, section_names[i], l) == 0)
-                        k = i;
-                if (k < 0) {
-                    fprintf(stderr, "blasnet-bench: --only: '%.*s' is not peak, cores, ops, batch or threads\n",
-                            (int)l, p);
-                    return -1;
-                }
-                o->sections |= 1u << k;
-                p += l + (p[l] == ',');
-            }
-            break;
-        case O_HELP: usage(stdout); exit(0);
-        default: usage(stderr); return -1;
-        }
-        if (end && *end) {
-            fprintf(stderr, "blasnet-bench: '%s' is not a number\n", optarg);
+    return 0;
+}
+
+/* end is where strtol or strtod stopped in text: anything left there makes it not a number. */
+static int check_number_end(const char *text, const char *end)
+{
+    if (!*end)
+        return 0;
+    fprintf(stderr, "blasnet-bench: '%s' is not a number\n", text);
+    return -1;
+}
+
+static int read_int(const char *text, int *out)
+{
+    char *end;
+    *out = (int)strtol(text, &end, 10);
+    return check_number_end(text, end);
+}
+
+static int read_double(const char *text, double *out)
+{
+    char *end;
+    *out = strtod(text, &end);
+    return check_number_end(text, end);
+}
+
+/* The set (bit i for names[i]) of a comma-separated list of names; -1, the unknown name reported, when one
+ * is not among them. expected lists the names for that message. */
+static int read_name_set(const char *flag, const char *text, const char *const *names, int n_names,
+                         const char *expected, unsigned *set)
+{
+    *set = 0;
+    for (const char *p = text; *p;) {
+        size_t l = strcspn(p, ",");
+        int k = -1;
+        for (int i = 0; i < n_names; i++)
+            if (strlen(names[i]) == l && strncmp(p, names[i], l) == 0)
+                k = i;
+        if (k < 0) {
+            fprintf(stderr, "blasnet-bench: %s: '%.*s' is not %s\n", flag, (int)l, p, expected);
             return -1;
         }
+        *set |= 1u << k;
+        p += l + (p[l] == ',');
     }
-    if (optind < argc) {
-        fprintf(stderr, "blasnet-bench: unexpected argument '%s'\n", argv[optind]);
+    return 0;
+}
+
+static int read_backends(options *o, const char *text)
+{
+    unsigned set;
+    if (read_name_set("--backends", text, backend_names, N_BACKENDS, "naive, naive-omp or blas", &set))
         return -1;
+    for (int i = 0; i < N_BACKENDS; i++)
+        o->use[i] = set & (1u << i);
+    return 0;
+}
+
+static int read_sections(options *o, const char *text)
+{
+    int n = (int)(sizeof section_names / sizeof section_names[0]);
+    return read_name_set("--only", text, section_names, n, "peak, cores, ops, batch or threads", &o->sections);
+}
+
+static int read_layers(options *o, const char *text)
+{
+    if (bn_arch_parse_sizes(&o->arch, text) == 0)
+        return 0;
+    fprintf(stderr, "blasnet-bench: --layers %s: %s\n", text, bn_errmsg());
+    return -1;
+}
+
+static int read_act(options *o, const char *text)
+{
+    if (bn_act_parse(&o->arch.act, text) == 0)
+        return 0;
+    fprintf(stderr, "blasnet-bench: --act %s: %s\n", text, bn_errmsg());
+    return -1;
+}
+
+/* Applies one option from getopt_long: 0, or -1 with the reason printed. */
+static int apply_option(options *o, list_args *lists, int c, const char *arg)
+{
+    switch (c) {
+    case O_LAYERS: return read_layers(o, arg);
+    case O_ACT: return read_act(o, arg);
+    case O_BATCH: return read_int(arg, &o->batch);
+    case O_THREADS: return read_int(arg, &o->threads);
+    case O_PEAKN: return read_int(arg, &o->peak_n);
+    case O_BUDGET: return read_double(arg, &o->budget_s);
+    case O_CAP: return read_double(arg, &o->naive_cap_s);
+    case O_BACKENDS: return read_backends(o, arg);
+    case O_ONLY: return read_sections(o, arg);
+    case O_BATCHES: lists->batches = arg; return 0;
+    case O_TLIST: lists->threads = arg; return 0;
+    case O_JSON: o->json = arg; return 0;
+    case O_CSV: o->csv = arg; return 0;
+    case O_QUICK: o->quick = true; return 0;
+    case O_SWEEP: o->sweep = true; return 0;
+    case O_PEAKONLY: o->peak_only = true; return 0;
+    case O_HELP: usage(stdout); exit(0);
+    default: usage(stderr); return -1;
     }
+}
+
+/* Range checks, and the defaults that depend on --quick. */
+static int settle_sizes(options *o)
+{
     if (o->batch < 1 || o->batch > 65536 || o->threads < 1 || o->threads > MAX_THREADS) {
         fprintf(stderr, "blasnet-bench: --batch must be 1..65536 and --threads 1..%d\n", MAX_THREADS);
         return -1;
@@ -1187,21 +1442,31 @@ static int parse_options(options *o, int argc, char **argv)
         o->budget_s = o->quick ? 0.15 : 0.5;
     if (o->naive_cap_s < 0)
         o->naive_cap_s = o->quick ? 4.0 : 10.0;
+    return 0;
+}
 
-    if (batches) {
-        o->n_batches = parse_list(batches, o->batches, MAX_LIST, 1, 65536);
+/* The batch sweep's sizes: --batches, else powers of two to 4096 (--sweep), else a short list. */
+static void choose_batches(options *o, const char *text)
+{
+    static const int quick[] = {1, 16, 64, 128, 256, 1024};
+    if (text) {
+        o->n_batches = parse_list(text, o->batches, MAX_LIST, 1, 65536);
     } else if (o->sweep) {
         for (int v = 1; v <= 4096; v *= 2)
             o->batches[o->n_batches++] = v;
     } else {
-        static const int quick[] = {1, 16, 64, 128, 256, 1024};
         for (size_t i = 0; i < sizeof quick / sizeof quick[0]; i++)
             o->batches[o->n_batches++] = quick[i];
         if (!o->quick)
             o->batches[o->n_batches++] = 4096;
     }
-    if (tlist) {
-        o->n_threads = parse_list(tlist, o->thread_list, MAX_LIST, 1, MAX_THREADS);
+}
+
+/* The thread sweep's counts: --thread-list, else 1..all cores (--sweep), else 1 and the run's threads. */
+static void choose_thread_list(options *o, const char *text)
+{
+    if (text) {
+        o->n_threads = parse_list(text, o->thread_list, MAX_LIST, 1, MAX_THREADS);
     } else if (o->sweep) {
         int all = omp_get_num_procs();
         all = all > o->threads ? all : o->threads;
@@ -1212,6 +1477,25 @@ static int parse_options(options *o, int argc, char **argv)
         if (o->threads > 1)
             o->thread_list[o->n_threads++] = o->threads;
     }
+}
+
+static int parse_options(options *o, int argc, char **argv)
+{
+    list_args lists = {NULL, NULL};
+    if (set_defaults(o))
+        return -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
+        if (apply_option(o, &lists, c, optarg))
+            return -1;
+    if (optind < argc) {
+        fprintf(stderr, "blasnet-bench: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (settle_sizes(o))
+        return -1;
+    choose_batches(o, lists.batches);
+    choose_thread_list(o, lists.threads);
     if (o->n_batches < 1 || o->n_threads < 1) {
         fprintf(stderr, "blasnet-bench: --batches / --thread-list: comma-separated positive numbers\n");
         return -1;
@@ -1263,69 +1547,77 @@ static void header(bench *b)
     bench_report_meta(r, "peak_n", "%d", o->peak_n);
 }
 
+static int find_backends(bench *b)
+{
+    for (int i = 0; i < N_BACKENDS; i++) {
+        b->be[i] = bn_backend_find(backend_names[i]);
+        if (!b->be[i]) {
+            fprintf(stderr, "blasnet-bench: the library has no '%s' backend\n", backend_names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --peak-only: the one line child_peak reads back. The exit status: 1 when the peak failed its check. */
+static int run_peak_only(bench *b)
+{
+    bn_set_threads(b->o.threads);
+    double best;
+    double g = measure_peak(b, b->o.peak_n, &best);
+    printf("peak core=%s threads=%d n=%d gflops=%.3f best_s=%.6f\n", bn_blas_corename(), b->o.threads,
+           b->o.peak_n, g, best);
+    return isnan(g) ? 1 : 0;
+}
+
+/* The sections asked for, the targets and the files. The exit status: 1 on a verification failure, a
+ * net that cannot be made (nothing after it runs) or a file not written. */
+static int run_benchmark(bench *b)
+{
+    const options *o = &b->o;
+    double t0 = bench_now();
+    header(b);
+    if (o->sections & (SEC_PEAK | SEC_CORES))
+        section_peak(b);
+    if (o->sections & SEC_CORES)
+        section_cores(b);
+    if (o->sections & SEC_OPS)
+        section_ops(b);
+    if ((o->sections & (SEC_BATCH | SEC_THREADS)) && section_steps(b))
+        return 1;
+    double peak_now = peak_at(b, o->threads);
+    if ((o->sections & SEC_PEAK) && (o->sections & (SEC_OPS | SEC_BATCH | SEC_THREADS)))
+        recheck_peak(b, &peak_now);
+    report_targets(b, peak_now);
+    printf("\n%d verification failure(s); %.1f s in all\n", b->failures, bench_now() - t0);
+    int rc = b->failures ? 1 : 0;
+    if (b->rep.dropped)
+        fprintf(stderr, "blasnet-bench: %d records did not fit and are missing from the files\n", b->rep.dropped);
+    if (o->csv && bench_report_write_csv(&b->rep, o->csv))
+        rc = 1;
+    if (o->json && bench_report_write_json(&b->rep, o->json))
+        rc = 1;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     bench b;
     memset(&b, 0, sizeof b);
     if (parse_options(&b.o, argc, argv))
         return 2;
-    for (int i = 0; i < N_BACKENDS; i++) {
-        b.be[i] = bn_backend_find(backend_names[i]);
-        if (!b.be[i]) {
-            fprintf(stderr, "blasnet-bench: the library has no '%s' backend\n", backend_names[i]);
-            return 1;
-        }
-    }
+    if (find_backends(&b))
+        return 1;
     for (int t = 0; t <= MAX_THREADS; t++)
         b.peak[t] = NAN;
     b.samples = xmalloc(MAX_SAMPLES * sizeof(double));
-
-    if (b.o.peak_only) {
-        bn_set_threads(b.o.threads);
-        double best;
-        double g = measure_peak(&b, b.o.peak_n, &best);
-        printf("peak core=%s threads=%d n=%d gflops=%.3f best_s=%.6f\n", bn_blas_corename(), b.o.threads,
-               b.o.peak_n, g, best);
-        free(b.samples);
-        return isnan(g) ? 1 : 0;
-    }
-    if (bench_report_init(&b.rep, 4096)) {
+    int rc = 1;
+    if (b.o.peak_only)
+        rc = run_peak_only(&b);
+    else if (bench_report_init(&b.rep, 4096) == 0)
+        rc = run_benchmark(&b);
+    else
         fprintf(stderr, "blasnet-bench: out of memory\n");
-        return 1;
-    }
-    double t0 = bench_now();
-    header(&b);
-    if (b.o.sections & (SEC_PEAK | SEC_CORES))
-        section_peak(&b);
-    if (b.o.sections & SEC_CORES)
-        section_cores(&b);
-    if (b.o.sections & SEC_OPS)
-        section_ops(&b);
-    if (b.o.sections & (SEC_BATCH | SEC_THREADS)) {
-        int max_batch = b.o.batch;
-        for (int i = 0; i < b.o.n_batches; i++)
-            max_batch = b.o.batches[i] > max_batch ? b.o.batches[i] : max_batch;
-        bn_net *net = NULL;
-        int s = bn_net_create(&net, &b.o.arch, max_batch, b.be[2]);
-        if (s) {
-            fprintf(stderr, "blasnet-bench: %s\n", bn_errmsg());
-            return 1;
-        }
-        section_steps(&b, net);
-        bn_net_destroy(&net);
-    }
-    double peak_now = peak_at(&b, b.o.threads);
-    if ((b.o.sections & SEC_PEAK) && (b.o.sections & (SEC_OPS | SEC_BATCH | SEC_THREADS)))
-        recheck_peak(&b, &peak_now);
-    report_targets(&b, peak_now);
-    printf("\n%d verification failure(s); %.1f s in all\n", b.failures, bench_now() - t0);
-    int rc = b.failures ? 1 : 0;
-    if (b.rep.dropped)
-        fprintf(stderr, "blasnet-bench: %d records did not fit and are missing from the files\n", b.rep.dropped);
-    if (b.o.csv && bench_report_write_csv(&b.rep, b.o.csv))
-        rc = 1;
-    if (b.o.json && bench_report_write_json(&b.rep, b.o.json))
-        rc = 1;
     bench_report_free(&b.rep);
     free(b.samples);
     return rc;

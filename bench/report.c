@@ -86,35 +86,44 @@ static int finish(FILE *f, const char *path)
     return 0;
 }
 
-static const char *const num_names[] = {"median_s",   "min_s",      "gflops",      "gbs",           "pct_peak",
-                                        "speedup",    "samples_s",  "gemm_share",  "elem_share",
-                                        "other_share", "gemm_pct_peak", "err"};
-
-static void nums(const bench_record *x, double out[12])
+static FILE *open_for_writing(const char *path)
 {
-    double v[12] = {x->median_s,   x->min_s,      x->gflops,      x->gbs,          x->pct_peak,  x->speedup,
-                    x->samples_s,  x->gemm_share, x->elem_share,  x->other_share, x->gemm_pct_peak, x->err};
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "blasnet-bench: cannot open %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* The numeric columns, named in the order nums() lists them. */
+enum { N_NUMS = 12 };
+static const char *const num_names[] = {
+    "median_s", "min_s", "gflops", "gbs", "pct_peak", "speedup", "samples_s", "gemm_share", "elem_share", "other_share",
+    "gemm_pct_peak", "err"};
+_Static_assert(sizeof num_names / sizeof num_names[0] == N_NUMS, "a numeric column without a name");
+
+static void nums(const bench_record *x, double out[N_NUMS])
+{
+    double v[N_NUMS] = {x->median_s,  x->min_s,      x->gflops,     x->gbs,         x->pct_peak,      x->speedup,
+                        x->samples_s, x->gemm_share, x->elem_share, x->other_share, x->gemm_pct_peak, x->err};
     memcpy(out, v, sizeof v);
 }
 
 int bench_report_write_csv(const bench_report *r, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "blasnet-bench: cannot open %s: %s\n", path, strerror(errno));
+    FILE *f = open_for_writing(path);
+    if (!f)
         return -1;
-    }
     fputs("section,backend,op,shape,threads,batch,runs,check", f);
-    for (size_t k = 0; k < sizeof num_names / sizeof num_names[0]; k++)
+    for (int k = 0; k < N_NUMS; k++)
         fprintf(f, ",%s", num_names[k]);
     fputc('\n', f);
     for (int i = 0; i < r->n; i++) {
         const bench_record *x = &r->rec[i];
         fprintf(f, "%s,%s,%s,%s,%d,%d,%d,%s", x->section, x->backend, x->op, x->shape, x->threads, x->batch,
                 x->runs, x->check);
-        double v[12];
+        double v[N_NUMS];
         nums(x, v);
-        for (int k = 0; k < 12; k++) {
+        for (int k = 0; k < N_NUMS; k++) {
             fputc(',', f);
             put_num(f, v[k], false);
         }
@@ -125,11 +134,9 @@ int bench_report_write_csv(const bench_report *r, const char *path)
 
 int bench_report_write_json(const bench_report *r, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "blasnet-bench: cannot open %s: %s\n", path, strerror(errno));
+    FILE *f = open_for_writing(path);
+    if (!f)
         return -1;
-    }
     fputs("{\n  \"meta\": {", f);
     for (int i = 0; i < r->n_meta; i++) {
         fputs(i ? ",\n    " : "\n    ", f);
@@ -151,9 +158,9 @@ int bench_report_write_json(const bench_report *r, const char *path)
         put_str(f, x->shape);
         fprintf(f, ", \"threads\": %d, \"batch\": %d, \"runs\": %d, \"check\": ", x->threads, x->batch, x->runs);
         put_str(f, x->check);
-        double v[12];
+        double v[N_NUMS];
         nums(x, v);
-        for (int k = 0; k < 12; k++) {
+        for (int k = 0; k < N_NUMS; k++) {
             fprintf(f, ", \"%s\": ", num_names[k]);
             put_num(f, v[k], true);
         }

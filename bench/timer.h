@@ -27,9 +27,6 @@ static int bench_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Calls fn(ctx) once to warm up; if that call alone took at least budget_s it is the one figure (a naive
- * kernel that takes a second needs no warming, and repeating it would blow the run's time). Otherwise times
- * calls one by one until min_runs are done and budget_s has passed, or max_runs (samples' capacity). */
 /* Median of n values; sorts them in place. */
 static inline double bench_median(double *v, int n)
 {
@@ -37,6 +34,9 @@ static inline double bench_median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Calls fn(ctx) once to warm up; if that call alone took at least budget_s it is the one figure (a naive
+ * kernel that takes a second needs no warming, and repeating it would blow the run's time). Otherwise times
+ * calls one by one until min_runs are done and budget_s has passed, or max_runs (samples' capacity). */
 static inline bench_timing bench_measure(void (*fn)(void *), void *ctx, double budget_s, int min_runs,
                                          int max_runs, double *samples)
 {
@@ -59,9 +59,8 @@ static inline bench_timing bench_measure(void (*fn)(void *), void *ctx, double b
         samples[n++] = b - a;
         elapsed = b - start;
     }
-    qsort(samples, (size_t)n, sizeof *samples, bench_cmp_double);
-    t.min_s = samples[0];
-    t.median_s = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    t.median_s = bench_median(samples, n);
+    t.min_s = samples[0]; /* sorted by bench_median */
     t.runs = n;
     return t;
 }
