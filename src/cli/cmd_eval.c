@@ -256,7 +256,7 @@ static int draw_errors(const char *png, int max, const bn_dataset *test, miss *m
     return rc;
 }
 
-int cmd_eval(int argc, char **argv)
+cli_exit cmd_eval(int argc, char **argv)
 {
     enum { OPT_ERRORS = 256, OPT_ERRORS_MAX, OPT_CSV, OPT_BRIEF };
     static const struct option options[] = {

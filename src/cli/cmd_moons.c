@@ -149,7 +149,7 @@ static int draw(const char *png, bn_net *net, const float *xy, const int32_t *la
     return rc;
 }
 
-int cmd_moons(int argc, char **argv)
+cli_exit cmd_moons(int argc, char **argv)
 {
     static const struct option options[] = {
         {"output", required_argument, 0, 'o'}, {"seed", required_argument, 0, 's'},

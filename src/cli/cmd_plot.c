@@ -246,7 +246,7 @@ static int parse_size(const char *text, int *w, int *h)
                : -1;
 }
 
-int cmd_plot(int argc, char **argv)
+cli_exit cmd_plot(int argc, char **argv)
 {
     static const struct option options[] = {
         {"steps", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'},

@@ -166,7 +166,7 @@ static int predict_stdin(predictor *pr)
     return rc;
 }
 
-int cmd_predict(int argc, char **argv)
+cli_exit cmd_predict(int argc, char **argv)
 {
     static const struct option options[] = {
         {"model", required_argument, 0, 'm'}, {"top", required_argument, 0, 'k'},

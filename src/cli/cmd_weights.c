@@ -30,7 +30,7 @@ static int parse_shape(const char *text, int *rows, int *cols)
     return sscanf(text, "%d x %d%c", rows, cols, &tail) == 2 && *rows > 0 && *cols > 0 ? 0 : -1;
 }
 
-int cmd_weights(int argc, char **argv)
+cli_exit cmd_weights(int argc, char **argv)
 {
     static const struct option options[] = {
         {"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
