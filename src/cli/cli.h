@@ -113,14 +113,6 @@ cli_exit runtime_error(const char *cmd, int status, const char *hint);
 
 const char *data_hint(void);
 
-/* The per-command parsing helpers, until every command declares its options to args_run. */
-int usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
-int parse_int(const char *cmd, const char *flag, const char *text, long min, long max, int *out);
-int parse_u64(const char *cmd, const char *flag, const char *text, uint64_t *out);
-int parse_float(const char *cmd, const char *flag, const char *text, double min, bool min_open, double max,
-                bool max_open, float *out);
-const char *data_dir_or_default(const char *flag_value);
-
 cli_exit cmd_train(int argc, char **argv);
 cli_exit cmd_eval(int argc, char **argv);
 cli_exit cmd_info(int argc, char **argv);
