@@ -224,7 +224,8 @@ static cli_exit make_data_and_net(const moons_options *o, moons_run *r)
     return EXIT_OK;
 }
 
-/* Minibatch SGD over shuffled passes of the training points. */
+/* Minibatch SGD over shuffled passes of the training points. A non-finite loss comes back as
+ * BN_E_DIVERGED from bn_net_train_step, the one signal for it. */
 static cli_exit train_moons(const moons_options *o, moons_run *r)
 {
     const bn_sgd sgd = {.lr = o->lr, .momentum = 0.9f, .weight_decay = 0.0f, .nesterov = false};
@@ -242,13 +243,13 @@ static cli_exit train_moons(const moons_options *o, moons_run *r)
             uint32_t k = r->order[pos++];
             x[2 * i] = r->xy[2 * k], x[2 * i + 1] = r->xy[2 * k + 1], y[i] = r->labels[k];
         }
-        int status = bn_net_backprop(r->net, x, y, o->batch, &r->loss, NULL);
-        if (!status && !isfinite(r->loss))
-            status = BN_E_DIVERGED;
-        if (status)
-            return cli_error(EXIT_RUNTIME, "moons", "training stopped at step %d: %s; try a smaller --lr", s + 1,
-                             status == BN_E_DIVERGED ? "the loss is not finite" : bn_errmsg());
-        bn_net_sgd_step(r->net, &sgd, NULL);
+        int status = bn_net_train_step(r->net, x, y, o->batch, &sgd, &r->loss, NULL, NULL);
+        if (status) {
+            char where[128];
+            snprintf(where, sizeof where, "training stopped at step %d of %d%s", s + 1, o->steps,
+                     status == BN_E_DIVERGED ? ": lower --lr" : "");
+            return runtime_error("moons", status, where);
+        }
     }
     return EXIT_OK;
 }
