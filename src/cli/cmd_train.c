@@ -330,6 +330,25 @@ static cli_exit check_labels_fit(const train_options *o, const train_run *r)
     return EXIT_OK;
 }
 
+/* Labels that leave classes empty (one stray 200 among the digits makes 201 classes) build outputs that no
+ * sample ever trains. When the labels chose the class count, say so once. */
+static void warn_empty_classes(const train_options *o, const bn_dataset *train)
+{
+    if (o->classes || o->resume_path)
+        return;
+    bool seen[256] = {false};
+    for (size_t i = 0; i < train->n; i++)
+        seen[train->labels[i]] = true;
+    int classes = bn_dataset_max_label(train) + 1, empty = 0;
+    for (int k = 0; k < classes; k++)
+        empty += !seen[k];
+    if (empty)
+        fprintf(stderr, "blasnet train: warning: %d of %d classes have no training sample (labels run 0..%d); "
+                        "check '%s/train-labels-idx1-ubyte' for stray labels, or give --classes %d if the empty "
+                        "classes are meant\n",
+                empty, classes, classes - 1, o->common.data_dir, classes);
+}
+
 static volatile int stop_requested;
 static volatile sig_atomic_t stop_signal;
 
@@ -445,6 +464,7 @@ static cli_exit run_train(void *ctx)
     set_hooks(o, &r.out, &r.cfg);
     print_run_header(o, &r);
     blas_core_notice(); /* after every check: an error stays a single line */
+    warn_empty_classes(o, &r.train);
     catch_stop_signals();
     rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.cfg, &r.state));
     rc = close_logs(o, &r.out, rc);
