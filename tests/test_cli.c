@@ -469,6 +469,64 @@ static void good_runs(void)
     result_free(&r);
 }
 
+/* Lines of text that contain needle. */
+static int lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)len, p);
+        n += strstr(line, needle) != NULL;
+        p += len + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+/* One stray label far above the others (a 200 among the digits 0..9) makes 201 classes, 190 of them without
+ * a training sample: train says so in one warning line that names the label file and --classes, and still
+ * trains. Labels without gaps, or an explicit --classes, bring no warning. */
+static void empty_classes(void)
+{
+    char d[300], f[600];
+    make_dir(d, sizeof d, "stray-label");
+    CHECK(idxw_write_synth_pair(d, "t10k", 100, 28, 28, 10, 12) == 0);
+    uint8_t *px = malloc(600 * 784), lab[600];
+    CHECK(px != NULL);
+    if (px) {
+        idxw_synth(px, lab, 600, 28, 28, 10, 11);
+        lab[3] = 200; /* in the training part: the last 100 images are the validation set */
+        file_in(f, sizeof f, d, "train-images-idx3-ubyte");
+        CHECK(idxw_write_images(f, px, 600, 28, 28) == 0);
+        file_in(f, sizeof f, d, "train-labels-idx1-ubyte");
+        CHECK(idxw_write_labels(f, lab, 600) == 0);
+        free(px);
+    }
+    char line[1024];
+    cli_result r = RUN("train", "--data", d, "--epochs", "1", "--hidden", "16", "--quiet");
+    no_crash("stray label", &r);
+    CHECKF(r.code == 0, "stray label: exit %d; stderr: %s", r.code, r.err);
+    CHECKF(lines_with(r.err, "warning") == 1, "stray label: want one warning line, stderr: %s", r.err);
+    const char *w = strstr(r.err, "warning");
+    snprintf(line, sizeof line, "%.*s", w ? (int)strcspn(w, "\n") : 0, w ? w : "");
+    CHECKF(strstr(line, "190 of 201 classes") && strstr(line, "train-labels-idx1-ubyte") && strstr(line, "--classes"),
+           "stray label: the warning does not give the count, the label file and --classes: %s", line);
+    CHECKF(strstr(r.out, "784-16-201") != NULL, "stray label: not a 201-class network: %s", r.out);
+    CHECKF(matches(r.out, "test: loss=[0-9.]+ acc=[0-9.]+% n=100"), "stray label: no test line: %s", r.out);
+    result_free(&r);
+
+    r = RUN("train", "--data", d, "--epochs", "1", "--hidden", "16", "--quiet", "--classes", "201");
+    no_crash("stray label, --classes 201", &r);
+    CHECKF(r.code == 0 && !strstr(r.err, "warning"), "--classes 201: exit %d, stderr: %s", r.code, r.err);
+    result_free(&r);
+
+    r = RUN("train", "--data", good, "--epochs", "1", "--hidden", "16", "--quiet");
+    no_crash("labels 0..9", &r);
+    CHECKF(r.code == 0 && !strstr(r.err, "warning"), "labels 0..9: exit %d, stderr: %s", r.code, r.err);
+    result_free(&r);
+}
+
 int main(void)
 {
     if (!bn_test_tmpdir(root, sizeof root, "cli"))
@@ -484,6 +542,7 @@ int main(void)
     range_checks();
     broken_data();
     good_runs();
+    empty_classes();
 
     bn_test_remove_tree(root);
     return bn_test_exit("cli");

@@ -1,78 +1,282 @@
-/* Flag parsing with range checks and the CLI's one-line error messages. */
+/* The one option parser of the CLI: a command's table of options plus the shared ones, read with
+ * getopt_long (so --flag=value, unambiguous prefixes and operands between flags all work), each value
+ * range-checked as it is stored; and the CLI's one-line error messages. */
 #include "cli.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-int usage_error(const char *cmd, const char *fmt, ...)
+/* Shared options plus the largest command's own (train has 25). */
+#define MAX_OPTIONS 40
+
+/* ---- messages ----------------------------------------------------------------------------------------- */
+cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...)
 {
+    assert(code != EXIT_OK);
     fprintf(stderr, "blasnet %s: ", cmd);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see: blasnet %s --help)\n", cmd);
-    return EXIT_USAGE;
+    if (code == EXIT_USAGE)
+        fprintf(stderr, " (see: blasnet %s --help)", cmd);
+    fputc('\n', stderr);
+    return code;
 }
 
-int runtime_error(const char *cmd, int status, const char *hint)
+/* What to do about a failed library call, when the caller knows nothing better. */
+static const char *status_advice(int status)
 {
-    fprintf(stderr, "blasnet %s: %s%s%s\n", cmd, bn_errmsg(), hint ? "; " : "", hint ? hint : "");
-    (void)status;
+    switch (status) {
+    case BN_E_NOMEM: return "choose smaller sizes or free memory";
+    case BN_E_IO: return "check the path, its folder's permissions and the free space";
+    case BN_E_FORMAT: return "the file is damaged or of another kind; write it again";
+    case BN_E_MISMATCH: return "give a model and data that belong together";
+    case BN_E_DIVERGED: return "lower the learning rate (--lr)";
+    default: return bn_strerror(status);
+    }
+}
+
+cli_exit runtime_error(const char *cmd, int status, const char *hint)
+{
+    assert(status != BN_OK);
+    fprintf(stderr, "blasnet %s: %s; %s\n", cmd, bn_errmsg(), hint ? hint : status_advice(status));
     return EXIT_RUNTIME;
-}
-
-int parse_int(const char *cmd, const char *flag, const char *text, long min, long max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno || v < min || v > max)
-        return usage_error(cmd, "%s '%s' must be an integer in %ld..%ld", flag, text, min, max);
-    *out = (int)v;
-    return 0;
-}
-
-int parse_u64(const char *cmd, const char *flag, const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (text[0] == '-')
-        return usage_error(cmd, "%s '%s' must be a non-negative integer", flag, text);
-    unsigned long long v = strtoull(text, &end, 0);
-    if (end == text || *end != '\0' || errno)
-        return usage_error(cmd, "%s '%s' must be a non-negative integer below 2^64", flag, text);
-    *out = (uint64_t)v;
-    return 0;
-}
-
-int parse_float(const char *cmd, const char *flag, const char *text, double min, bool min_open, double max,
-                bool max_open, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    bool ok = end != text && *end == '\0' && !errno && isfinite(v) && (min_open ? v > min : v >= min) &&
-              (max_open ? v < max : v <= max);
-    if (!ok)
-        return usage_error(cmd, "%s '%s' must be a number in %s%g, %g%s", flag, text, min_open ? "(" : "[", min,
-                           max, max_open ? ")" : "]");
-    *out = (float)v;
-    return 0;
-}
-
-const char *data_dir_or_default(const char *flag_value)
-{
-    if (flag_value)
-        return flag_value;
-    const char *env = getenv("BLASNET_DATA");
-    return env && *env ? env : DEFAULT_DATA_DIR;
 }
 
 const char *data_hint(void)
 {
     return "fetch MNIST with ./data/fetch-mnist.sh or point --data at a folder of IDX files";
+}
+
+/* ---- the table ---------------------------------------------------------------------------------------- */
+cli_option opt_flag(const char *name, int id, bool *to)
+{
+    return (cli_option){.name = name, .id = id, .kind = ARG_FLAG, .to.flag = to};
+}
+
+cli_option opt_text(const char *name, int id, const char **to)
+{
+    return (cli_option){.name = name, .id = id, .kind = ARG_TEXT, .to.text = to};
+}
+
+cli_option opt_int(const char *name, int id, int *to, long min, long max)
+{
+    return (cli_option){.name = name, .id = id, .kind = ARG_INT, .to.i = to, .min = (double)min,
+                        .max = (double)max};
+}
+
+cli_option opt_u64(const char *name, int id, uint64_t *to)
+{
+    return (cli_option){.name = name, .id = id, .kind = ARG_U64, .to.u64 = to};
+}
+
+cli_option opt_float(const char *name, int id, float *to, range_end min_end, double min, double max,
+                     range_end max_end)
+{
+    return (cli_option){.name = name, .id = id, .kind = ARG_FLOAT, .to.f = to, .min = min, .max = max,
+                        .min_end = min_end, .max_end = max_end};
+}
+
+cli_option with_short(char c, cli_option opt)
+{
+    opt.short_name = c;
+    return opt;
+}
+
+/* ---- storing one value -------------------------------------------------------------------------------- */
+static bool store_int(const cli_option *o, const char *text)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || errno || v < (long)o->min || v > (long)o->max)
+        return false;
+    *o->to.i = (int)v;
+    return true;
+}
+
+static bool store_u64(const cli_option *o, const char *text)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (text[0] == '-' || end == text || *end != '\0' || errno)
+        return false;
+    *o->to.u64 = (uint64_t)v;
+    return true;
+}
+
+static bool store_float(const cli_option *o, const char *text)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    bool ok = end != text && *end == '\0' && !errno && isfinite(v) &&
+              (o->min_end == OPEN ? v > o->min : v >= o->min) && (o->max_end == OPEN ? v < o->max : v <= o->max);
+    if (ok)
+        *o->to.f = (float)v;
+    return ok;
+}
+
+/* Stores text into the option's variable, or says which flag is wrong and what it accepts. */
+static cli_exit store(const char *cmd, const cli_option *o, const char *text)
+{
+    switch (o->kind) {
+    case ARG_FLAG: *o->to.flag = true; return EXIT_OK;
+    case ARG_TEXT: *o->to.text = text; return EXIT_OK;
+    case ARG_INT:
+        if (store_int(o, text))
+            return EXIT_OK;
+        return cli_error(EXIT_USAGE, cmd, "--%s '%s' must be an integer in %ld..%ld", o->name, text, (long)o->min,
+                         (long)o->max);
+    case ARG_U64:
+        if (store_u64(o, text))
+            return EXIT_OK;
+        return cli_error(EXIT_USAGE, cmd,
+                         text[0] == '-' ? "--%s '%s' must be a non-negative integer"
+                                        : "--%s '%s' must be a non-negative integer below 2^64",
+                         o->name, text);
+    case ARG_FLOAT:
+        if (store_float(o, text))
+            return EXIT_OK;
+        return cli_error(EXIT_USAGE, cmd, "--%s '%s' must be a number in %s%g, %g%s", o->name, text,
+                         o->min_end == OPEN ? "(" : "[", o->min, o->max, o->max_end == OPEN ? ")" : "]");
+    }
+    return EXIT_USAGE;
+}
+
+/* ---- the parser --------------------------------------------------------------------------------------- */
+/* What reading the command line ends in. */
+typedef enum args_outcome {
+    ARGS_RUN,        /* parsed and checked: run the command */
+    ARGS_HELP_SHOWN, /* --help printed the usage: exit 0 */
+    ARGS_INVALID,    /* one usage line was printed: exit 2 */
+} args_outcome;
+
+/* The shared options the command takes, then its own, into all; returns how many. */
+static size_t gather_options(const cli_command *c, cli_args *a, cli_option *all)
+{
+    size_t n = 0;
+    all[n++] = opt_flag("help", OPT_HELP, NULL);
+    if (c->common & COMMON_DATA)
+        all[n++] = opt_text("data", OPT_DATA, &a->data_dir);
+    if (c->common & COMMON_THREADS)
+        all[n++] = opt_int("threads", OPT_THREADS, &a->threads, 1, 4096);
+    if (c->common & COMMON_BACKEND)
+        all[n++] = opt_text("backend", OPT_BACKEND, &a->backend_name);
+    if (c->common & COMMON_BLAS_CORE)
+        all[n++] = opt_text("blas-core", OPT_BLAS_CORE, &a->blas_core);
+    assert(n + c->n_options <= MAX_OPTIONS);
+    memcpy(all + n, c->options, c->n_options * sizeof *all);
+    return n + c->n_options;
+}
+
+/* getopt_long's view of the table: option k answers 256 + k, above every short option's character. */
+static void getopt_tables(const cli_option *all, size_t n, struct option *longs, char *shorts)
+{
+    char *s = shorts;
+    *s++ = ':'; /* a missing value is answered ':', apart from an unknown option's '?' */
+    for (size_t k = 0; k < n; k++) {
+        bool takes_value = all[k].kind != ARG_FLAG;
+        assert(all[k].id > 0 && all[k].id < 64);
+        longs[k] = (struct option){all[k].name, takes_value ? required_argument : no_argument, NULL, 256 + (int)k};
+        if (all[k].short_name) {
+            *s++ = all[k].short_name;
+            if (takes_value)
+                *s++ = ':';
+        }
+    }
+    longs[n] = (struct option){0};
+    *s = '\0';
+}
+
+/* The option getopt_long answered ch for, or NULL for an unknown one. */
+static const cli_option *answered(const cli_option *all, size_t n, int ch)
+{
+    for (size_t k = 0; k < n; k++)
+        if (ch == 256 + (int)k || (all[k].short_name && ch == all[k].short_name))
+            return &all[k];
+    return NULL;
+}
+
+/* After the flags: operands, and the shared values that need resolving. */
+static cli_exit finish(const cli_command *c, cli_args *a)
+{
+    if (c->max_operands >= 0 && a->n_operands > c->max_operands)
+        return cli_error(EXIT_USAGE, c->name, "unexpected argument '%s'", a->operands[c->max_operands]);
+    if (!a->data_dir) {
+        const char *env = getenv("BLASNET_DATA");
+        a->data_dir = env && *env ? env : DEFAULT_DATA_DIR;
+    }
+    a->backend = bn_backend_find(a->backend_name);
+    if ((c->common & COMMON_BACKEND) && !a->backend)
+        return cli_error(EXIT_USAGE, c->name, "--backend '%s' is not one of blas, naive, naive-omp", a->backend_name);
+    return EXIT_OK;
+}
+
+static args_outcome parse(const cli_command *c, int argc, char **argv, cli_args *a)
+{
+    cli_option all[MAX_OPTIONS];
+    struct option longs[MAX_OPTIONS + 1];
+    char shorts[2 * MAX_OPTIONS + 2];
+    size_t n = gather_options(c, a, all);
+    getopt_tables(all, n, longs, shorts);
+    optind = 1;
+    opterr = 0;
+    for (int ch; (ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1;) {
+        const cli_option *o = ch == ':' ? NULL : answered(all, n, ch);
+        if (!o) {
+            cli_error(EXIT_USAGE, c->name, ch == ':' ? "%s needs a value" : "unknown option '%s'", argv[optind - 1]);
+            return ARGS_INVALID;
+        }
+        if (o->id == OPT_HELP) {
+            fputs(c->usage, stdout);
+            return ARGS_HELP_SHOWN;
+        }
+        if (store(c->name, o, optarg))
+            return ARGS_INVALID;
+        a->given |= (uint64_t)1 << o->id;
+    }
+    a->operands = argv + optind;
+    a->n_operands = argc - optind;
+    return finish(c, a) ? ARGS_INVALID : ARGS_RUN;
+}
+
+cli_exit args_run(const cli_command *c, int argc, char **argv, cli_args *a)
+{
+    *a = (cli_args){.command = c, .threads = bn_default_threads(), .backend_name = "blas", .blas_core = "env"};
+    args_outcome parsed = parse(c, argc, argv, a);
+    if (parsed == ARGS_HELP_SHOWN)
+        return EXIT_OK;
+    if (parsed == ARGS_INVALID)
+        return EXIT_USAGE;
+    cli_exit rc = c->check ? c->check(c->ctx) : EXIT_OK;
+    if (!rc && (c->common & COMMON_BLAS_CORE))
+        rc = blas_core_apply(c->name, a->blas_core, argv - 1); /* argv - 1: the whole command line, for execv */
+    if (rc)
+        return rc;
+    if (c->common & COMMON_THREADS)
+        bn_set_threads(a->threads);
+    return c->run(c->ctx);
+}
+
+bool args_given(const cli_args *a, int id)
+{
+    assert(id > 0 && id < 64);
+    return (a->given >> id) & 1;
+}
+
+const char *args_option_name(const cli_args *a, int id)
+{
+    for (size_t k = 0; k < a->command->n_options; k++)
+        if (a->command->options[k].id == id)
+            return a->command->options[k].name;
+    return "?";
 }

@@ -3,6 +3,7 @@
  * halves sgemm. We respect the user's setting, say what it costs, and re-execute on request. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,23 +24,21 @@ void blas_core_notice(void)
                 env, best);
 }
 
-int blas_core_apply(const char *cmd, const char *choice, char **argv)
+cli_exit blas_core_apply(const char *cmd, const char *choice, char **argv)
 {
     if (!choice || strcmp(choice, "env") == 0 || getenv(REEXEC_GUARD))
-        return 0;
+        return EXIT_OK;
     const char *want = strcmp(choice, "auto") == 0 ? bn_cpu_best_blas_core() : choice;
     if (bn_blas_core_rank(want) < 0)
-        return usage_error(cmd, "--blas-core '%s' is not an OpenBLAS core name (auto, env, Haswell, SkylakeX, "
-                                "Cooperlake, ...)",
-                           choice);
+        return cli_error(EXIT_USAGE, cmd, "--blas-core '%s' is not an OpenBLAS core name (auto, env, Haswell, "
+                                          "SkylakeX, Cooperlake, ...)", choice);
     if (strcasecmp(bn_blas_corename(), want) == 0)
-        return 0;
-    if (setenv("OPENBLAS_CORETYPE", want, 1) != 0 || setenv(REEXEC_GUARD, "1", 1) != 0) {
-        perror("blasnet: setenv");
-        return EXIT_RUNTIME;
-    }
+        return EXIT_OK;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) != 0 || setenv(REEXEC_GUARD, "1", 1) != 0)
+        return cli_error(EXIT_RUNTIME, cmd, "cannot set OPENBLAS_CORETYPE=%s: %s; set it in the environment instead",
+                         want, strerror(errno));
     execv("/proc/self/exe", argv);
-    fprintf(stderr, "blasnet %s: cannot re-execute with OPENBLAS_CORETYPE=%s; set it in the environment instead\n",
-            cmd, want);
-    return EXIT_RUNTIME;
+    return cli_error(EXIT_RUNTIME, cmd,
+                     "cannot re-execute with OPENBLAS_CORETYPE=%s: %s; set it in the environment instead", want,
+                     strerror(errno));
 }

@@ -1,15 +1,26 @@
-/* Shared pieces of the command-line tool: exit codes, flag parsing with range checks, one-line errors.
- * Only the CLI prints and exits; the library returns statuses. */
+/* Shared pieces of the command-line tool: exit codes, the one option parser every command declares its
+ * flags to, and the one-line errors. Only the CLI prints and exits; the library returns BN_E_* statuses,
+ * which stay `int status` here and never travel as exit codes. */
 #ifndef BN_CLI_H
 #define BN_CLI_H
 
 #include "blasnet.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_SIGINT = 130, EXIT_SIGTERM = 143 };
+/* What the process exits with. A CLI function that can end the run returns one of these (EXIT_OK: go on). */
+typedef enum cli_exit {
+    EXIT_OK = 0,
+    EXIT_RUNTIME = 1, /* data, I/O, divergence: the line names the file or the step */
+    EXIT_USAGE = 2,   /* a flag or argument is wrong: the line names it */
+    EXIT_SIGINT = 130,
+    EXIT_SIGTERM = 143,
+} cli_exit;
 
 #define DEFAULT_DATA_DIR "data/mnist"
+/* Elements in an array (not a pointer): the option tables are sized by their initialisers. */
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #if defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -17,33 +28,102 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_SIGINT = 130, EXIT_SI
 #define CLI_PRINTF(a, b)
 #endif
 
-/* "blasnet CMD: message" on stderr; returns EXIT_USAGE. */
-int usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
-/* "blasnet CMD: <library detail>" and, if hint is not NULL, its hint; returns EXIT_RUNTIME. */
-int runtime_error(const char *cmd, int status, const char *hint);
+/* ---- options -------------------------------------------------------------------------------------------
+ * A command lists its own options in a table of cli_option (made with the opt_* constructors, which point
+ * straight at the command's variables), names the shared ones it takes (COMMON_*) and hands both to
+ * args_run. That reads the command line once (ranges are checked as each value is stored, --help prints the
+ * usage, every mistake becomes one usage line), runs the command's checks, applies --blas-core and
+ * --threads, and runs the command. */
 
-/* Each returns 0, or prints which flag is wrong and its valid range and returns EXIT_USAGE. */
-int parse_int(const char *cmd, const char *flag, const char *text, long min, long max, int *out);
-int parse_u64(const char *cmd, const char *flag, const char *text, uint64_t *out);
-/* Range [min, max]; an open end when the matching *_open is true. */
-int parse_float(const char *cmd, const char *flag, const char *text, double min, bool min_open, double max,
-                bool max_open, float *out);
+/* Ids of the shared options; a command numbers its own from OPT_COMMAND_FIRST. Ids stay below 64. */
+enum { OPT_HELP = 1, OPT_DATA, OPT_THREADS, OPT_BACKEND, OPT_BLAS_CORE, OPT_COMMAND_FIRST };
 
-/* The data folder: --data, else $BLASNET_DATA, else data/mnist. */
-const char *data_dir_or_default(const char *flag_value);
+/* The shared options a command may take (--help is always there). */
+enum { COMMON_DATA = 1u << 0, COMMON_THREADS = 1u << 1, COMMON_BACKEND = 1u << 2, COMMON_BLAS_CORE = 1u << 3 };
+
+typedef enum { ARG_FLAG, ARG_TEXT, ARG_INT, ARG_U64, ARG_FLOAT } arg_kind;
+typedef enum { CLOSED, OPEN } range_end; /* OPEN: the bound itself is not accepted */
+
+typedef struct cli_option {
+    const char *name; /* the long name, without "--" */
+    char short_name;  /* 'o' for -o, or 0 */
+    int id;
+    arg_kind kind;
+    union {
+        bool *flag;
+        const char **text;
+        int *i;
+        uint64_t *u64;
+        float *f;
+    } to; /* where the value goes */
+    double min, max; /* ARG_INT and ARG_FLOAT: the accepted range */
+    range_end min_end, max_end;
+} cli_option;
+
+cli_option opt_flag(const char *name, int id, bool *to);
+cli_option opt_text(const char *name, int id, const char **to);
+cli_option opt_int(const char *name, int id, int *to, long min, long max);
+cli_option opt_u64(const char *name, int id, uint64_t *to);
+/* A float in [min, max], either end open: opt_float("lr", OPT_LR, &lr, OPEN, 0, 1e6, CLOSED) is (0, 1e6]. */
+cli_option opt_float(const char *name, int id, float *to, range_end min_end, double min, double max,
+                     range_end max_end);
+/* The same option, also spelled -c. */
+cli_option with_short(char c, cli_option opt);
+
+typedef struct cli_command {
+    const char *name;  /* "train": the messages say "blasnet train: ..." */
+    const char *usage; /* printed by --help */
+    unsigned common;   /* COMMON_* */
+    const cli_option *options;
+    size_t n_options;
+    int max_operands; /* arguments that are not options; -1: any number */
+    /* Both get ctx, the command's options (where the table's variables live). check, which may be NULL,
+     * runs before --blas-core and --threads take effect and returns EXIT_OK or cli_error(EXIT_USAGE, ...). */
+    cli_exit (*check)(void *ctx);
+    cli_exit (*run)(void *ctx);
+    void *ctx;
+} cli_command;
+
+/* The shared options and what the parser found, in one place. */
+typedef struct cli_args {
+    const cli_command *command; /* while args_run runs */
+    const char *data_dir;       /* --data, else $BLASNET_DATA, else data/mnist */
+    int threads;                /* --threads, else bn_default_threads() */
+    const char *backend_name;   /* --backend, else blas */
+    const bn_backend *backend;  /* the table it names */
+    const char *blas_core;      /* --blas-core: env (the default), auto or a core name */
+    char **operands;            /* the arguments that are not options, in order */
+    int n_operands;
+    uint64_t given; /* bit id: that option was on the command line */
+} cli_args;
+
+/* Parses argv into the command's variables and args, checks, applies the shared options and runs the
+ * command: what a cmd_* function returns. */
+cli_exit args_run(const cli_command *command, int argc, char **argv, cli_args *args);
+bool args_given(const cli_args *args, int id);
+/* The long name (without "--") of option id of the running command. */
+const char *args_option_name(const cli_args *args, int id);
+
+/* ---- messages ----------------------------------------------------------------------------------------- */
+/* "blasnet CMD: message" on stderr, and for EXIT_USAGE " (see: blasnet CMD --help)"; returns code. */
+cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...) CLI_PRINTF(3, 4);
+/* "blasnet CMD: <library detail>; <hint>" for a failed library call; without a hint, advice chosen by the
+ * status. Returns EXIT_RUNTIME. */
+cli_exit runtime_error(const char *cmd, int status, const char *hint);
+
 const char *data_hint(void);
 
-int cmd_train(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_weights(int argc, char **argv);
-int cmd_predict(int argc, char **argv);
-int cmd_moons(int argc, char **argv);
+cli_exit cmd_train(int argc, char **argv);
+cli_exit cmd_eval(int argc, char **argv);
+cli_exit cmd_info(int argc, char **argv);
+cli_exit cmd_plot(int argc, char **argv);
+cli_exit cmd_weights(int argc, char **argv);
+cli_exit cmd_predict(int argc, char **argv);
+cli_exit cmd_moons(int argc, char **argv);
 
 /* OpenBLAS kernel choice: warns when OPENBLAS_CORETYPE holds back this CPU, and with --blas-core re-executes
  * the program with the variable set (the kernel is chosen when OpenBLAS loads, so there is no other way). */
 void blas_core_notice(void);
-int blas_core_apply(const char *cmd, const char *choice, char **argv);
+cli_exit blas_core_apply(const char *cmd, const char *choice, char **argv);
 
 #endif

@@ -5,7 +5,6 @@
 #include "image.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,13 +86,13 @@ static void print_confusion(const uint64_t *cm, int classes)
     printf("\n");
 }
 
-static int write_confusion_csv(const char *path, const uint64_t *cm, int classes)
+static cli_exit write_confusion_csv(const char *path, const uint64_t *cm, int classes)
 {
     FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "blasnet eval: cannot write --confusion-csv '%s': %s\n", path, strerror(errno));
-        return EXIT_RUNTIME;
-    }
+    if (!f)
+        return cli_error(EXIT_RUNTIME, "eval",
+                         "cannot write --confusion-csv '%s': %s; check the folder exists and is writable", path,
+                         strerror(errno));
     fputs("true", f);
     for (int j = 0; j < classes; j++)
         fprintf(f, ",pred_%d", j);
@@ -104,240 +103,276 @@ static int write_confusion_csv(const char *path, const uint64_t *cm, int classes
             fprintf(f, ",%llu", (unsigned long long)cm[(size_t)i * classes + j]);
         fputc('\n', f);
     }
-    if (ferror(f) | (fclose(f) != 0)) {
-        fprintf(stderr, "blasnet eval: cannot write --confusion-csv '%s': %s\n", path, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    return 0;
+    if (ferror(f) | (fclose(f) != 0))
+        return cli_error(EXIT_RUNTIME, "eval", "cannot write --confusion-csv '%s': %s; check the free space", path,
+                         strerror(errno));
+    return EXIT_OK;
 }
 
-/* Every misclassified test sample, with its prediction: forward passes over the test set in batches. */
-static int collect_misses(bn_net *net, const bn_dataset *test, miss **out, size_t *count)
+/* ---- misclassified images ----------------------------------------------------------------------------- */
+static int most_probable(const float *p, int classes)
+{
+    int best = 0;
+    for (int j = 1; j < classes; j++)
+        best = p[j] > p[best] ? j : best;
+    return best;
+}
+
+/* Every misclassified test sample, with its prediction, into *out (the caller frees it, also after a
+ * failure): forward passes over the test set in batches. */
+static cli_exit collect_misses(bn_net *net, const bn_dataset *test, miss **out, size_t *count)
 {
     const int classes = bn_net_arch(net)->sizes[bn_net_arch(net)->depth];
     const size_t batch = (size_t)bn_net_max_batch(net);
-    miss *m = NULL;
-    size_t n = 0, cap = 0;
+    size_t cap = 0;
     float *x = bn_net_input(net);
     int32_t *labels = bn_net_labels(net);
+    *out = NULL, *count = 0;
     for (size_t start = 0; start < test->n; start += batch) {
         size_t b = test->n - start < batch ? test->n - start : batch;
         bn_dataset_gather(test, NULL, start, b, x, labels);
         int status = bn_net_forward(net, x, (int)b);
-        if (status) {
-            free(m);
-            return status;
-        }
+        if (status)
+            return runtime_error("eval", status, NULL);
         const float *p = bn_net_probs(net); /* (b, classes) */
         for (size_t i = 0; i < b; i++) {
-            int best = 0;
-            for (int j = 1; j < classes; j++)
-                best = p[i * classes + j] > p[i * classes + best] ? j : best;
+            const float *row = p + i * classes;
+            int best = most_probable(row, classes);
             if (best == labels[i])
                 continue;
-            if (n == cap) {
+            if (*count == cap) {
                 cap = cap ? 2 * cap : 256;
-                miss *grown = realloc(m, cap * sizeof *m);
-                if (!grown) {
-                    free(m);
-                    return BN_E_NOMEM;
-                }
-                m = grown;
+                miss *grown = realloc(*out, cap * sizeof *grown);
+                if (!grown)
+                    return cli_error(EXIT_RUNTIME, "eval",
+                                     "out of memory listing %zu misclassified images; leave out --errors", *count);
+                *out = grown;
             }
-            m[n++] = (miss){(uint32_t)(start + i), labels[i], best, p[i * classes + best],
-                            p[i * classes + labels[i]]};
+            (*out)[(*count)++] = (miss){(uint32_t)(start + i), labels[i], best, row[best], row[labels[i]]};
         }
     }
-    *out = m;
-    *count = n;
-    return 0;
+    return EXIT_OK;
 }
 
-/* One row per true class, up to `max` tiles in all, each class given an equal share (unused shares pass on
- * to classes with more errors). Tiles: the image scaled 2x, a caption strip below it with the true label in
- * green and the predicted one in red. The legend file lists every tile. */
-static int draw_errors(const char *png, int max, const bn_dataset *test, miss *m, size_t n, int classes)
+/* Which misses become tiles: class k's misses are m[start[k] .. start[k+1]) and the first take[k] of them
+ * are drawn, one row per class that has any drawn. */
+typedef struct {
+    size_t *start, *take; /* (classes + 1), (classes) */
+    size_t drawn, widest; /* tiles in all, in the longest row */
+    int rows;
+} tile_plan;
+
+/* Up to `max` tiles in all, each class given an equal share (unused shares pass on to classes with more
+ * errors); within a row by predicted class, so that one confusion's examples sit together. */
+static cli_exit plan_tiles(tile_plan *plan, miss *m, size_t n, int classes, int max)
 {
+    plan->start = calloc((size_t)classes + 1, sizeof *plan->start);
+    plan->take = calloc((size_t)classes, sizeof *plan->take);
+    if (!plan->start || !plan->take)
+        return cli_error(EXIT_RUNTIME, "eval", "out of memory for the --errors layout of %d classes", classes);
     qsort(m, n, sizeof *m, by_truth_then_confidence);
-    size_t *start = calloc((size_t)classes + 1, sizeof *start), *take = calloc((size_t)classes, sizeof *take);
-    if (!start || !take) {
-        free(start), free(take);
-        fprintf(stderr, "blasnet eval: out of memory\n");
-        return EXIT_RUNTIME;
-    }
     for (size_t i = 0; i < n; i++)
-        start[m[i].truth + 1]++;
+        plan->start[m[i].truth + 1]++;
     for (int k = 0; k < classes; k++)
-        start[k + 1] += start[k];
+        plan->start[k + 1] += plan->start[k];
     /* Water-filling: raise every class's share by one until the budget or the errors run out. */
-    size_t budget = (size_t)max < n ? (size_t)max : n, used = 0, widest = 0;
-    while (used < budget)
-        for (int k = 0; k < classes && used < budget; k++)
-            if (take[k] < start[k + 1] - start[k])
-                take[k]++, used++;
-    int rows_used = 0;
+    size_t budget = (size_t)max < n ? (size_t)max : n;
+    while (plan->drawn < budget)
+        for (int k = 0; k < classes && plan->drawn < budget; k++)
+            if (plan->take[k] < plan->start[k + 1] - plan->start[k])
+                plan->take[k]++, plan->drawn++;
     for (int k = 0; k < classes; k++) {
-        qsort(m + start[k], take[k], sizeof *m, by_pred);
-        widest = take[k] > widest ? take[k] : widest;
-        rows_used += take[k] > 0;
+        qsort(m + plan->start[k], plan->take[k], sizeof *m, by_pred);
+        plan->widest = plan->take[k] > plan->widest ? plan->take[k] : plan->widest;
+        plan->rows += plan->take[k] > 0;
     }
-    const int scale = 2, cap_h = 14, pad = 4; /* caption: 3x5 glyphs at scale 2, 2 px margins */
-    const int tile_w = test->cols * scale, tile_h = test->rows * scale + cap_h;
-    if (!budget) {
-        printf("errors: none misclassified; %s not written\n\n", png);
-        free(start), free(take);
-        return 0;
+    return EXIT_OK;
+}
+
+enum { TILE_SCALE = 2, CAPTION_H = 14, TILE_PAD = 4 }; /* caption: 3x5 glyphs at scale 2, 2 px margins */
+
+/* One tile: the image scaled 2x, a caption strip below it with the true label in green, an arrow and the
+ * predicted one in red. */
+static void draw_tile(uint8_t *rgb, const img_grid *g, int x0, int y0, const bn_dataset *test, const miss *e,
+                      int classes)
+{
+    static const uint8_t green[3] = {0, 150, 0}, red[3] = {210, 0, 0}, grey[3] = {120, 120, 120};
+    const uint8_t *px = test->pixels + (size_t)e->index * test->dim;
+    for (int y = 0; y < test->rows * TILE_SCALE; y++)
+        for (int x = 0; x < g->tile_w; x++) {
+            /* MNIST is white ink on black; drawn dark on white it reads like the page it came from. */
+            uint8_t v = (uint8_t)(255 - px[(y / TILE_SCALE) * test->cols + x / TILE_SCALE]);
+            memset(rgb + ((size_t)(y0 + y) * g->width + x0 + x) * 3, v, 3);
+        }
+    if (classes > 10) /* one glyph per label: wider labels are in the legend only */
+        return;
+    int cy = y0 + test->rows * TILE_SCALE + 2;
+    img_draw_digit(rgb, g->width, g->height, x0 + 2, cy, e->truth, 2, green);
+    for (int x = x0 + 10; x < x0 + 17; x++) /* an arrow between the two labels */
+        memcpy(rgb + ((size_t)(cy + 4) * g->width + x) * 3, grey, 3);
+    for (int d = 1; d <= 2; d++) {
+        memcpy(rgb + ((size_t)(cy + 4 - d) * g->width + x0 + 16 - d) * 3, grey, 3);
+        memcpy(rgb + ((size_t)(cy + 4 + d) * g->width + x0 + 16 - d) * 3, grey, 3);
     }
-    img_grid g;
-    if (img_grid_make(&g, (int)widest * rows_used, (int)widest, tile_w, tile_h, pad)) {
-        fprintf(stderr, "blasnet eval: %s\n", img_error());
-        free(start), free(take);
-        return EXIT_RUNTIME;
+    img_draw_digit(rgb, g->width, g->height, x0 + 19, cy, e->pred, 2, red);
+}
+
+/* Every planned tile into rgb, and its line into the legend. */
+static void draw_tiles(uint8_t *rgb, const img_grid *g, FILE *legend, const tile_plan *plan, const miss *m,
+                       const bn_dataset *test, int classes)
+{
+    int row = 0;
+    for (int k = 0; k < classes; k++) {
+        for (size_t t = 0; t < plan->take[k]; t++) {
+            const miss *e = &m[plan->start[k] + t];
+            int x0, y0;
+            img_grid_origin(g, row * g->cols + (int)t, &x0, &y0);
+            draw_tile(rgb, g, x0, y0, test, e, classes);
+            fprintf(legend, "row %d col %zu: test %u true %d predicted %d p=%.3f p_true=%.3f\n", row, t, e->index,
+                    e->truth, e->pred, (double)e->p_pred, (double)e->p_true);
+        }
+        row += plan->take[k] > 0;
     }
-    uint8_t *rgb = malloc((size_t)g.width * g.height * 3);
+}
+
+/* The misclassified images as one picture, one row per true class, and its legend (PNG's name with .txt):
+ * every tile with its test index and probabilities. */
+static cli_exit draw_errors(const char *png, int max, const bn_dataset *test, miss *m, size_t n, int classes)
+{
+    tile_plan plan = {0};
+    uint8_t *rgb = NULL;
     char legend[4096];
     const char *dot = strrchr(png, '.');
     size_t stem = dot && !strchr(dot, '/') ? (size_t)(dot - png) : strlen(png);
     snprintf(legend, sizeof legend, "%.*s.txt", (int)stem, png);
+    img_grid g;
+    cli_exit rc = plan_tiles(&plan, m, n, classes, max);
+    if (rc)
+        goto out;
+    if (!plan.drawn) {
+        printf("errors: none misclassified; %s not written\n\n", png);
+        goto out;
+    }
+    if (img_grid_make(&g, (int)plan.widest * plan.rows, (int)plan.widest, test->cols * TILE_SCALE,
+                      test->rows * TILE_SCALE + CAPTION_H, TILE_PAD)) {
+        rc = cli_error(EXIT_RUNTIME, "eval", "--errors: %s; lower --errors-max", img_error());
+        goto out;
+    }
+    rgb = malloc((size_t)g.width * g.height * 3);
     FILE *lf = rgb ? fopen(legend, "w") : NULL;
-    if (!rgb || !lf) {
-        fprintf(stderr, "blasnet eval: cannot write legend '%s': %s\n", legend, rgb ? strerror(errno) : "no memory");
-        free(rgb), free(start), free(take);
-        return EXIT_RUNTIME;
+    if (!lf) {
+        rc = cli_error(EXIT_RUNTIME, "eval", "cannot write legend '%s': %s; check the folder exists and is writable",
+                       legend, rgb ? strerror(errno) : "out of memory for the picture");
+        goto out;
     }
     memset(rgb, 255, (size_t)g.width * g.height * 3);
-    static const uint8_t green[3] = {0, 150, 0}, red[3] = {210, 0, 0}, grey[3] = {120, 120, 120};
     fprintf(lf, "# %s: misclassified test images, one row per true class; tile: test index, true, predicted, "
                 "p(predicted), p(true)\n", png);
-    int row = 0;
-    for (int k = 0; k < classes; k++) {
-        if (!take[k])
-            continue;
-        for (size_t t = 0; t < take[k]; t++) {
-            const miss *e = &m[start[k] + t];
-            int x0, y0;
-            img_grid_origin(&g, row * g.cols + (int)t, &x0, &y0);
-            const uint8_t *px = test->pixels + (size_t)e->index * test->dim;
-            for (int y = 0; y < test->rows * scale; y++)
-                for (int x = 0; x < tile_w; x++) {
-                    /* MNIST is white ink on black; drawn dark on white it reads like the page it came from. */
-                    uint8_t v = (uint8_t)(255 - px[(y / scale) * test->cols + x / scale]);
-                    memset(rgb + ((size_t)(y0 + y) * g.width + x0 + x) * 3, v, 3);
-                }
-            int cy = y0 + test->rows * scale + 2;
-            if (classes <= 10) { /* one glyph per label: wider labels are in the legend only */
-                img_draw_digit(rgb, g.width, g.height, x0 + 2, cy, e->truth, 2, green);
-                for (int x = x0 + 10; x < x0 + 17; x++) /* an arrow between the two labels */
-                    memcpy(rgb + ((size_t)(cy + 4) * g.width + x) * 3, grey, 3);
-                for (int d = 1; d <= 2; d++) {
-                    memcpy(rgb + ((size_t)(cy + 4 - d) * g.width + x0 + 16 - d) * 3, grey, 3);
-                    memcpy(rgb + ((size_t)(cy + 4 + d) * g.width + x0 + 16 - d) * 3, grey, 3);
-                }
-                img_draw_digit(rgb, g.width, g.height, x0 + 19, cy, e->pred, 2, red);
-            }
-            fprintf(lf, "row %d col %zu: test %u true %d predicted %d p=%.3f p_true=%.3f\n", row, t, e->index,
-                    e->truth, e->pred, (double)e->p_pred, (double)e->p_true);
-        }
-        row++;
-    }
-    int rc = 0;
-    if (ferror(lf) | (fclose(lf) != 0)) {
-        fprintf(stderr, "blasnet eval: cannot write legend '%s': %s\n", legend, strerror(errno));
-        rc = EXIT_RUNTIME;
-    }
-    if (!rc && img_write_png(png, g.width, g.height, 3, rgb)) {
-        fprintf(stderr, "blasnet eval: %s\n", img_error());
-        rc = EXIT_RUNTIME;
-    }
-    if (!rc)
+    draw_tiles(rgb, &g, lf, &plan, m, test, classes);
+    if (ferror(lf) | (fclose(lf) != 0))
+        rc = cli_error(EXIT_RUNTIME, "eval", "cannot write legend '%s': %s; check the free space", legend,
+                       strerror(errno));
+    else if (img_write_png(png, g.width, g.height, 3, rgb))
+        rc = cli_error(EXIT_RUNTIME, "eval", "%s; check the folder exists and is writable", img_error());
+    else
         printf("errors: %zu misclassified; %zu drawn to %s (one row per true class, captions true -> "
-               "predicted), list in %s\n\n", n, budget, png, legend);
-    free(rgb), free(start), free(take);
+               "predicted), list in %s\n\n", n, plan.drawn, png, legend);
+out:
+    free(rgb), free(plan.start), free(plan.take);
     return rc;
 }
 
-int cmd_eval(int argc, char **argv)
-{
-    enum { OPT_ERRORS = 256, OPT_ERRORS_MAX, OPT_CSV, OPT_BRIEF };
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'},     {"data", required_argument, 0, 'd'},
-        {"threads", required_argument, 0, 't'},   {"backend", required_argument, 0, 'b'},
-        {"errors", required_argument, 0, OPT_ERRORS}, {"errors-max", required_argument, 0, OPT_ERRORS_MAX},
-        {"confusion-csv", required_argument, 0, OPT_CSV}, {"brief", no_argument, 0, OPT_BRIEF},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
-    };
-    const char *model_path = NULL, *data = NULL, *backend_name = "blas", *errors_png = NULL, *csv = NULL;
-    int threads = bn_default_threads(), errors_max = 100, c, rc = 0;
-    bool brief = false;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1 && !rc) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'd': data = optarg; break;
-        case 't': rc = parse_int("eval", "--threads", optarg, 1, 4096, &threads); break;
-        case 'b': backend_name = optarg; break;
-        case OPT_ERRORS: errors_png = optarg; break;
-        case OPT_ERRORS_MAX: rc = parse_int("eval", "--errors-max", optarg, 1, 10000, &errors_max); break;
-        case OPT_CSV: csv = optarg; break;
-        case OPT_BRIEF: brief = true; break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        case ':': rc = usage_error("eval", "%s needs a value", argv[optind - 1]); break;
-        default: rc = usage_error("eval", "unknown option '%s'", argv[optind - 1]); break;
-        }
-    }
-    if (rc)
-        return rc;
-    if (optind < argc)
-        return usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    if (!model_path)
-        return usage_error("eval", "--model FILE is required");
-    const bn_backend *backend = bn_backend_find(backend_name);
-    if (!backend)
-        return usage_error("eval", "--backend '%s' is not one of blas, naive, naive-omp", backend_name);
-    bn_set_threads(threads);
+/* ---- the command -------------------------------------------------------------------------------------- */
+enum { OPT_MODEL = OPT_COMMAND_FIRST, OPT_ERRORS, OPT_ERRORS_MAX, OPT_CONFUSION_CSV, OPT_BRIEF };
 
-    bn_net *net = NULL;
-    int status = bn_checkpoint_load(&net, NULL, model_path, 256, backend);
+typedef struct {
+    cli_args common; /* --data, --threads, --backend */
+    const char *model_path, *errors_png, *confusion_csv;
+    int errors_max;
+    bool brief;
+} eval_options;
+
+static cli_exit load_model_and_test_set(const eval_options *o, bn_net **net, bn_dataset *test)
+{
+    int status = bn_checkpoint_load(net, NULL, o->model_path, 256, o->common.backend);
     if (status)
         return runtime_error("eval", status, "give a file written by blasnet train --save");
-    const char *dir = data_dir_or_default(data);
-    bn_dataset train, test;
-    status = bn_mnist_load(dir, &train, &test);
-    if (status) {
-        bn_net_destroy(&net);
+    bn_dataset train;
+    status = bn_mnist_load(o->common.data_dir, &train, test);
+    if (status)
         return runtime_error("eval", status, data_hint());
-    }
     bn_dataset_free(&train);
+    return EXIT_OK;
+}
+
+/* The confusion matrix into *cm (classes, classes) and the loss and accuracy into ev. */
+static cli_exit evaluate(const eval_options *o, bn_net *net, const bn_dataset *test, uint64_t **cm, bn_eval *ev)
+{
     const int classes = bn_net_arch(net)->sizes[bn_net_arch(net)->depth];
-    uint64_t *cm = calloc((size_t)classes * classes, sizeof *cm);
-    bn_eval ev;
-    if (!cm) {
-        fprintf(stderr, "blasnet eval: out of memory for a %dx%d confusion matrix\n", classes, classes);
-        rc = EXIT_RUNTIME;
-    } else if ((status = bn_evaluate(net, &test, &ev, cm))) {
+    *cm = calloc((size_t)classes * classes, sizeof **cm);
+    if (!*cm)
+        return cli_error(EXIT_RUNTIME, "eval", "out of memory for a %dx%d confusion matrix", classes, classes);
+    int status = bn_evaluate(net, test, ev, *cm);
+    if (status) {
         char hint[4400];
-        snprintf(hint, sizeof hint, "model '%s' does not fit the test set in '%s'", model_path, dir);
-        rc = runtime_error("eval", status, hint);
+        snprintf(hint, sizeof hint, "model '%s' does not fit the test set in '%s'", o->model_path,
+                 o->common.data_dir);
+        return runtime_error("eval", status, hint);
     }
-    if (!rc && !brief)
-        print_confusion(cm, classes);
-    if (!rc && csv)
-        rc = write_confusion_csv(csv, cm, classes);
-    if (!rc && errors_png) {
-        miss *m = NULL;
-        size_t n = 0;
-        status = collect_misses(net, &test, &m, &n);
-        if (status)
-            rc = runtime_error("eval", status, NULL);
-        else
-            rc = draw_errors(errors_png, errors_max, &test, m, n, classes);
-        free(m);
-    }
+    return EXIT_OK;
+}
+
+static cli_exit draw_misses(const eval_options *o, bn_net *net, const bn_dataset *test, int classes)
+{
+    miss *m = NULL;
+    size_t n = 0;
+    cli_exit rc = collect_misses(net, test, &m, &n);
     if (!rc)
-        printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
+        rc = draw_errors(o->errors_png, o->errors_max, test, m, n, classes);
+    free(m);
+    return rc;
+}
+
+static cli_exit check_options(void *ctx)
+{
+    const eval_options *o = ctx;
+    return o->model_path ? EXIT_OK : cli_error(EXIT_USAGE, "eval", "--model FILE is required");
+}
+
+static cli_exit run_eval(void *ctx)
+{
+    const eval_options *o = ctx;
+    bn_net *net = NULL;
+    bn_dataset test = {0};
+    uint64_t *cm = NULL;
+    bn_eval ev;
+    cli_exit rc = load_model_and_test_set(o, &net, &test);
+    if (rc || (rc = evaluate(o, net, &test, &cm, &ev)))
+        goto out;
+    const int classes = bn_net_arch(net)->sizes[bn_net_arch(net)->depth];
+    if (!o->brief)
+        print_confusion(cm, classes);
+    if (o->confusion_csv && (rc = write_confusion_csv(o->confusion_csv, cm, classes)))
+        goto out;
+    if (o->errors_png && (rc = draw_misses(o, net, &test, classes)))
+        goto out;
+    printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
+out:
     free(cm);
     bn_net_destroy(&net);
     bn_dataset_free(&test);
     return rc;
+}
+
+cli_exit cmd_eval(int argc, char **argv)
+{
+    eval_options o = {.errors_max = 100};
+    const cli_option own[] = {
+        opt_text("model", OPT_MODEL, &o.model_path), opt_text("errors", OPT_ERRORS, &o.errors_png),
+        opt_int("errors-max", OPT_ERRORS_MAX, &o.errors_max, 1, 10000),
+        opt_text("confusion-csv", OPT_CONFUSION_CSV, &o.confusion_csv), opt_flag("brief", OPT_BRIEF, &o.brief),
+    };
+    const cli_command command = {"eval", usage_text, COMMON_DATA | COMMON_THREADS | COMMON_BACKEND, own,
+                                 ARRAY_LEN(own), 0, check_options, run_eval, &o};
+    return args_run(&command, argc, argv, &o.common);
 }

@@ -50,7 +50,7 @@ static void print_cpu(void)
     printf("\n");
 }
 
-int cmd_info(int argc, char **argv)
+cli_exit cmd_info(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("usage: blasnet info\n  Prints the BLAS library and its configuration, the OpenBLAS kernel in use\n"
@@ -58,7 +58,7 @@ int cmd_info(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc > 1)
-        return usage_error("info", "unexpected argument '%s'", argv[1]);
+        return cli_error(EXIT_USAGE, "info", "unexpected argument '%s'", argv[1]);
     static const char *const parallel[] = {"serial", "pthreads", "OpenMP"};
     int par = bn_blas_parallel();
     const char *env = getenv("OPENBLAS_CORETYPE");

@@ -5,7 +5,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -37,89 +36,107 @@ typedef struct {
     size_t rows;
 } table;
 
-/* Reads path, whose header must name every column in want[0..ncols); fields are numbers ("nan" allowed). */
-static int read_csv(const char *path, const char *const *want, int ncols, const char *flag, table *t)
+/* What read_csv needs while it reads one file. */
+typedef struct {
+    const char *path, *flag; /* flag: the train option that writes such a file */
+    const char *const *want; /* the column names, in the order of table.v's columns */
+    int ncols, fields;       /* fields: in the header */
+    int where[16];           /* where[k]: the header field that holds want[k] */
+} csv_reader;
+
+/* Finds each wanted column in the header line. */
+static cli_exit read_header(csv_reader *c, char *line)
 {
-    t->v = NULL, t->rows = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "blasnet plot: cannot open '%s': %s\n", path, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    char line[4096];
-    int where[16], fields = 0, rc = 0;
-    size_t cap = 0, lineno = 1;
-    if (!fgets(line, sizeof line, f)) {
-        fprintf(stderr, "blasnet plot: '%s' is empty: expected a CSV header line\n", path);
-        fclose(f);
-        return EXIT_RUNTIME;
-    }
     line[strcspn(line, "\r\n")] = '\0';
-    for (int k = 0; k < ncols; k++)
-        where[k] = -1;
-    for (char *save = NULL, *tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), fields++)
-        for (int k = 0; k < ncols; k++)
-            if (strcmp(tok, want[k]) == 0)
-                where[k] = fields;
-    for (int k = 0; k < ncols && !rc; k++)
-        if (where[k] < 0) {
-            fprintf(stderr, "blasnet plot: '%s' line 1: no column '%s' in the header (expected a file written "
-                            "by blasnet train %s)\n", path, want[k], flag);
-            rc = EXIT_RUNTIME;
-        }
-    while (!rc && fgets(line, sizeof line, f)) {
+    for (int k = 0; k < c->ncols; k++)
+        c->where[k] = -1;
+    c->fields = 0;
+    for (char *save = NULL, *tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), c->fields++)
+        for (int k = 0; k < c->ncols; k++)
+            if (strcmp(tok, c->want[k]) == 0)
+                c->where[k] = c->fields;
+    for (int k = 0; k < c->ncols; k++)
+        if (c->where[k] < 0)
+            return cli_error(EXIT_RUNTIME, "plot",
+                             "'%s' line 1: no column '%s' in the header (expected a file written by blasnet train %s)",
+                             c->path, c->want[k], c->flag);
+    return EXIT_OK;
+}
+
+/* The wanted fields of one data line into row (ncols). */
+static cli_exit read_row(const csv_reader *c, char *line, size_t lineno, double *row)
+{
+    int col = 0, seen = 0;
+    for (char *p = line;; col++) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        for (int k = 0; k < c->ncols; k++)
+            if (c->where[k] == col) {
+                char *end;
+                row[k] = strtod(p, &end);
+                if (end == p || *end)
+                    return cli_error(EXIT_RUNTIME, "plot", "'%s' line %zu: column '%s' is '%s', not a number", c->path,
+                                     lineno, c->want[k], p);
+                seen++;
+            }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (seen < c->ncols)
+        return cli_error(EXIT_RUNTIME, "plot", "'%s' line %zu: %d fields, the header has %d", c->path, lineno, col + 1,
+                         c->fields);
+    return EXIT_OK;
+}
+
+/* Every data line of f into t, growing t->v as needed. */
+static cli_exit read_rows(const csv_reader *c, FILE *f, table *t)
+{
+    char line[4096];
+    size_t cap = 0, lineno = 1;
+    while (fgets(line, sizeof line, f)) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0])
             continue;
         if (t->rows == cap) {
             cap = cap ? 2 * cap : 1024;
-            double *grown = realloc(t->v, cap * (size_t)ncols * sizeof *grown);
-            if (!grown) {
-                fprintf(stderr, "blasnet plot: '%s': out of memory at line %zu\n", path, lineno);
-                rc = EXIT_RUNTIME;
-                break;
-            }
+            double *grown = realloc(t->v, cap * (size_t)c->ncols * sizeof *grown);
+            if (!grown)
+                return cli_error(EXIT_RUNTIME, "plot", "'%s': out of memory at line %zu", c->path, lineno);
             t->v = grown;
         }
-        double *row = t->v + t->rows * (size_t)ncols;
-        int col = 0, seen = 0;
-        for (char *p = line;; col++) {
-            char *comma = strchr(p, ',');
-            if (comma)
-                *comma = '\0';
-            for (int k = 0; k < ncols; k++)
-                if (where[k] == col) {
-                    char *end;
-                    row[k] = strtod(p, &end);
-                    if (end == p || *end) {
-                        fprintf(stderr, "blasnet plot: '%s' line %zu: column '%s' is '%s', not a number\n", path,
-                                lineno, want[k], p);
-                        rc = EXIT_RUNTIME;
-                    }
-                    seen++;
-                }
-            if (!comma || rc)
-                break;
-            p = comma + 1;
-        }
-        if (!rc && seen < ncols) {
-            fprintf(stderr, "blasnet plot: '%s' line %zu: %d fields, the header has %d\n", path, lineno, col + 1,
-                    fields);
-            rc = EXIT_RUNTIME;
-        }
+        cli_exit rc = read_row(c, line, lineno, t->v + t->rows * (size_t)c->ncols);
+        if (rc)
+            return rc;
         t->rows++;
     }
-    if (!rc && ferror(f)) {
-        fprintf(stderr, "blasnet plot: cannot read '%s': %s\n", path, strerror(errno));
-        rc = EXIT_RUNTIME;
-    }
+    if (ferror(f))
+        return cli_error(EXIT_RUNTIME, "plot", "cannot read '%s': %s", c->path, strerror(errno));
+    if (t->rows == 0)
+        return cli_error(EXIT_RUNTIME, "plot", "'%s' has a header but no rows: did training run for at least one %s?",
+                         c->path, strcmp(c->flag, "--log") ? "logged step" : "epoch");
+    return EXIT_OK;
+}
+
+/* Reads path, whose header must name every column in want[0..ncols); fields are numbers ("nan" allowed). */
+static cli_exit read_csv(const char *path, const char *const *want, int ncols, const char *flag, table *t)
+{
+    csv_reader c = {.path = path, .flag = flag, .want = want, .ncols = ncols};
+    char line[4096];
+    cli_exit rc = EXIT_OK;
+    t->v = NULL, t->rows = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_error(EXIT_RUNTIME, "plot", "cannot open '%s': %s", path, strerror(errno));
+    if (!fgets(line, sizeof line, f))
+        rc = cli_error(EXIT_RUNTIME, "plot", "'%s' is empty: expected a CSV header line", path);
+    if (!rc)
+        rc = read_header(&c, line);
+    if (!rc)
+        rc = read_rows(&c, f, t);
     fclose(f);
-    if (!rc && t->rows == 0) {
-        fprintf(stderr, "blasnet plot: '%s' has a header but no rows: did training run for at least one %s?\n",
-                path, strcmp(flag, "--log") ? "logged step" : "epoch");
-        rc = EXIT_RUNTIME;
-    }
     if (rc) {
         free(t->v);
         t->v = NULL;
@@ -164,6 +181,84 @@ static void put_number(FILE *f, double v)
 enum { E_EPOCH, E_TRAIN_LOSS, E_TRAIN_ACC, E_VAL_LOSS, E_VAL_ACC, E_GRAD, E_COLS };
 enum { S_EPOCH, S_STEP, S_GLOBAL, S_LOSS, S_GRAD, S_COLS };
 
+/* Steps per epoch from any row past the first epoch (global = (epoch-1)*S + step); with one epoch only, the
+ * last logged step stands in for S. */
+static double steps_per_epoch(const table *st)
+{
+    double per_epoch = 0.0;
+    for (size_t r = 0; r < st->rows; r++) {
+        const double *v = st->v + r * S_COLS;
+        if (v[S_EPOCH] > 1)
+            per_epoch = (v[S_GLOBAL] - v[S_STEP]) / (v[S_EPOCH] - 1);
+        else if (per_epoch <= 0 && v[S_STEP] > 0)
+            per_epoch = fmax(per_epoch, v[S_STEP]);
+    }
+    return per_epoch > 0 ? per_epoch : 1;
+}
+
+/* The data as gnuplot datablocks: $epochs as read, $steps as x in epochs (like the per-epoch rows), loss,
+ * the loss's centred moving average over `smooth` rows, gradient norm. */
+static void write_datablocks(FILE *f, const table *ep, const table *st, int smooth)
+{
+    fputs("$epochs << EOD\n", f);
+    for (size_t r = 0; r < ep->rows; r++) {
+        for (int k = 0; k < E_COLS; k++)
+            put_number(f, ep->v[r * E_COLS + k]);
+        fputc('\n', f);
+    }
+    fputs("EOD\n", f);
+    if (!st)
+        return;
+    double per_epoch = steps_per_epoch(st);
+    size_t half = (size_t)(smooth / 2);
+    fputs("$steps << EOD\n", f);
+    for (size_t r = 0; r < st->rows; r++) {
+        const double *v = st->v + r * S_COLS;
+        size_t lo = r > half ? r - half : 0, hi = r + half < st->rows ? r + half : st->rows - 1;
+        double sum = 0.0;
+        for (size_t j = lo; j <= hi; j++)
+            sum += st->v[j * S_COLS + S_LOSS];
+        put_number(f, v[S_GLOBAL] / per_epoch);
+        put_number(f, v[S_LOSS]);
+        put_number(f, sum / (double)(hi - lo + 1));
+        put_number(f, v[S_GRAD]);
+        fputc('\n', f);
+    }
+    fputs("EOD\n", f);
+}
+
+/* Three panels: loss, accuracy, first-layer gradient norm; the step curves only when there are steps. */
+static void write_panels(FILE *f, const char *epoch_csv, bool steps, int smooth)
+{
+    const char *base = strrchr(epoch_csv, '/');
+    fputs("set multiplot layout 3,1 title ", f);
+    put_quoted(f, base ? base + 1 : epoch_csv);
+    fputs(" font ',12' noenhanced\n", f);
+    fputs("set grid\nset key outside right top\nset xlabel 'epoch'\nset xrange [0:*]\nset lmargin 10\nset rmargin 28\n",
+          f);
+    /* train's loss carries the L2 term (what the optimiser sees); validation's is cross-entropy alone. */
+    fputs("set title 'loss: cross-entropy (+ L2 term for train and steps)'\nset logscale y\n", f);
+    if (steps)
+        fprintf(f, "plot $steps using 1:2 with lines lc rgb '#b8c8f0' title 'step', "
+                   "$steps using 1:3 with lines lw 2 lc rgb '#1f4fbf' title 'step, smoothed (%d)', ", smooth);
+    else
+        fputs("plot ", f);
+    fputs("$epochs using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#d95f02' title 'train (epoch mean)', "
+          "$epochs using 1:4 with linespoints lw 2 pt 5 ps 0.8 lc rgb '#1b9e77' title 'validation'\n", f);
+    fputs("unset logscale y\nset title 'accuracy'\nset ylabel '%'\nset format y '%g'\n", f);
+    fputs(
+        "plot $epochs using 1:($3*100) with linespoints lw 2 pt 7 ps 0.8 lc rgb '#d95f02' title 'train (epoch mean)', "
+        "$epochs using 1:($5*100) with linespoints lw 2 pt 5 ps 0.8 lc rgb '#1b9e77' title 'validation'\n",
+        f);
+    fputs("unset ylabel\nset title 'gradient magnitude: ||dL/dW1||_2'\nset logscale y\n", f);
+    if (steps)
+        fputs("plot $steps using 1:4 with lines lc rgb '#7570b3' title 'step', ", f);
+    else
+        fputs("plot ", f);
+    fputs("$epochs using 1:6 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#e7298a' title 'last step of epoch'\n", f);
+    fputs("unset multiplot\nset output\n", f);
+}
+
 static void write_script(FILE *f, const char *png, int width, int height, const char *epoch_csv,
                          const table *ep, const table *st, int smooth)
 {
@@ -174,68 +269,8 @@ static void write_script(FILE *f, const char *png, int width, int height, const 
     fputs("set output ", f);
     put_quoted(f, png);
     fputs("\nset datafile missing '?'\n", f);
-    fputs("$epochs << EOD\n", f);
-    for (size_t r = 0; r < ep->rows; r++) {
-        const double *v = ep->v + r * E_COLS;
-        for (int k = 0; k < E_COLS; k++)
-            put_number(f, v[k]);
-        fputc('\n', f);
-    }
-    fputs("EOD\n", f);
-    if (st) {
-        /* Steps per epoch from any row past the first epoch (global = (epoch-1)*S + step); with one epoch
-         * only, the last logged step stands in for S. x is then in epochs, like the per-epoch rows. */
-        double per_epoch = 0.0;
-        for (size_t r = 0; r < st->rows; r++) {
-            const double *v = st->v + r * S_COLS;
-            if (v[S_EPOCH] > 1)
-                per_epoch = (v[S_GLOBAL] - v[S_STEP]) / (v[S_EPOCH] - 1);
-            else if (per_epoch <= 0 && v[S_STEP] > 0)
-                per_epoch = fmax(per_epoch, v[S_STEP]);
-        }
-        if (!(per_epoch > 0))
-            per_epoch = 1;
-        fputs("$steps << EOD\n", f);
-        long half = smooth / 2;
-        for (size_t r = 0; r < st->rows; r++) {
-            const double *v = st->v + r * S_COLS;
-            size_t lo = r > (size_t)half ? r - (size_t)half : 0, hi = r + (size_t)half;
-            hi = hi < st->rows ? hi : st->rows - 1;
-            double sum = 0.0;
-            for (size_t j = lo; j <= hi; j++)
-                sum += st->v[j * S_COLS + S_LOSS];
-            put_number(f, v[S_GLOBAL] / per_epoch);
-            put_number(f, v[S_LOSS]);
-            put_number(f, sum / (double)(hi - lo + 1));
-            put_number(f, v[S_GRAD]);
-            fputc('\n', f);
-        }
-        fputs("EOD\n", f);
-    }
-    const char *base = strrchr(epoch_csv, '/');
-    fputs("set multiplot layout 3,1 title ", f);
-    put_quoted(f, base ? base + 1 : epoch_csv);
-    fputs(" font ',12' noenhanced\n", f);
-    fputs("set grid\nset key outside right top\nset xlabel 'epoch'\nset xrange [0:*]\nset lmargin 10\nset rmargin 28\n", f);
-    /* train's loss carries the L2 term (what the optimiser sees); validation's is cross-entropy alone. */
-    fputs("set title 'loss: cross-entropy (+ L2 term for train and steps)'\nset logscale y\n", f);
-    if (st)
-        fprintf(f, "plot $steps using 1:2 with lines lc rgb '#b8c8f0' title 'step', "
-                   "$steps using 1:3 with lines lw 2 lc rgb '#1f4fbf' title 'step, smoothed (%d)', ", smooth);
-    else
-        fputs("plot ", f);
-    fputs("$epochs using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#d95f02' title 'train (epoch mean)', "
-          "$epochs using 1:4 with linespoints lw 2 pt 5 ps 0.8 lc rgb '#1b9e77' title 'validation'\n", f);
-    fputs("unset logscale y\nset title 'accuracy'\nset ylabel '%'\nset format y '%g'\n", f);
-    fputs("plot $epochs using 1:($3*100) with linespoints lw 2 pt 7 ps 0.8 lc rgb '#d95f02' title 'train (epoch mean)', "
-          "$epochs using 1:($5*100) with linespoints lw 2 pt 5 ps 0.8 lc rgb '#1b9e77' title 'validation'\n", f);
-    fputs("unset ylabel\nset title 'gradient magnitude: ||dL/dW1||_2'\nset logscale y\n", f);
-    if (st)
-        fputs("plot $steps using 1:4 with lines lc rgb '#7570b3' title 'step', ", f);
-    else
-        fputs("plot ", f);
-    fputs("$epochs using 1:6 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#e7298a' title 'last step of epoch'\n", f);
-    fputs("unset multiplot\nset output\n", f);
+    write_datablocks(f, ep, st, smooth);
+    write_panels(f, epoch_csv, st != NULL, smooth);
 }
 
 static int parse_size(const char *text, int *w, int *h)
@@ -246,104 +281,113 @@ static int parse_size(const char *text, int *w, int *h)
                : -1;
 }
 
-int cmd_plot(int argc, char **argv)
+/* ---- the command -------------------------------------------------------------------------------------- */
+enum { OPT_STEPS = OPT_COMMAND_FIRST, OPT_OUTPUT, OPT_SMOOTH, OPT_SIZE };
+
+typedef struct {
+    cli_args common; /* and EPOCH_CSV, the one operand */
+    const char *epoch_csv, *steps_csv, *png, *size;
+    int smooth, width, height;
+} plot_options;
+
+static cli_exit check_options(void *ctx)
 {
-    static const struct option options[] = {
-        {"steps", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'},
-        {"smooth", required_argument, 0, 'n'}, {"size", required_argument, 0, 'z'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
-    };
-    const char *steps_csv = NULL, *png = NULL, *size = NULL;
-    int smooth = 25, width = 900, height = 1000, c, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:", options, NULL)) != -1 && !rc) {
-        switch (c) {
-        case 's': steps_csv = optarg; break;
-        case 'o': png = optarg; break;
-        case 'n': rc = parse_int("plot", "--smooth", optarg, 1, 100000, &smooth); break;
-        case 'z': size = optarg; break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        case ':': rc = usage_error("plot", "%s needs a value", argv[optind - 1]); break;
-        default: rc = usage_error("plot", "unknown option '%s'", argv[optind - 1]); break;
-        }
-    }
-    if (rc)
-        return rc;
-    if (optind >= argc)
-        return usage_error("plot", "give EPOCH_CSV, the file written by blasnet train --log");
-    if (optind + 1 < argc)
-        return usage_error("plot", "unexpected argument '%s'", argv[optind + 1]);
-    const char *epoch_csv = argv[optind];
-    if (!png)
-        return usage_error("plot", "-o PNG is required");
-    if (size && parse_size(size, &width, &height))
-        return usage_error("plot", "--size '%s' must be WxH, each 200..8000", size);
-    for (const char *p = png; *p; p++)
+    plot_options *o = ctx;
+    if (o->common.n_operands == 0)
+        return cli_error(EXIT_USAGE, "plot", "give EPOCH_CSV, the file written by blasnet train --log");
+    o->epoch_csv = o->common.operands[0];
+    if (!o->png)
+        return cli_error(EXIT_USAGE, "plot", "-o PNG is required");
+    if (o->size && parse_size(o->size, &o->width, &o->height))
+        return cli_error(EXIT_USAGE, "plot", "--size '%s' must be WxH, each 200..8000", o->size);
+    for (const char *p = o->png; *p; p++)
         if ((unsigned char)*p < 32)
-            return usage_error("plot", "-o: the output path has a control character");
-    char gnuplot[4096];
-    if (find_gnuplot(gnuplot, sizeof gnuplot)) {
-        fprintf(stderr, "blasnet plot: gnuplot not found: apt-get install gnuplot-nox\n");
-        return EXIT_RUNTIME;
-    }
+            return cli_error(EXIT_USAGE, "plot", "-o: the output path has a control character");
+    return EXIT_OK;
+}
 
-    static const char *const epoch_cols[E_COLS] = {"epoch", "train_loss", "train_acc",
-                                                   "val_loss", "val_acc", "grad_norm_w1"};
-    static const char *const step_cols[S_COLS] = {"epoch", "step", "global_step", "loss", "grad_norm_w1"};
-    table ep, st = {0};
-    rc = read_csv(epoch_csv, epoch_cols, E_COLS, "--log", &ep);
-    if (rc)
-        return rc;
-    if (steps_csv && (rc = read_csv(steps_csv, step_cols, S_COLS, "--log-steps", &st))) {
-        free(ep.v);
-        return rc;
-    }
-
+/* The gnuplot script, with the data inlined, into a fresh temporary file whose name goes to script. */
+static cli_exit write_script_file(const plot_options *o, const table *ep, const table *st, char *script,
+                                  size_t size)
+{
     const char *tmpdir = getenv("TMPDIR");
-    char script[4096];
-    snprintf(script, sizeof script, "%s/blasnet-plot-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    snprintf(script, size, "%s/blasnet-plot-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     int fd = mkstemp(script);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        fprintf(stderr, "blasnet plot: cannot create a temporary script '%s': %s\n", script, strerror(errno));
+        cli_exit rc = cli_error(EXIT_RUNTIME, "plot",
+                                "cannot create a temporary script '%s': %s; point TMPDIR at a writable folder", script,
+                                strerror(errno));
         if (fd >= 0)
             close(fd), remove(script);
-        free(ep.v), free(st.v);
-        return EXIT_RUNTIME;
+        return rc;
     }
-    write_script(f, png, width, height, epoch_csv, &ep, steps_csv ? &st : NULL, smooth);
-    size_t epochs = ep.rows, steps = st.rows;
-    free(ep.v), free(st.v);
+    write_script(f, o->png, o->width, o->height, o->epoch_csv, ep, o->steps_csv ? st : NULL, o->smooth);
     if (ferror(f) | (fclose(f) != 0)) {
-        fprintf(stderr, "blasnet plot: cannot write the temporary script '%s': %s\n", script, strerror(errno));
+        cli_exit rc = cli_error(EXIT_RUNTIME, "plot",
+                                "cannot write the temporary script '%s': %s; check the free space in TMPDIR", script,
+                                strerror(errno));
         remove(script);
-        return EXIT_RUNTIME;
+        return rc;
     }
+    return EXIT_OK;
+}
 
-    char *child_argv[] = {gnuplot, script, NULL};
+/* gnuplot on the script, as a child with an argument vector: no shell ever sees a user's path. */
+static cli_exit run_gnuplot(const char *gnuplot, const char *script, const char *png)
+{
+    char *child_argv[] = {(char *)gnuplot, (char *)script, NULL};
     pid_t pid;
     int err = posix_spawn(&pid, gnuplot, NULL, NULL, child_argv, environ), wstatus = 0;
     if (err) {
-        fprintf(stderr, "blasnet plot: cannot run '%s': %s\n", gnuplot, strerror(err));
         remove(script);
-        return EXIT_RUNTIME;
+        return cli_error(EXIT_RUNTIME, "plot", "cannot run '%s': %s; reinstall gnuplot (apt-get install gnuplot-nox)",
+                         gnuplot, strerror(err));
     }
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
         ;
-    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-        /* The script stays behind: it holds the data and commands gnuplot refused. */
-        fprintf(stderr, "blasnet plot: gnuplot failed (%s %d) on '%s' (kept for inspection) writing '%s'\n",
-                WIFEXITED(wstatus) ? "exit status" : "signal",
-                WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus), script, png);
-        return EXIT_RUNTIME;
-    }
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) /* the script stays: it holds what gnuplot refused */
+        return cli_error(EXIT_RUNTIME, "plot", "gnuplot failed (%s %d) on '%s' (kept for inspection) writing '%s'",
+                         WIFEXITED(wstatus) ? "exit status" : "signal",
+                         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus), script, png);
     remove(script);
     struct stat sb;
-    if (stat(png, &sb) != 0 || sb.st_size == 0) {
-        fprintf(stderr, "blasnet plot: gnuplot ran but '%s' was not written\n", png);
-        return EXIT_RUNTIME;
-    }
-    printf("plot: %zu epochs, %zu logged steps -> %s\n", epochs, steps, png);
+    if (stat(png, &sb) != 0 || sb.st_size == 0)
+        return cli_error(EXIT_RUNTIME, "plot",
+                         "gnuplot ran but '%s' was not written; check the folder exists and is writable", png);
     return EXIT_OK;
+}
+
+static cli_exit run_plot(void *ctx)
+{
+    static const char *const epoch_cols[E_COLS] = {"epoch", "train_loss", "train_acc",
+                                                   "val_loss", "val_acc", "grad_norm_w1"};
+    static const char *const step_cols[S_COLS] = {"epoch", "step", "global_step", "loss", "grad_norm_w1"};
+    const plot_options *o = ctx;
+    char gnuplot[4096], script[4096];
+    if (find_gnuplot(gnuplot, sizeof gnuplot))
+        return cli_error(EXIT_RUNTIME, "plot", "gnuplot not found: apt-get install gnuplot-nox");
+    table ep = {0}, st = {0};
+    cli_exit rc = read_csv(o->epoch_csv, epoch_cols, E_COLS, "--log", &ep);
+    if (!rc && o->steps_csv)
+        rc = read_csv(o->steps_csv, step_cols, S_COLS, "--log-steps", &st);
+    if (!rc)
+        rc = write_script_file(o, &ep, &st, script, sizeof script);
+    if (!rc)
+        rc = run_gnuplot(gnuplot, script, o->png);
+    if (!rc)
+        printf("plot: %zu epochs, %zu logged steps -> %s\n", ep.rows, st.rows, o->png);
+    free(ep.v), free(st.v);
+    return rc;
+}
+
+cli_exit cmd_plot(int argc, char **argv)
+{
+    plot_options o = {.smooth = 25, .width = 900, .height = 1000};
+    const cli_option own[] = {
+        opt_text("steps", OPT_STEPS, &o.steps_csv), with_short('o', opt_text("output", OPT_OUTPUT, &o.png)),
+        opt_int("smooth", OPT_SMOOTH, &o.smooth, 1, 100000), opt_text("size", OPT_SIZE, &o.size),
+    };
+    const cli_command command = {"plot", usage_text, 0, own, ARRAY_LEN(own), 1, check_options, run_plot, &o};
+    return args_run(&command, argc, argv, &o.common);
 }

@@ -5,7 +5,6 @@
 #include "image.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +30,7 @@ typedef struct {
 } predictor;
 
 /* Prints "name: c (p), ..." for each of the b images in x (b, in), most probable first. */
-static int classify(predictor *pr, const char *name, long index, const float *x, int b)
+static cli_exit classify(predictor *pr, const char *name, long index, const float *x, int b)
 {
     int status = bn_net_forward(pr->net, x, b);
     if (status)
@@ -60,44 +59,44 @@ static int classify(predictor *pr, const char *name, long index, const float *x,
         }
         printf("\n");
     }
-    return 0;
+    return EXIT_OK;
 }
 
-static int predict_file(predictor *pr, const char *path, int side)
+static cli_exit predict_file(predictor *pr, const char *path, int side)
 {
     uint8_t *gray = NULL, *fit = malloc((size_t)pr->in);
     float *x = bn_net_input(pr->net);
     int w, h;
+    cli_exit rc = EXIT_OK;
     if (!fit) {
-        fprintf(stderr, "blasnet predict: out of memory\n");
-        return EXIT_RUNTIME;
+        rc = cli_error(EXIT_RUNTIME, "predict", "%s: out of memory", path);
+        goto out;
     }
     if (img_load_gray(path, &gray, &w, &h)) {
-        fprintf(stderr, "blasnet predict: %s\n", img_error());
-        free(fit);
-        return EXIT_RUNTIME;
+        rc = cli_error(EXIT_RUNTIME, "predict", "%s", img_error());
+        goto out;
     }
     int box = (int)lround(side * 20.0 / 28.0); /* MNIST: a 20x20 box in a 28x28 field */
-    int r = img_fit_digit(fit, side, box, gray, w, h);
-    free(gray);
-    if (r < 0) {
-        fprintf(stderr, "blasnet predict: %s: %s\n", path, img_error());
-        free(fit);
-        return EXIT_RUNTIME;
+    int fitted = img_fit_digit(fit, side, box, gray, w, h);
+    if (fitted < 0) {
+        rc = cli_error(EXIT_RUNTIME, "predict", "%s: %s", path, img_error());
+        goto out;
     }
-    if (r == 1)
+    if (fitted == 1)
         fprintf(stderr, "blasnet predict: %s: no ink found (a blank or uniform picture); classifying it anyway\n",
                 path);
     if (pr->fitted_dir) {
-        char out[4096];
-        snprintf(out, sizeof out, "%s/%d.png", pr->fitted_dir, pr->fitted_count++);
-        if (img_write_png(out, side, side, 1, fit))
+        char name[4096];
+        snprintf(name, sizeof name, "%s/%d.png", pr->fitted_dir, pr->fitted_count++);
+        if (img_write_png(name, side, side, 1, fit))
             fprintf(stderr, "blasnet predict: --fitted: %s\n", img_error());
     }
     for (int i = 0; i < pr->in; i++)
         x[i] = fit[i] / 255.0f; /* the same scaling bn_dataset_gather applies to training data */
-    free(fit);
-    return classify(pr, path, -1, x, 1);
+    rc = classify(pr, path, -1, x, 1);
+out:
+    free(gray), free(fit);
+    return rc;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -105,54 +104,62 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Raw IDX images (magic 0x00000803, n, rows, cols, then n*rows*cols bytes) on stdin, checked like a file. */
-static int predict_stdin(predictor *pr)
+/* All of stdin into *buf (*size bytes; the caller frees *buf, also after a failure). */
+static cli_exit read_stdin(uint8_t **buf, size_t *size)
 {
-    size_t size = 0, cap = 1 << 16;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + size, 1, cap - size, stdin);
-        size += got;
+    size_t cap = 1 << 16;
+    *size = 0;
+    *buf = malloc(cap);
+    while (*buf) {
+        size_t got = fread(*buf + *size, 1, cap - *size, stdin);
+        *size += got;
         if (got == 0)
             break;
-        if (size == cap) {
-            uint8_t *grown = cap < ((size_t)1 << 34) ? realloc(buf, cap * 2) : NULL;
+        if (*size == cap) {
+            uint8_t *grown = cap < ((size_t)1 << 34) ? realloc(*buf, cap * 2) : NULL;
             if (!grown)
-                free(buf);
-            buf = grown;
+                free(*buf);
+            *buf = grown;
             cap *= 2;
         }
     }
-    if (!buf) {
-        fprintf(stderr, "blasnet predict: -: out of memory reading stdin\n");
-        return EXIT_RUNTIME;
-    }
-    if (ferror(stdin)) {
-        fprintf(stderr, "blasnet predict: -: cannot read stdin: %s\n", strerror(errno));
-        free(buf);
-        return EXIT_RUNTIME;
-    }
-    int rc = 0;
-    if (size < 16 || be32(buf) != 0x803) {
-        fprintf(stderr, "blasnet predict: -: stdin is not an IDX image file: %zu bytes, magic 0x%08x, expected "
-                        "0x00000803\n", size, size >= 4 ? be32(buf) : 0u);
-        rc = EXIT_RUNTIME;
-    }
-    uint64_t n = 0, rows = 0, cols = 0;
-    if (!rc) {
-        n = be32(buf + 4), rows = be32(buf + 8), cols = be32(buf + 12);
-        if (rows * cols != (uint64_t)pr->in) {
-            fprintf(stderr, "blasnet predict: -: images are %llux%llu (%llu pixels) but the model takes %d inputs\n",
-                    (unsigned long long)rows, (unsigned long long)cols, (unsigned long long)(rows * cols), pr->in);
-            rc = EXIT_RUNTIME;
-        } else if (16 + n * rows * cols != size) {
-            fprintf(stderr, "blasnet predict: -: the header says %llu images of %llux%llu (%llu bytes in all) but "
-                            "stdin held %zu bytes\n", (unsigned long long)n, (unsigned long long)rows,
-                    (unsigned long long)cols, (unsigned long long)(16 + n * rows * cols), size);
-            rc = EXIT_RUNTIME;
-        }
-    }
-    /* A batch at a time through the net's own input staging, scaled as bn_dataset_gather scales. */
+    if (!*buf)
+        return cli_error(EXIT_RUNTIME, "predict", "-: out of memory reading stdin (%zu bytes so far)", *size);
+    if (ferror(stdin))
+        return cli_error(EXIT_RUNTIME, "predict", "-: cannot read stdin: %s", strerror(errno));
+    return EXIT_OK;
+}
+
+/* The IDX header of buf: magic 0x00000803, n, rows, cols, then exactly n*rows*cols bytes of the model's size. */
+static cli_exit check_idx_images(const predictor *pr, const uint8_t *buf, size_t size, uint64_t *n)
+{
+    if (size < 16 || be32(buf) != 0x803)
+        return cli_error(EXIT_RUNTIME, "predict",
+                         "-: stdin is not an IDX image file: %zu bytes, magic 0x%08x, expected 0x00000803", size,
+                         size >= 4 ? be32(buf) : 0u);
+    uint64_t rows = be32(buf + 8), cols = be32(buf + 12);
+    *n = be32(buf + 4);
+    if (rows * cols != (uint64_t)pr->in)
+        return cli_error(EXIT_RUNTIME, "predict", "-: images are %llux%llu (%llu pixels) but the model takes %d inputs",
+                         (unsigned long long)rows, (unsigned long long)cols, (unsigned long long)(rows * cols), pr->in);
+    if (16 + *n * rows * cols != size)
+        return cli_error(EXIT_RUNTIME, "predict",
+                         "-: the header says %llu images of %llux%llu (%llu bytes in all) but stdin held %zu bytes",
+                         (unsigned long long)*n, (unsigned long long)rows, (unsigned long long)cols,
+                         (unsigned long long)(16 + *n * rows * cols), size);
+    return EXIT_OK;
+}
+
+/* Raw IDX images on stdin, checked like a file, a batch at a time through the net's own input staging,
+ * scaled as bn_dataset_gather scales. */
+static cli_exit predict_stdin(predictor *pr)
+{
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    uint64_t n = 0;
+    cli_exit rc = read_stdin(&buf, &size);
+    if (!rc)
+        rc = check_idx_images(pr, buf, size, &n);
     const size_t batch = (size_t)bn_net_max_batch(pr->net);
     float *x = bn_net_input(pr->net);
     for (size_t start = 0; !rc && start < n; start += batch) {
@@ -166,42 +173,35 @@ static int predict_stdin(predictor *pr)
     return rc;
 }
 
-int cmd_predict(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'}, {"top", required_argument, 0, 'k'},
-        {"fitted", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    const char *model_path = NULL, *fitted = NULL;
-    int top = 3, c, rc = 0;
-    optind = 1;
-    opterr = 0;
-    /* "-" must stay a positional argument, and images may come before the flags: permute, no short options. */
-    while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1 && !rc) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'k': rc = parse_int("predict", "--top", optarg, 1, BN_MAX_WIDTH, &top); break;
-        case 'f': fitted = optarg; break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        case ':': rc = usage_error("predict", "%s needs a value", argv[optind - 1]); break;
-        default: rc = usage_error("predict", "unknown option '%s'", argv[optind - 1]); break;
-        }
-    }
-    if (rc)
-        return rc;
-    if (!model_path)
-        return usage_error("predict", "--model FILE is required");
-    if (optind >= argc)
-        return usage_error("predict", "give at least one IMAGE, or - for IDX images on stdin");
-    int dashes = 0;
-    for (int i = optind; i < argc; i++)
-        dashes += strcmp(argv[i], "-") == 0;
-    if (dashes > 1)
-        return usage_error("predict", "- (stdin) may be given once");
+enum { OPT_MODEL = OPT_COMMAND_FIRST, OPT_TOP, OPT_FITTED };
 
-    predictor pr = {.top = top, .fitted_dir = fitted};
-    int status = bn_checkpoint_load(&pr.net, NULL, model_path, 256, bn_backend_find("blas"));
+typedef struct {
+    cli_args common; /* and the IMAGE operands */
+    const char *model_path, *fitted_dir;
+    int top;
+} predict_options;
+
+static cli_exit check_options(void *ctx)
+{
+    const predict_options *o = ctx;
+    if (!o->model_path)
+        return cli_error(EXIT_USAGE, "predict", "--model FILE is required");
+    if (o->common.n_operands == 0)
+        return cli_error(EXIT_USAGE, "predict", "give at least one IMAGE, or - for IDX images on stdin");
+    int dashes = 0;
+    for (int i = 0; i < o->common.n_operands; i++)
+        dashes += strcmp(o->common.operands[i], "-") == 0;
+    if (dashes > 1)
+        return cli_error(EXIT_USAGE, "predict", "- (stdin) may be given once");
+    return EXIT_OK;
+}
+
+/* Every IMAGE in order; one that cannot be read does not stop the others. */
+static cli_exit run_predict(void *ctx)
+{
+    const predict_options *o = ctx;
+    predictor pr = {.top = o->top, .fitted_dir = o->fitted_dir};
+    int status = bn_checkpoint_load(&pr.net, NULL, o->model_path, 256, o->common.backend);
     if (status)
         return runtime_error("predict", status, "give a file written by blasnet train --save");
     const bn_arch *arch = bn_net_arch(pr.net);
@@ -209,20 +209,33 @@ int cmd_predict(int argc, char **argv)
     pr.classes = arch->sizes[arch->depth];
     pr.top = pr.top < pr.classes ? pr.top : pr.classes;
     int side = (int)lround(sqrt((double)pr.in));
-    for (int i = optind; i < argc; i++) {
-        int r;
-        if (strcmp(argv[i], "-") == 0) {
+    cli_exit rc = EXIT_OK;
+    for (int i = 0; i < o->common.n_operands; i++) {
+        const char *image = o->common.operands[i];
+        cli_exit r;
+        if (strcmp(image, "-") == 0)
             r = predict_stdin(&pr);
-        } else if (side * side != pr.in) {
-            fprintf(stderr, "blasnet predict: %s: the model's %d inputs are not a square image; only - (IDX on "
-                            "stdin) can feed it\n", argv[i], pr.in);
-            r = EXIT_RUNTIME;
-        } else {
-            r = predict_file(&pr, argv[i], side);
-        }
+        else if (side * side != pr.in)
+            r = cli_error(EXIT_RUNTIME, "predict",
+                          "%s: the model's %d inputs are not a square image; only - (IDX on stdin) can feed it", image,
+                          pr.in);
+        else
+            r = predict_file(&pr, image, side);
         rc = rc ? rc : r; /* keep going: one unreadable image should not hide the others' answers */
         fflush(stdout);
     }
     bn_net_destroy(&pr.net);
     return rc;
+}
+
+cli_exit cmd_predict(int argc, char **argv)
+{
+    predict_options o = {.top = 3};
+    const cli_option own[] = {
+        opt_text("model", OPT_MODEL, &o.model_path), opt_int("top", OPT_TOP, &o.top, 1, BN_MAX_WIDTH),
+        opt_text("fitted", OPT_FITTED, &o.fitted_dir),
+    };
+    /* "-" stays an operand, and images may come before the flags: no short options. */
+    const cli_command command = {"predict", usage_text, 0, own, ARRAY_LEN(own), -1, check_options, run_predict, &o};
+    return args_run(&command, argc, argv, &o.common);
 }

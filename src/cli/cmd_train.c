@@ -3,7 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,162 +56,75 @@ static const char usage_text[] =
     "stdout: one line per epoch, then `test: loss=L acc=A% n=N` and `train: S s, R samples/s, E epochs`.\n"
     "exit status: 0 done, 1 runtime error (data, I/O, divergence), 2 usage error.\n";
 
-
+/* The options a checkpoint fixes are numbered together, OPT_VAL..OPT_SEED, so --resume refuses them as a
+ * range. */
 enum {
-    OPT_DATA = 256, OPT_VAL, OPT_CLASSES, OPT_HIDDEN, OPT_LAYERS, OPT_ACT, OPT_LEAKY, OPT_INIT, OPT_INIT_STD,
-    OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WD, OPT_LR_DECAY, OPT_SEED, OPT_THREADS,
-    OPT_BACKEND, OPT_BLAS_CORE, OPT_LOG, OPT_LOG_STEPS, OPT_LOG_EVERY, OPT_SAVE, OPT_QUIET, OPT_CHECKPOINT,
-    OPT_CHECKPOINT_EVERY, OPT_CHECKPOINT_STEPS, OPT_RESUME, OPT_HELP, OPT_END
+    OPT_VAL = OPT_COMMAND_FIRST, OPT_CLASSES, OPT_HIDDEN, OPT_LAYERS, OPT_ACT, OPT_LEAKY, OPT_INIT, OPT_INIT_STD,
+    OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WD, OPT_LR_DECAY, OPT_SEED,
+    OPT_EPOCHS, OPT_LOG, OPT_LOG_STEPS, OPT_LOG_EVERY, OPT_SAVE, OPT_QUIET, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
+    OPT_CHECKPOINT_STEPS, OPT_RESUME
 };
 
 typedef struct {
-    const char *data_dir, *hidden, *layers, *act, *init, *backend, *blas_core, *log_path, *steps_path, *save_path;
-    const char *checkpoint_path, *resume_path;
-    const char *data_dir_resolved; /* --data, $BLASNET_DATA or the default */
-    int classes, val, epochs, batch, threads, log_every, checkpoint_every;
-    uint64_t checkpoint_steps;
-    bool given[OPT_END - OPT_DATA]; /* which flags were on the command line */
-    bool nesterov, quiet, val_set;
+    cli_args common; /* --data, --threads, --backend, --blas-core, and which flags were given */
+    const char *hidden, *layers, *act, *init_name, *log_path, *steps_path, *save_path, *checkpoint_path;
+    const char *resume_path;
+    int classes, val, epochs, batch, log_every, checkpoint_every;
+    uint64_t checkpoint_steps, seed;
+    bool nesterov, quiet;
     float leaky_slope, init_std, lr, momentum, weight_decay, lr_decay;
-    uint64_t seed;
+    bn_init init; /* --init, parsed */
 } train_options;
-
-static const struct option long_options[] = {
-    {"data", required_argument, 0, OPT_DATA},
-    {"val", required_argument, 0, OPT_VAL},
-    {"classes", required_argument, 0, OPT_CLASSES},
-    {"hidden", required_argument, 0, OPT_HIDDEN},
-    {"layers", required_argument, 0, OPT_LAYERS},
-    {"act", required_argument, 0, OPT_ACT},
-    {"leaky-slope", required_argument, 0, OPT_LEAKY},
-    {"init", required_argument, 0, OPT_INIT},
-    {"init-std", required_argument, 0, OPT_INIT_STD},
-    {"epochs", required_argument, 0, OPT_EPOCHS},
-    {"batch", required_argument, 0, OPT_BATCH},
-    {"lr", required_argument, 0, OPT_LR},
-    {"momentum", required_argument, 0, OPT_MOMENTUM},
-    {"nesterov", no_argument, 0, OPT_NESTEROV},
-    {"weight-decay", required_argument, 0, OPT_WD},
-    {"lr-decay", required_argument, 0, OPT_LR_DECAY},
-    {"seed", required_argument, 0, OPT_SEED},
-    {"threads", required_argument, 0, OPT_THREADS},
-    {"backend", required_argument, 0, OPT_BACKEND},
-    {"blas-core", required_argument, 0, OPT_BLAS_CORE},
-    {"log", required_argument, 0, OPT_LOG},
-    {"log-steps", required_argument, 0, OPT_LOG_STEPS},
-    {"log-every", required_argument, 0, OPT_LOG_EVERY},
-    {"save", required_argument, 0, OPT_SAVE},
-    {"quiet", no_argument, 0, OPT_QUIET},
-    {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
-    {"checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY},
-    {"checkpoint-steps", required_argument, 0, OPT_CHECKPOINT_STEPS},
-    {"resume", required_argument, 0, OPT_RESUME},
-    {"help", no_argument, 0, OPT_HELP},
-    {0, 0, 0, 0},
-};
 
 #define MAX_BATCH (1 << 20)
 
-/* arch <- inputs, the widths in `hidden`, classes. */
-static int hidden_sizes(const char *hidden, int inputs, int classes, bn_arch *arch)
+/* arch <- inputs, the widths in `hidden`, classes; or a usage line naming --hidden. */
+static cli_exit hidden_sizes(const char *hidden, int inputs, int classes, bn_arch *arch)
 {
-    size_t size = strlen(hidden) + 32;
-    char *list = malloc(size);
-    if (!list) {
-        fputs("blasnet train: out of memory\n", stderr);
-        exit(EXIT_RUNTIME);
-    }
-    snprintf(list, size, "%d,%s,%d", inputs, hidden, classes);
-    int status = bn_arch_parse_sizes(arch, list);
-    free(list);
-    return status;
+    char list[4096];
+    if ((size_t)snprintf(list, sizeof list, "%d,%s,%d", inputs, hidden, classes) >= sizeof list)
+        return cli_error(EXIT_USAGE, "train",
+                         "--hidden: the list is %zu characters long; write the widths without padding", strlen(hidden));
+    if (bn_arch_parse_sizes(arch, list))
+        return cli_error(EXIT_USAGE, "train", "--hidden: %s", bn_errmsg());
+    return EXIT_OK;
 }
 
-static int parse_options(int argc, char **argv, train_options *o)
+static void set_defaults(train_options *o)
 {
     bn_hparams defaults;
     bn_hparams_default(&defaults);
-    *o = (train_options){.hidden = NULL, .act = "relu", .init = "he", .backend = "blas", .blas_core = "env",
-                         .classes = 0, .epochs = defaults.epochs, .batch = defaults.batch,
-                         .threads = bn_default_threads(), .leaky_slope = 0.01f, .init_std = defaults.init_std,
-                         .lr = defaults.sgd.lr, .momentum = defaults.sgd.momentum, .weight_decay = 0.0f,
-                         .lr_decay = defaults.lr_decay, .seed = defaults.seed, .log_every = 10};
+    *o = (train_options){.act = "relu", .init_name = "he", .epochs = defaults.epochs, .batch = defaults.batch,
+                         .leaky_slope = 0.01f, .init_std = defaults.init_std, .lr = defaults.sgd.lr,
+                         .momentum = defaults.sgd.momentum, .lr_decay = defaults.lr_decay, .seed = defaults.seed,
+                         .log_every = 10};
+}
+
+/* What can be checked before any data is read, so that a usage error is reported as one. */
+static cli_exit check_options(void *ctx)
+{
+    train_options *o = ctx;
     const char *cmd = "train";
-    int c, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1 && rc == 0) {
-        switch (c) {
-        case OPT_DATA: o->data_dir = optarg; break;
-        case OPT_VAL: rc = parse_int(cmd, "--val", optarg, 0, 1L << 31, &o->val), o->val_set = true; break;
-        case OPT_CLASSES: rc = parse_int(cmd, "--classes", optarg, 2, BN_MAX_WIDTH, &o->classes); break;
-        case OPT_HIDDEN: o->hidden = optarg; break;
-        case OPT_LAYERS: o->layers = optarg; break;
-        case OPT_ACT: o->act = optarg; break;
-        case OPT_LEAKY: rc = parse_float(cmd, "--leaky-slope", optarg, 0, false, 1, true, &o->leaky_slope); break;
-        case OPT_INIT: o->init = optarg; break;
-        case OPT_INIT_STD: rc = parse_float(cmd, "--init-std", optarg, 0, true, 100, false, &o->init_std); break;
-        case OPT_EPOCHS: rc = parse_int(cmd, "--epochs", optarg, 1, 1000000, &o->epochs); break;
-        case OPT_BATCH: rc = parse_int(cmd, "--batch", optarg, 1, MAX_BATCH, &o->batch); break;
-        case OPT_LR: rc = parse_float(cmd, "--lr", optarg, 0, true, 1e6, false, &o->lr); break;
-        case OPT_MOMENTUM: rc = parse_float(cmd, "--momentum", optarg, 0, false, 1, true, &o->momentum); break;
-        case OPT_NESTEROV: o->nesterov = true; break;
-        case OPT_WD: rc = parse_float(cmd, "--weight-decay", optarg, 0, false, 1e6, false, &o->weight_decay); break;
-        case OPT_LR_DECAY: rc = parse_float(cmd, "--lr-decay", optarg, 0, true, 1, false, &o->lr_decay); break;
-        case OPT_SEED: rc = parse_u64(cmd, "--seed", optarg, &o->seed); break;
-        case OPT_THREADS: rc = parse_int(cmd, "--threads", optarg, 1, 4096, &o->threads); break;
-        case OPT_BACKEND: o->backend = optarg; break;
-        case OPT_BLAS_CORE: o->blas_core = optarg; break;
-        case OPT_LOG: o->log_path = optarg; break;
-        case OPT_LOG_STEPS: o->steps_path = optarg; break;
-        case OPT_LOG_EVERY: rc = parse_int(cmd, "--log-every", optarg, 1, 1 << 30, &o->log_every); break;
-        case OPT_SAVE: o->save_path = optarg; break;
-        case OPT_QUIET: o->quiet = true; break;
-        case OPT_CHECKPOINT: o->checkpoint_path = optarg; break;
-        case OPT_CHECKPOINT_EVERY: rc = parse_int(cmd, "--checkpoint-every", optarg, 1, 1000000, &o->checkpoint_every); break;
-        case OPT_CHECKPOINT_STEPS: rc = parse_u64(cmd, "--checkpoint-steps", optarg, &o->checkpoint_steps); break;
-        case OPT_RESUME: o->resume_path = optarg; break;
-        case OPT_HELP: fputs(usage_text, stdout); return -1;
-        case ':': rc = usage_error(cmd, "%s needs a value", argv[optind - 1]); break;
-        default: rc = usage_error(cmd, "unknown option '%s'", argv[optind - 1]); break;
-        }
-        if (c >= OPT_DATA && c < OPT_END)
-            o->given[c - OPT_DATA] = true;
-    }
-    if (rc)
-        return rc;
-    if (optind < argc)
-        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (o->hidden && o->layers)
-        return usage_error(cmd, "give --hidden or --layers, not both");
-    if (!bn_backend_find(o->backend))
-        return usage_error(cmd, "--backend '%s' is not one of blas, naive, naive-omp", o->backend);
-    /* Check what can be checked before any data is read, so a usage error is reported as one. */
+        return cli_error(EXIT_USAGE, cmd, "give --hidden or --layers, not both");
     bn_arch probe;
     if (bn_act_parse(&probe.act, o->act))
-        return usage_error(cmd, "--act: %s", bn_errmsg());
+        return cli_error(EXIT_USAGE, cmd, "--act: %s", bn_errmsg());
     if (o->layers && bn_arch_parse_sizes(&probe, o->layers))
-        return usage_error(cmd, "--layers: %s", bn_errmsg());
+        return cli_error(EXIT_USAGE, cmd, "--layers: %s", bn_errmsg());
     if (o->hidden && hidden_sizes(o->hidden, 1, 2, &probe))
-        return usage_error(cmd, "--hidden: %s", bn_errmsg());
-    if ((o->given[OPT_CHECKPOINT_EVERY - OPT_DATA] || o->given[OPT_CHECKPOINT_STEPS - OPT_DATA]) &&
-        !o->checkpoint_path && !o->resume_path)
-        return usage_error(cmd, "--checkpoint-every and --checkpoint-steps need --checkpoint FILE");
-    if (o->resume_path) {
-        /* The file holds the architecture and hyperparameters; silently ignoring a flag would be a lie. */
-        static const int fixed[] = {OPT_VAL, OPT_CLASSES, OPT_HIDDEN, OPT_LAYERS, OPT_ACT, OPT_LEAKY, OPT_INIT,
-                                    OPT_INIT_STD, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_WD,
-                                    OPT_LR_DECAY, OPT_SEED};
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            if (o->given[fixed[i] - OPT_DATA]) {
-                const char *name = "?";
-                for (const struct option *lo = long_options; lo->name; lo++)
-                    if (lo->val == fixed[i])
-                        name = lo->name;
-                return usage_error(cmd, "--%s cannot be combined with --resume: the checkpoint fixes it", name);
-            }
-    }
-    return 0;
+        return EXIT_USAGE;
+    if (bn_init_parse(&o->init, o->init_name))
+        return cli_error(EXIT_USAGE, cmd, "--init: %s", bn_errmsg());
+    bool cadence = args_given(&o->common, OPT_CHECKPOINT_EVERY) || args_given(&o->common, OPT_CHECKPOINT_STEPS);
+    if (cadence && !o->checkpoint_path && !o->resume_path)
+        return cli_error(EXIT_USAGE, cmd, "--checkpoint-every and --checkpoint-steps need --checkpoint FILE");
+    /* The checkpoint holds the architecture and hyperparameters; silently ignoring a flag would be a lie. */
+    for (int id = OPT_VAL; o->resume_path && id <= OPT_SEED; id++)
+        if (args_given(&o->common, id))
+            return cli_error(EXIT_USAGE, cmd, "--%s cannot be combined with --resume: the checkpoint fixes it",
+                             args_option_name(&o->common, id));
+    return EXIT_OK;
 }
 
 /* ---- progress and per-epoch output ---------------------------------------------------------------------- */
@@ -254,42 +167,181 @@ static void on_epoch(void *ctx, const bn_epoch_stats *s)
     }
 }
 
-/* ---- the command -------------------------------------------------------------------------------------------- */
-static int build_arch(const train_options *o, const bn_dataset *train, bn_arch *arch)
+/* Opens a CSV log and writes its header; NULL path means no log. */
+static cli_exit open_log(FILE **f, const char *path, const char *header)
+{
+    *f = NULL;
+    if (!path)
+        return EXIT_OK;
+    *f = fopen(path, "w");
+    if (!*f)
+        return cli_error(EXIT_RUNTIME, "train", "cannot write log '%s': %s; check the folder exists and is writable",
+                         path, strerror(errno));
+    fputs(header, *f);
+    return EXIT_OK;
+}
+
+static cli_exit open_logs(const train_options *o, train_output *out)
+{
+    cli_exit rc = open_log(&out->log, o->log_path,
+                           "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n");
+    return rc ? rc : open_log(&out->steps, o->steps_path, "epoch,step,global_step,loss,grad_norm_w1,lr\n");
+}
+
+/* Closes whichever logs are open. A failed close is reported only when nothing failed before it: one error,
+ * one line. */
+static cli_exit close_logs(const train_options *o, train_output *out, cli_exit rc)
+{
+    FILE **files[2] = {&out->log, &out->steps};
+    const char *paths[2] = {o->log_path, o->steps_path};
+    for (int i = 0; i < 2; i++) {
+        if (*files[i] && fclose(*files[i]) != 0 && rc == EXIT_OK)
+            rc = cli_error(EXIT_RUNTIME, "train", "writing log '%s' failed: %s; check the free space", paths[i],
+                           strerror(errno));
+        *files[i] = NULL;
+    }
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------------------------ */
+/* What the steps of run_train hand on to each other, and what its one cleanup releases. */
+typedef struct {
+    bn_dataset all, test;  /* owned */
+    bn_dataset train, val; /* views of all: its first part and its last --val images */
+    bn_net *net;
+    bn_train_hooks hooks;
+    bn_train_state state;
+    train_output out;
+} train_run;
+
+static cli_exit load_data(const train_options *o, train_run *r)
+{
+    const char *dir = o->common.data_dir;
+    int status = bn_mnist_load(dir, &r->all, &r->test);
+    if (status)
+        return runtime_error("train", status, data_hint());
+    if (r->all.n == 0 || r->test.n == 0)
+        return cli_error(EXIT_RUNTIME, "train", "'%s/%s' holds no images; fetch the data again (./data/fetch-mnist.sh)",
+                         dir, r->all.n == 0 ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+    size_t val_n = args_given(&o->common, OPT_VAL) ? (size_t)o->val : r->all.n == 60000 ? 10000 : r->all.n / 6;
+    if (val_n >= r->all.n)
+        return cli_error(EXIT_USAGE, "train",
+                         "--val %zu leaves no training data ('%s/train-images-idx3-ubyte' holds %zu images)", val_n,
+                         dir, r->all.n);
+    r->train = bn_dataset_slice(&r->all, 0, r->all.n - val_n);
+    r->val = bn_dataset_slice(&r->all, r->all.n - val_n, val_n);
+    return EXIT_OK;
+}
+
+/* The architecture: --layers, or --hidden between the image size and the class count. */
+static cli_exit build_arch(const train_options *o, const bn_dataset *train, bn_arch *arch)
 {
     memset(arch, 0, sizeof *arch);
     int max_label = bn_dataset_max_label(train);
     int classes = o->classes ? o->classes : max_label + 1;
-    if (max_label >= classes) {
-        fprintf(stderr, "blasnet train: '%s/train-labels-idx1-ubyte' has label %d, which does not fit --classes %d; "
-                        "raise --classes or fix the data\n",
-                o->data_dir_resolved, max_label, classes);
-        return EXIT_RUNTIME;
-    }
-    if (o->layers) {
-        if (bn_arch_parse_sizes(arch, o->layers))
-            return usage_error("train", "--layers: %s", bn_errmsg());
-        if (arch->sizes[0] != train->dim) {
-            fprintf(stderr, "blasnet train: --layers starts with %d inputs but the images have %d pixels (%dx%d)\n",
-                    arch->sizes[0], train->dim, train->rows, train->cols);
-            return EXIT_RUNTIME;
-        }
-        if (o->classes && arch->sizes[arch->depth] != classes)
-            return usage_error("train", "--layers ends with %d outputs but --classes is %d",
-                               arch->sizes[arch->depth], classes);
-        if (arch->sizes[arch->depth] < classes) {
-            fprintf(stderr, "blasnet train: --layers ends with %d outputs but the labels need %d classes\n",
-                    arch->sizes[arch->depth], classes);
-            return EXIT_RUNTIME;
-        }
+    if (max_label >= classes)
+        return cli_error(EXIT_RUNTIME, "train",
+                         "'%s/train-labels-idx1-ubyte' has label %d, which does not fit --classes %d; raise --classes "
+                         "or fix the data",
+                         o->common.data_dir, max_label, classes);
+    if (!o->layers) {
+        cli_exit rc = hidden_sizes(o->hidden ? o->hidden : "512", train->dim, classes, arch);
+        if (rc)
+            return rc;
     } else {
-        if (hidden_sizes(o->hidden ? o->hidden : "512", train->dim, classes, arch))
-            return usage_error("train", "--hidden: %s", bn_errmsg());
+        if (bn_arch_parse_sizes(arch, o->layers))
+            return cli_error(EXIT_USAGE, "train", "--layers: %s", bn_errmsg());
+        int inputs = arch->sizes[0], outputs = arch->sizes[arch->depth];
+        if (inputs != train->dim)
+            return cli_error(EXIT_RUNTIME, "train",
+                             "--layers starts with %d inputs but the images have %d pixels (%dx%d); start it with %d",
+                             inputs, train->dim, train->rows, train->cols, train->dim);
+        if (o->classes && outputs != classes)
+            return cli_error(EXIT_USAGE, "train", "--layers ends with %d outputs but --classes is %d", outputs,
+                             classes);
+        if (outputs < classes)
+            return cli_error(EXIT_RUNTIME, "train",
+                             "--layers ends with %d outputs but the labels need %d classes; end it with %d", outputs,
+                             classes, classes);
     }
     if (bn_act_parse(&arch->act, o->act))
-        return usage_error("train", "--act: %s", bn_errmsg());
+        return cli_error(EXIT_USAGE, "train", "--act: %s", bn_errmsg());
     arch->leaky_slope = o->leaky_slope;
-    return 0;
+    return EXIT_OK;
+}
+
+/* A fresh run: architecture from flags and data; bn_train fills the weights from state->hp when it starts. */
+static cli_exit start_fresh(const train_options *o, const bn_dataset *train, bn_net **net, bn_train_state *state)
+{
+    bn_arch arch;
+    cli_exit rc = build_arch(o, train, &arch);
+    if (rc)
+        return rc;
+    int status = bn_net_create(net, &arch, o->batch, o->common.backend);
+    if (status)
+        return runtime_error("train", status, "choose a smaller --batch or narrower layers");
+    bn_train_state_init(state);
+    state->hp = (bn_hparams){.epochs = o->epochs,
+                             .batch = o->batch,
+                             .sgd = {.lr = o->lr, .momentum = o->momentum, .weight_decay = o->weight_decay,
+                                     .nesterov = o->nesterov},
+                             .lr_decay = o->lr_decay,
+                             .seed = o->seed,
+                             .init = o->init,
+                             .init_std = o->init_std};
+    return EXIT_OK;
+}
+
+static cli_exit resume(const train_options *o, bn_net **net, bn_train_state *state)
+{
+    int status = bn_checkpoint_load(net, state, o->resume_path, 0, o->common.backend);
+    if (status)
+        return runtime_error("train", status, "give a checkpoint written by blasnet train --checkpoint");
+    if (!args_given(&o->common, OPT_EPOCHS))
+        return EXIT_OK;
+    if (o->epochs < state->epoch)
+        return cli_error(EXIT_USAGE, "train", "--epochs %d is fewer than the %d epochs '%s' has done", o->epochs,
+                         state->epoch, o->resume_path);
+    state->hp.epochs = o->epochs;
+    return EXIT_OK;
+}
+
+/* The validation and test labels must fit the model's classes too. */
+static cli_exit check_labels_fit(const train_options *o, const train_run *r)
+{
+    const bn_arch *arch = bn_net_arch(r->net);
+    int classes = arch->sizes[arch->depth];
+    int test_max = bn_dataset_max_label(&r->test), val_max = bn_dataset_max_label(&r->val);
+    if (test_max >= classes)
+        return cli_error(EXIT_RUNTIME, "train",
+                         "'%s/t10k-labels-idx1-ubyte' has label %d, but the model has %d classes (training labels "
+                         "reach %d): check --classes or the data files",
+                         o->common.data_dir, test_max, classes, bn_dataset_max_label(&r->train));
+    if (val_max >= classes)
+        return cli_error(EXIT_RUNTIME, "train",
+                         "'%s/train-labels-idx1-ubyte' has label %d in its validation part, but the model has %d "
+                         "classes; raise --classes",
+                         o->common.data_dir, val_max, classes);
+    return EXIT_OK;
+}
+
+/* Labels that leave classes empty (one stray 200 among the digits makes 201 classes) build outputs that no
+ * sample ever trains. When the labels chose the class count, say so once. */
+static void warn_empty_classes(const train_options *o, const bn_dataset *train)
+{
+    if (o->classes || o->resume_path)
+        return;
+    bool seen[256] = {false};
+    for (size_t i = 0; i < train->n; i++)
+        seen[train->labels[i]] = true;
+    int classes = bn_dataset_max_label(train) + 1, empty = 0;
+    for (int k = 0; k < classes; k++)
+        empty += !seen[k];
+    if (empty)
+        fprintf(stderr, "blasnet train: warning: %d of %d classes have no training sample (labels run 0..%d); "
+                        "check '%s/train-labels-idx1-ubyte' for stray labels, or give --classes %d if the empty "
+                        "classes are meant\n",
+                empty, classes, classes - 1, o->common.data_dir, classes);
 }
 
 static volatile int stop_requested;
@@ -301,214 +353,147 @@ static void handle_stop(int sig)
     stop_signal = sig;
 }
 
-static void format_arch(const bn_arch *arch, char *buf, size_t size)
+static void catch_stop_signals(void)
 {
-    size_t used = 0;
-    for (int l = 0; l <= arch->depth && used < size; l++)
-        used += (size_t)snprintf(buf + used, size - used, l ? "-%d" : "%d", arch->sizes[l]);
-}
-
-/* Opens a CSV log and writes its header; NULL path means no log. */
-static int open_log(FILE **f, const char *path, const char *header)
-{
-    *f = NULL;
-    if (!path)
-        return 0;
-    *f = fopen(path, "w");
-    if (!*f) {
-        fprintf(stderr, "blasnet train: cannot write log '%s': %s; check the folder exists and is writable\n", path,
-                strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    fputs(header, *f);
-    return 0;
-}
-
-static int close_log(FILE *f, const char *path)
-{
-    if (f && fclose(f) != 0) {
-        fprintf(stderr, "blasnet train: writing log '%s' failed: %s\n", path, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    return 0;
-}
-
-/* A fresh run: architecture from flags and data; bn_train fills the weights from the seed. */
-static int start_fresh(const train_options *o, bn_init init, const bn_dataset *train, bn_net **net,
-                       bn_train_state *state)
-{
-    bn_arch arch;
-    int rc = build_arch(o, train, &arch);
-    if (rc)
-        return rc;
-    int status = bn_net_create(net, &arch, o->batch, bn_backend_find(o->backend));
-    if (status)
-        return runtime_error("train", status, "choose a smaller --batch or narrower layers");
-    bn_train_state_init(state);
-    state->hp = (bn_hparams){.epochs = o->epochs, .batch = o->batch,
-                             .sgd = {.lr = o->lr, .momentum = o->momentum, .weight_decay = o->weight_decay,
-                                     .nesterov = o->nesterov},
-                             .lr_decay = o->lr_decay, .seed = o->seed, .init = init, .init_std = o->init_std};
-    return 0;
-}
-
-static int resume(const train_options *o, bn_net **net, bn_train_state *state)
-{
-    int status = bn_checkpoint_load(net, state, o->resume_path, 0, bn_backend_find(o->backend));
-    if (status)
-        return runtime_error("train", status, "give a checkpoint written by blasnet train --checkpoint");
-    if (o->given[OPT_EPOCHS - OPT_DATA]) {
-        if (o->epochs < state->epoch) {
-            bn_net_destroy(net);
-            return usage_error("train", "--epochs %d is fewer than the %d epochs '%s' has done", o->epochs,
-                               state->epoch, o->resume_path);
-        }
-        state->hp.epochs = o->epochs;
-    }
-    return 0;
-}
-
-int cmd_train(int argc, char **argv)
-{
-    train_options o;
-    int rc = parse_options(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? EXIT_OK : rc;
-    bn_init init;
-    if (bn_init_parse(&init, o.init))
-        return usage_error("train", "--init: %s", bn_errmsg());
-    rc = blas_core_apply("train", o.blas_core, argv - 1);
-    if (rc)
-        return rc;
-    bn_set_threads(o.threads);
-
-    const char *dir = data_dir_or_default(o.data_dir);
-    bn_dataset all, test;
-    int status = bn_mnist_load(dir, &all, &test);
-    if (status)
-        return runtime_error("train", status, data_hint());
-
-    size_t val_n = o.val_set ? (size_t)o.val : (all.n == 60000 ? 10000 : all.n / 6);
-    bn_dataset train = bn_dataset_slice(&all, 0, all.n - (val_n < all.n ? val_n : 0));
-    bn_dataset val = bn_dataset_slice(&all, all.n - val_n, val_n);
-    bn_net *net = NULL;
-    bn_train_state state;
-    bn_train_hooks cfg = {0};
-    o.data_dir_resolved = dir;
-    if (all.n == 0 || test.n == 0) {
-        fprintf(stderr, "blasnet train: '%s/%s' holds no images; fetch the data again (./data/fetch-mnist.sh)\n",
-                dir, all.n == 0 ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
-        rc = EXIT_RUNTIME;
-    } else if (val_n >= all.n) {
-        rc = usage_error("train", "--val %zu leaves no training data ('%s/train-images-idx3-ubyte' holds %zu images)",
-                         val_n, dir, all.n);
-    } else if (o.resume_path) {
-        rc = resume(&o, &net, &state);
-    } else {
-        rc = start_fresh(&o, init, &train, &net, &state);
-    }
-
-    if (!rc) {
-        const bn_arch *arch = bn_net_arch(net);
-        int classes = arch->sizes[arch->depth];
-        int test_max = bn_dataset_max_label(&test), val_max = bn_dataset_max_label(&val);
-        if (test_max >= classes) {
-            fprintf(stderr, "blasnet train: '%s/t10k-labels-idx1-ubyte' has label %d, but the model has %d classes "
-                            "(training labels reach %d): check --classes or the data files\n",
-                    dir, test_max, classes, bn_dataset_max_label(&train));
-            rc = EXIT_RUNTIME;
-        } else if (val_max >= classes) {
-            fprintf(stderr, "blasnet train: '%s/train-labels-idx1-ubyte' has label %d in its validation part, but "
-                            "the model has %d classes; raise --classes\n",
-                    dir, val_max, classes);
-            rc = EXIT_RUNTIME;
-        }
-    }
-    FILE *log = NULL, *steps = NULL;
-    if (!rc)
-        rc = open_log(&log, o.log_path,
-                      "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n");
-    if (!rc)
-        rc = open_log(&steps, o.steps_path, "epoch,step,global_step,loss,grad_norm_w1,lr\n");
-    if (rc) {
-        close_log(log, o.log_path);
-        bn_net_destroy(&net);
-        bn_dataset_free(&all);
-        bn_dataset_free(&test);
-        return rc;
-    }
-
-    train_output out = {.live = !o.quiet && isatty(STDERR_FILENO), .log = log, .steps = steps};
-    cfg.on_progress = on_progress;
-    cfg.on_epoch = on_epoch;
-    cfg.ctx = &out;
-    cfg.progress_every = o.log_every;
-    cfg.progress_grad_norm = steps != NULL;
-    cfg.stop = &stop_requested;
-    /* --resume keeps checkpointing into its own file unless told otherwise. */
-    cfg.checkpoint_path = o.checkpoint_path ? o.checkpoint_path : o.resume_path;
-    cfg.checkpoint_every = cfg.checkpoint_path ? (o.checkpoint_every ? o.checkpoint_every : 1) : 0;
-    cfg.checkpoint_every_steps = o.checkpoint_steps;
-
-    const bn_arch *arch = bn_net_arch(net);
-    char arch_text[256];
-    format_arch(arch, arch_text, sizeof arch_text);
-    printf("blasnet %s: %s %s, %s init, batch %d, lr %g, momentum %g%s, weight decay %g, lr decay %g, seed %llu\n",
-           BLASNET_VERSION, arch_text, bn_act_name(arch->act), bn_init_name(state.hp.init),
-           state.hp.batch, (double)state.hp.sgd.lr, (double)state.hp.sgd.momentum,
-           state.hp.sgd.nesterov ? " (nesterov)" : "", (double)state.hp.sgd.weight_decay, (double)state.hp.lr_decay,
-           (unsigned long long)state.hp.seed);
-    printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n", dir,
-           train.n, val.n, test.n, o.backend, bn_get_threads(), bn_blas_corename(),
-           bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
-    if (o.resume_path)
-        printf("resumed from %s at epoch %d, step %llu\n", o.resume_path, state.epoch + 1,
-               (unsigned long long)state.step);
-    fflush(stdout);
-    blas_core_notice(); /* after every check: an error stays a single line */
-
     struct sigaction sa = {.sa_handler = handle_stop};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
 
-    status = bn_train(net, &train, &val, &cfg, &state);
-    rc = close_log(log, o.log_path);
-    rc = close_log(steps, o.steps_path) ? EXIT_RUNTIME : rc;
+/* What bn_train reports back to: progress, epochs, the stop flag and checkpoints. */
+static void set_hooks(const train_options *o, train_output *out, bn_train_hooks *hooks)
+{
+    out->live = !o->quiet && isatty(STDERR_FILENO);
+    *hooks = (bn_train_hooks){0};
+    hooks->on_progress = on_progress;
+    hooks->on_epoch = on_epoch;
+    hooks->ctx = out;
+    hooks->progress_every = o->log_every;
+    hooks->progress_grad_norm = out->steps != NULL;
+    hooks->stop = &stop_requested;
+    /* --resume keeps checkpointing into its own file unless told otherwise. */
+    hooks->checkpoint_path = o->checkpoint_path ? o->checkpoint_path : o->resume_path;
+    hooks->checkpoint_every = hooks->checkpoint_path ? (o->checkpoint_every ? o->checkpoint_every : 1) : 0;
+    hooks->checkpoint_every_steps = o->checkpoint_steps;
+}
+
+static void print_run_header(const train_options *o, const train_run *r)
+{
+    const bn_arch *arch = bn_net_arch(r->net);
+    const bn_train_state *s = &r->state;
+    const bn_hparams *hp = &s->hp;
+    char arch_text[256];
+    bn_arch_format(arch, arch_text, sizeof arch_text);
+    printf("blasnet %s: %s %s, %s init, batch %d, lr %g, momentum %g%s, weight decay %g, lr decay %g, seed %llu\n",
+           BLASNET_VERSION, arch_text, bn_act_name(arch->act), bn_init_name(hp->init), hp->batch,
+           (double)hp->sgd.lr, (double)hp->sgd.momentum, hp->sgd.nesterov ? " (nesterov)" : "",
+           (double)hp->sgd.weight_decay, (double)hp->lr_decay, (unsigned long long)hp->seed);
+    printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n",
+           o->common.data_dir, r->train.n, r->val.n, r->test.n, o->common.backend_name, bn_get_threads(),
+           bn_blas_corename(), bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
+    if (o->resume_path)
+        printf("resumed from %s at epoch %d, step %llu\n", o->resume_path, s->epoch + 1,
+               (unsigned long long)s->step);
+    fflush(stdout);
+}
+
+/* bn_train's status as the line and exit code a user sees. */
+static cli_exit training_outcome(const train_run *r, int status)
+{
+    const char *ck = r->hooks.checkpoint_path;
     if (status == BN_E_INTERRUPTED) {
-        if (cfg.checkpoint_path)
+        if (ck)
             fprintf(stderr, "blasnet train: %s; checkpoint written to %s: continue with blasnet train --resume %s\n",
-                    bn_errmsg(), cfg.checkpoint_path, cfg.checkpoint_path);
+                    bn_errmsg(), ck, ck);
         else
             fprintf(stderr, "blasnet train: %s; no --checkpoint was given, so the progress is not saved\n",
                     bn_errmsg());
-        rc = stop_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
-    } else if (status == BN_E_DIVERGED) {
-        rc = runtime_error("train", status,
-                           cfg.checkpoint_path ? "the last good checkpoint was kept" : "nothing was saved");
-    } else if (status) {
-        rc = runtime_error("train", status, NULL);
+        return stop_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
     }
-    if (!rc && o.save_path) {
-        status = bn_checkpoint_save(net, &state, o.save_path);
-        if (status)
-            rc = runtime_error("train", status, "the model was not saved; any earlier file at that path is intact");
-        else
-            fprintf(stderr, "blasnet train: model saved to %s\n", o.save_path);
-    }
-    if (!rc) {
-        bn_eval ev;
-        status = bn_evaluate(net, &test, &ev, NULL);
-        if (status) {
-            rc = runtime_error("train", status, NULL);
-        } else {
-            printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
-            printf("train: %.1f s, %.0f samples/s, %d epochs\n", state.train_seconds,
-                   state.train_seconds > 0 ? (double)state.samples / state.train_seconds : 0.0, state.epoch);
-        }
-    }
-    bn_net_destroy(&net);
-    bn_dataset_free(&all);
-    bn_dataset_free(&test);
+    if (status == BN_E_DIVERGED)
+        return runtime_error("train", status, ck ? "the last good checkpoint was kept" : "nothing was saved");
+    return status ? runtime_error("train", status, NULL) : EXIT_OK;
+}
+
+static cli_exit save_model(const train_options *o, const train_run *r)
+{
+    if (!o->save_path)
+        return EXIT_OK;
+    int status = bn_checkpoint_save(r->net, &r->state, o->save_path);
+    if (status)
+        return runtime_error("train", status, "the model was not saved; any earlier file at that path is intact");
+    fprintf(stderr, "blasnet train: model saved to %s\n", o->save_path);
+    return EXIT_OK;
+}
+
+/* The last two lines of stdout, which scripts parse. */
+static cli_exit report_test(train_run *r)
+{
+    bn_eval ev;
+    int status = bn_evaluate(r->net, &r->test, &ev, NULL);
+    if (status)
+        return runtime_error("train", status, NULL);
+    printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
+    printf("train: %.1f s, %.0f samples/s, %d epochs\n", r->state.train_seconds,
+           r->state.train_seconds > 0 ? (double)r->state.samples / r->state.train_seconds : 0.0, r->state.epoch);
+    return EXIT_OK;
+}
+
+/* The steps of a run, in order; every failure leaves by the one cleanup at the end. */
+static cli_exit run_train(void *ctx)
+{
+    const train_options *o = ctx;
+    train_run r = {0};
+    cli_exit rc = load_data(o, &r);
+    if (rc)
+        goto out;
+    rc = o->resume_path ? resume(o, &r.net, &r.state) : start_fresh(o, &r.train, &r.net, &r.state);
+    if (rc || (rc = check_labels_fit(o, &r)) || (rc = open_logs(o, &r.out)))
+        goto out;
+    set_hooks(o, &r.out, &r.hooks);
+    print_run_header(o, &r);
+    blas_core_notice(); /* after every check: an error stays a single line */
+    warn_empty_classes(o, &r.train);
+    catch_stop_signals();
+    rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
+    rc = close_logs(o, &r.out, rc);
+    if (!rc)
+        rc = save_model(o, &r);
+    if (!rc)
+        rc = report_test(&r);
+out:
+    rc = close_logs(o, &r.out, rc);
+    bn_net_destroy(&r.net);
+    bn_dataset_free(&r.all);
+    bn_dataset_free(&r.test);
     return rc;
+}
+
+cli_exit cmd_train(int argc, char **argv)
+{
+    train_options o;
+    set_defaults(&o);
+    const cli_option own[] = {
+        opt_int("val", OPT_VAL, &o.val, 0, INT_MAX), opt_int("classes", OPT_CLASSES, &o.classes, 2, BN_MAX_WIDTH),
+        opt_text("hidden", OPT_HIDDEN, &o.hidden), opt_text("layers", OPT_LAYERS, &o.layers),
+        opt_text("act", OPT_ACT, &o.act), opt_float("leaky-slope", OPT_LEAKY, &o.leaky_slope, CLOSED, 0, 1, OPEN),
+        opt_text("init", OPT_INIT, &o.init_name),
+        opt_float("init-std", OPT_INIT_STD, &o.init_std, OPEN, 0, 100, CLOSED),
+        opt_int("batch", OPT_BATCH, &o.batch, 1, MAX_BATCH), opt_float("lr", OPT_LR, &o.lr, OPEN, 0, 1e6, CLOSED),
+        opt_float("momentum", OPT_MOMENTUM, &o.momentum, CLOSED, 0, 1, OPEN),
+        opt_flag("nesterov", OPT_NESTEROV, &o.nesterov),
+        opt_float("weight-decay", OPT_WD, &o.weight_decay, CLOSED, 0, 1e6, CLOSED),
+        opt_float("lr-decay", OPT_LR_DECAY, &o.lr_decay, OPEN, 0, 1, CLOSED), opt_u64("seed", OPT_SEED, &o.seed),
+        opt_int("epochs", OPT_EPOCHS, &o.epochs, 1, 1000000), opt_text("log", OPT_LOG, &o.log_path),
+        opt_text("log-steps", OPT_LOG_STEPS, &o.steps_path),
+        opt_int("log-every", OPT_LOG_EVERY, &o.log_every, 1, 1 << 30), opt_text("save", OPT_SAVE, &o.save_path),
+        opt_flag("quiet", OPT_QUIET, &o.quiet), opt_text("checkpoint", OPT_CHECKPOINT, &o.checkpoint_path),
+        opt_int("checkpoint-every", OPT_CHECKPOINT_EVERY, &o.checkpoint_every, 1, 1000000),
+        opt_u64("checkpoint-steps", OPT_CHECKPOINT_STEPS, &o.checkpoint_steps),
+        opt_text("resume", OPT_RESUME, &o.resume_path),
+    };
+    const cli_command command = {"train", usage_text, COMMON_DATA | COMMON_THREADS | COMMON_BACKEND | COMMON_BLAS_CORE,
+                                 own, ARRAY_LEN(own), 0, check_options, run_train, &o};
+    return args_run(&command, argc, argv, &o.common);
 }

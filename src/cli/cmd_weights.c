@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "image.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,105 +29,110 @@ static int parse_shape(const char *text, int *rows, int *cols)
     return sscanf(text, "%d x %d%c", rows, cols, &tail) == 2 && *rows > 0 && *cols > 0 ? 0 : -1;
 }
 
-int cmd_weights(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
-        {"cols", required_argument, 0, 'c'},  {"pad", required_argument, 0, 'p'},
-        {"scale", required_argument, 0, 's'}, {"units", required_argument, 0, 'u'},
-        {"shape", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    const char *model_path = NULL, *out_path = NULL, *shape = NULL;
-    int cols = 0, pad = 2, scale = 2, units = 0, c, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:", options, NULL)) != -1 && !rc) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'c': rc = parse_int("weights", "--cols", optarg, 1, 4096, &cols); break;
-        case 'p': rc = parse_int("weights", "--pad", optarg, 0, 64, &pad); break;
-        case 's': rc = parse_int("weights", "--scale", optarg, 1, 32, &scale); break;
-        case 'u': rc = parse_int("weights", "--units", optarg, 1, BN_MAX_WIDTH, &units); break;
-        case 'r': shape = optarg; break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        case ':': rc = usage_error("weights", "%s needs a value", argv[optind - 1]); break;
-        default: rc = usage_error("weights", "unknown option '%s'", argv[optind - 1]); break;
-        }
-    }
-    if (rc)
-        return rc;
-    if (optind < argc)
-        return usage_error("weights", "unexpected argument '%s'", argv[optind]);
-    if (!model_path)
-        return usage_error("weights", "--model FILE is required");
-    if (!out_path)
-        return usage_error("weights", "-o PNG is required");
-    int rows_px = 0, cols_px = 0;
-    if (shape && parse_shape(shape, &rows_px, &cols_px))
-        return usage_error("weights", "--shape '%s' must be RxC with positive R and C, e.g. 28x28", shape);
+enum { OPT_MODEL = OPT_COMMAND_FIRST, OPT_OUTPUT, OPT_COLS, OPT_PAD, OPT_SCALE, OPT_UNITS, OPT_SHAPE };
 
-    bn_net *net = NULL;
-    int status = bn_checkpoint_load(&net, NULL, model_path, 1, bn_backend_find("blas"));
-    if (status)
-        return runtime_error("weights", status, "give a file written by blasnet train --save");
-    const bn_arch *arch = bn_net_arch(net);
-    const int in = arch->sizes[0], out = arch->sizes[1];
-    if (shape && rows_px * cols_px != in) {
-        fprintf(stderr, "blasnet weights: --shape %dx%d has %d pixels but the model has %d inputs\n", rows_px,
-                cols_px, rows_px * cols_px, in);
-        bn_net_destroy(&net);
-        return EXIT_USAGE;
-    }
-    if (!shape) {
-        rows_px = cols_px = (int)lround(sqrt((double)in));
-        if (rows_px * cols_px != in) {
-            fprintf(stderr, "blasnet weights: the model's %d inputs are not a square image; give --shape RxC\n",
-                    in);
-            bn_net_destroy(&net);
-            return EXIT_USAGE;
-        }
-    }
-    units = units && units < out ? units : out;
-    if (!cols)
-        cols = (int)ceil(sqrt((double)units));
-    img_grid g;
-    if (img_grid_make(&g, units, cols, cols_px * scale, rows_px * scale, pad)) {
-        fprintf(stderr, "blasnet weights: %s\n", img_error());
-        bn_net_destroy(&net);
-        return EXIT_USAGE;
-    }
-    uint8_t *pic = malloc((size_t)g.width * g.height);
-    if (!pic) {
-        fprintf(stderr, "blasnet weights: out of memory for a %dx%d picture\n", g.width, g.height);
-        bn_net_destroy(&net);
-        return EXIT_RUNTIME;
-    }
-    memset(pic, 255, (size_t)g.width * g.height);
-    const float *w = bn_net_weight(net, 0); /* (in, out): unit j's weights are column j */
-    for (int j = 0; j < units; j++) {
+typedef struct {
+    cli_args common;
+    const char *model_path, *out_path, *shape;
+    int cols, pad, scale, units; /* cols, units: 0 until the model says */
+    int rows_px, cols_px;        /* the input image's shape: --shape, else from the model */
+} weights_options;
+
+static cli_exit check_options(void *ctx)
+{
+    weights_options *o = ctx;
+    if (!o->model_path)
+        return cli_error(EXIT_USAGE, "weights", "--model FILE is required");
+    if (!o->out_path)
+        return cli_error(EXIT_USAGE, "weights", "-o PNG is required");
+    if (o->shape && parse_shape(o->shape, &o->rows_px, &o->cols_px))
+        return cli_error(EXIT_USAGE, "weights", "--shape '%s' must be RxC with positive R and C, e.g. 28x28", o->shape);
+    return EXIT_OK;
+}
+
+/* The tiles' shape must hold the model's inputs: --shape, or a square. */
+static cli_exit check_tile_shape(weights_options *o, int in)
+{
+    if (o->shape && o->rows_px * o->cols_px != in)
+        return cli_error(EXIT_USAGE, "weights", "--shape %dx%d has %d pixels but the model has %d inputs", o->rows_px,
+                         o->cols_px, o->rows_px * o->cols_px, in);
+    if (o->shape)
+        return EXIT_OK;
+    o->rows_px = o->cols_px = (int)lround(sqrt((double)in));
+    if (o->rows_px * o->cols_px != in)
+        return cli_error(EXIT_USAGE, "weights", "the model's %d inputs are not a square image; give --shape RxC", in);
+    return EXIT_OK;
+}
+
+/* Tile j: column j of w (in, out) as a rows_px x cols_px picture, scaled by its own largest |w|. */
+static void draw_units(uint8_t *pic, const img_grid *g, const weights_options *o, const float *w, int in, int out)
+{
+    for (int j = 0; j < o->units; j++) {
         float m = 0.0f;
         for (int i = 0; i < in; i++)
             m = fmaxf(m, fabsf(w[(size_t)i * out + j]));
         int x0, y0;
-        img_grid_origin(&g, j, &x0, &y0);
+        img_grid_origin(g, j, &x0, &y0);
         for (int i = 0; i < in; i++) {
             float t = m > 0.0f ? w[(size_t)i * out + j] / m : 0.0f; /* [-1, 1] */
             uint8_t v = (uint8_t)lroundf(127.5f + 127.5f * t);
-            int r = i / cols_px, col = i % cols_px;
-            for (int dy = 0; dy < scale; dy++)
-                memset(pic + (size_t)(y0 + r * scale + dy) * g.width + x0 + col * scale, v, (size_t)scale);
+            int r = i / o->cols_px, col = i % o->cols_px;
+            for (int dy = 0; dy < o->scale; dy++)
+                memset(pic + (size_t)(y0 + r * o->scale + dy) * g->width + x0 + col * o->scale, v,
+                       (size_t)o->scale);
         }
     }
-    bn_net_destroy(&net);
-    if (img_write_png(out_path, g.width, g.height, 1, pic)) {
-        fprintf(stderr, "blasnet weights: %s\n", img_error());
-        free(pic);
-        return EXIT_RUNTIME;
+}
+
+static cli_exit run_weights(void *ctx)
+{
+    weights_options *o = ctx;
+    bn_net *net = NULL;
+    uint8_t *pic = NULL;
+    img_grid g;
+    cli_exit rc = EXIT_OK;
+    int status = bn_checkpoint_load(&net, NULL, o->model_path, 1, o->common.backend);
+    if (status) {
+        rc = runtime_error("weights", status, "give a file written by blasnet train --save");
+        goto out;
     }
+    const int n_in = bn_net_arch(net)->sizes[0], n_out = bn_net_arch(net)->sizes[1];
+    if ((rc = check_tile_shape(o, n_in)))
+        goto out;
+    o->units = o->units && o->units < n_out ? o->units : n_out;
+    o->cols = o->cols ? o->cols : (int)ceil(sqrt((double)o->units));
+    if (img_grid_make(&g, o->units, o->cols, o->cols_px * o->scale, o->rows_px * o->scale, o->pad)) {
+        rc = cli_error(EXIT_USAGE, "weights", "%s", img_error());
+        goto out;
+    }
+    if (!(pic = malloc((size_t)g.width * g.height))) {
+        rc = cli_error(EXIT_RUNTIME, "weights", "out of memory for a %dx%d picture; lower --scale or --units", g.width,
+                       g.height);
+        goto out;
+    }
+    memset(pic, 255, (size_t)g.width * g.height);
+    draw_units(pic, &g, o, bn_net_weight(net, 0), n_in, n_out); /* (in, out): unit j's weights are column j */
+    if (img_write_png(o->out_path, g.width, g.height, 1, pic)) {
+        rc = cli_error(EXIT_RUNTIME, "weights", "%s; check the folder exists and is writable", img_error());
+        goto out;
+    }
+    printf("weights: %d units of %dx%d in %d rows of %d -> %s (%dx%d pixels)\n", o->units, o->rows_px, o->cols_px,
+           g.rows, g.cols, o->out_path, g.width, g.height);
+out:
     free(pic);
-    printf("weights: %d units of %dx%d in %d rows of %d -> %s (%dx%d pixels)\n", units, rows_px, cols_px, g.rows,
-           g.cols, out_path, g.width, g.height);
-    return EXIT_OK;
+    bn_net_destroy(&net);
+    return rc;
+}
+
+cli_exit cmd_weights(int argc, char **argv)
+{
+    weights_options o = {.pad = 2, .scale = 2};
+    const cli_option own[] = {
+        opt_text("model", OPT_MODEL, &o.model_path), with_short('o', opt_text("output", OPT_OUTPUT, &o.out_path)),
+        opt_int("cols", OPT_COLS, &o.cols, 1, 4096), opt_int("pad", OPT_PAD, &o.pad, 0, 64),
+        opt_int("scale", OPT_SCALE, &o.scale, 1, 32), opt_int("units", OPT_UNITS, &o.units, 1, BN_MAX_WIDTH),
+        opt_text("shape", OPT_SHAPE, &o.shape),
+    };
+    const cli_command command = {"weights", usage_text, 0, own, ARRAY_LEN(own), 0, check_options, run_weights, &o};
+    return args_run(&command, argc, argv, &o.common);
 }

@@ -116,13 +116,15 @@ void img_resample(float *dst, int dw, int dh, const float *src, int sw, int sh)
     }
 }
 
-int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, int h)
+typedef struct {
+    int x0, y0, x1, y1; /* inclusive; x1 < 0 when there is no ink */
+} ink_box;
+
+/* gray (h, w) as ink in [0, 1] into v (h, w): inverted when the border is light, then stretched so that the
+ * background is 0 and the strongest ink 1, as in MNIST. Returns the ink's bounding box. */
+static ink_box find_ink(float *v, const uint8_t *gray, int w, int h)
 {
-    memset(out, 0, (size_t)side * side);
     size_t n = (size_t)w * h;
-    float *v = malloc(n * sizeof *v);
-    if (!v)
-        return fail("out of memory for a %dx%d image", w, h);
     /* Background level: the mean of the outermost pixels. A light frame means dark ink on paper. */
     double border = 0.0;
     int border_n = 0;
@@ -139,9 +141,8 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
             v[i] = 1.0f - v[i];
         hi = v[i] > hi ? v[i] : hi;
     }
-    /* Stretch so that the background is 0 and the darkest ink 1, as in MNIST; values within a tenth of the
-     * range above the background are paper texture or sensor noise, not ink. */
-    int x0 = w, y0 = h, x1 = -1, y1 = -1;
+    /* Values within a tenth of the range above the background are paper texture or sensor noise, not ink. */
+    ink_box b = {w, h, -1, -1};
     if (hi - lo > 0.1f)
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
@@ -149,28 +150,17 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
                 *p = (*p - lo) / (hi - lo);
                 *p = *p < 0.1f ? 0.0f : *p > 1.0f ? 1.0f : *p;
                 if (*p > 0.0f) {
-                    x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
-                    y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+                    b.x0 = x < b.x0 ? x : b.x0, b.x1 = x > b.x1 ? x : b.x1;
+                    b.y0 = y < b.y0 ? y : b.y0, b.y1 = y > b.y1 ? y : b.y1;
                 }
             }
-    if (x1 < 0) {
-        free(v);
-        return 1;
-    }
-    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-    double scale = (double)box / (bw > bh ? bw : bh);
-    int nw = (int)lround(bw * scale), nh = (int)lround(bh * scale);
-    nw = nw < 1 ? 1 : nw, nh = nh < 1 ? 1 : nh;
-    float *crop = malloc((size_t)bw * bh * sizeof *crop), *fit = malloc((size_t)nw * nh * sizeof *fit);
-    if (!crop || !fit) {
-        free(v), free(crop), free(fit);
-        return fail("out of memory for a %dx%d image", w, h);
-    }
-    for (int y = 0; y < bh; y++)
-        memcpy(crop + (size_t)y * bw, v + (size_t)(y0 + y) * w + x0, (size_t)bw * sizeof *crop);
-    img_resample(fit, nw, nh, crop, bw, bh);
-    /* Centre of mass of the scaled ink moved to pixel index side/2 (14 of 28): where MNIST's digits have it
-     * (measured: the mean over the first 2000 test images is (14.00, 13.99) in pixel indices). */
+    return b;
+}
+
+/* fit (nh, nw) into out (side, side) with its centre of mass at pixel index side/2 (14 of 28): where MNIST's
+ * digits have it (measured: the mean over the first 2000 test images is (14.00, 13.99) in pixel indices). */
+static void place_by_mass(uint8_t *out, int side, const float *fit, int nw, int nh)
+{
     double mass = 0.0, mx = 0.0, my = 0.0;
     for (int y = 0; y < nh; y++)
         for (int x = 0; x < nw; x++) {
@@ -187,8 +177,38 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
             float p = fit[(size_t)y * nw + x];
             out[(size_t)(oy + y) * side + ox + x] = (uint8_t)lroundf(255.0f * (p < 0 ? 0 : p > 1 ? 1 : p));
         }
+}
+
+int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, int h)
+{
+    memset(out, 0, (size_t)side * side);
+    float *v = malloc((size_t)w * h * sizeof *v), *crop = NULL, *fit = NULL;
+    int rc = 0;
+    if (!v) {
+        rc = fail("out of memory for a %dx%d image", w, h);
+        goto out;
+    }
+    ink_box b = find_ink(v, gray, w, h);
+    if (b.x1 < 0) {
+        rc = 1;
+        goto out;
+    }
+    int bw = b.x1 - b.x0 + 1, bh = b.y1 - b.y0 + 1;
+    double scale = (double)box / (bw > bh ? bw : bh);
+    int nw = (int)lround(bw * scale), nh = (int)lround(bh * scale);
+    nw = nw < 1 ? 1 : nw, nh = nh < 1 ? 1 : nh;
+    crop = malloc((size_t)bw * bh * sizeof *crop), fit = malloc((size_t)nw * nh * sizeof *fit);
+    if (!crop || !fit) {
+        rc = fail("out of memory for a %dx%d image", w, h);
+        goto out;
+    }
+    for (int y = 0; y < bh; y++)
+        memcpy(crop + (size_t)y * bw, v + (size_t)(b.y0 + y) * w + b.x0, (size_t)bw * sizeof *crop);
+    img_resample(fit, nw, nh, crop, bw, bh);
+    place_by_mass(out, side, fit, nw, nh);
+out:
     free(v), free(crop), free(fit);
-    return 0;
+    return rc;
 }
 
 int img_grid_make(img_grid *g, int count, int cols, int tile_w, int tile_h, int pad)

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
-        int (*run)(int argc, char **argv);
+        cli_exit (*run)(int argc, char **argv);
     } commands[] = {
         {"train", cmd_train},     {"eval", cmd_eval},       {"info", cmd_info},   {"plot", cmd_plot},
         {"weights", cmd_weights}, {"predict", cmd_predict}, {"moons", cmd_moons},
