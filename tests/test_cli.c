@@ -527,6 +527,21 @@ static void empty_classes(void)
     result_free(&r);
 }
 
+/* Divergence has one signal, BN_E_DIVERGED from bn_net_train_step: moons reports it as one line and exit 1. */
+static void moons_divergence(void)
+{
+    char png[600], line[1024];
+    file_in(png, sizeof png, root, "diverged.png");
+    cli_result r = RUN("moons", "--lr", "50", "-o", png);
+    no_crash("moons --lr 50", &r);
+    int lines = error_lines(r.err, line, sizeof line);
+    CHECKF(r.code == 1 && lines == 1, "moons --lr 50: exit %d, %d error lines: %s", r.code, lines, r.err);
+    CHECKF(strstr(line, "NaN") && strstr(line, "step") && strstr(line, "--lr"),
+           "moons --lr 50: the line does not say NaN, the step and --lr: %s", line);
+    CHECKF(access(png, F_OK) != 0, "moons --lr 50 drew a picture of a diverged net");
+    result_free(&r);
+}
+
 int main(void)
 {
     if (!bn_test_tmpdir(root, sizeof root, "cli"))
@@ -543,6 +558,7 @@ int main(void)
     broken_data();
     good_runs();
     empty_classes();
+    moons_divergence();
 
     bn_test_remove_tree(root);
     return bn_test_exit("cli");
