@@ -311,6 +311,28 @@ static void copy_good(char *out, size_t size, const char *name)
     }
 }
 
+/* dir/<prefix>-images-idx3-ubyte and -labels-idx1-ubyte: n synthetic 28x28 images of labels 0..classes-1,
+ * except that row `row` is given `label`. */
+static void write_with_stray_label(const char *dir, const char *prefix, uint32_t n, int classes, uint64_t seed,
+                                   size_t row, uint8_t label)
+{
+    char f[600], name[64];
+    uint8_t *px = malloc((size_t)n * 784), *lab = malloc(n);
+    CHECK(px != NULL && lab != NULL && row < n);
+    if (px && lab && row < n) {
+        idxw_synth(px, lab, n, 28, 28, classes, seed);
+        lab[row] = label;
+        snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+        file_in(f, sizeof f, dir, name);
+        CHECK(idxw_write_images(f, px, n, 28, 28) == 0);
+        snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+        file_in(f, sizeof f, dir, name);
+        CHECK(idxw_write_labels(f, lab, n) == 0);
+    }
+    free(px);
+    free(lab);
+}
+
 static void broken_data(void)
 {
     char d[300], f[600];
@@ -345,17 +367,7 @@ static void broken_data(void)
     /* Training labels 0..4, a test label 7 that no class covers. */
     make_dir(d, sizeof d, "unseen-test-label");
     CHECK(idxw_write_synth_pair(d, "train", 600, 28, 28, 5, 3) == 0);
-    uint8_t *px = malloc(100 * 784), lab[100];
-    CHECK(px != NULL);
-    if (px) {
-        idxw_synth(px, lab, 100, 28, 28, 5, 4);
-        lab[37] = 7;
-        file_in(f, sizeof f, d, "t10k-images-idx3-ubyte");
-        CHECK(idxw_write_images(f, px, 100, 28, 28) == 0);
-        file_in(f, sizeof f, d, "t10k-labels-idx1-ubyte");
-        CHECK(idxw_write_labels(f, lab, 100) == 0);
-        free(px);
-    }
+    write_with_stray_label(d, "t10k", 100, 5, 4, 37, 7);
     DATA_ERROR("test label 7 with training labels 0..4", "t10k-labels-idx1-ubyte", "train", "--data", d,
                "--epochs", "1");
 
@@ -489,20 +501,11 @@ static int lines_with(const char *text, const char *needle)
  * trains. Labels without gaps, or an explicit --classes, bring no warning. */
 static void empty_classes(void)
 {
-    char d[300], f[600];
+    char d[300];
     make_dir(d, sizeof d, "stray-label");
     CHECK(idxw_write_synth_pair(d, "t10k", 100, 28, 28, 10, 12) == 0);
-    uint8_t *px = malloc(600 * 784), lab[600];
-    CHECK(px != NULL);
-    if (px) {
-        idxw_synth(px, lab, 600, 28, 28, 10, 11);
-        lab[3] = 200; /* in the training part: the last 100 images are the validation set */
-        file_in(f, sizeof f, d, "train-images-idx3-ubyte");
-        CHECK(idxw_write_images(f, px, 600, 28, 28) == 0);
-        file_in(f, sizeof f, d, "train-labels-idx1-ubyte");
-        CHECK(idxw_write_labels(f, lab, 600) == 0);
-        free(px);
-    }
+    /* row 3 is in the training part: the last 100 images are the validation set */
+    write_with_stray_label(d, "train", 600, 10, 11, 3, 200);
     char line[1024];
     cli_result r = RUN("train", "--data", d, "--epochs", "1", "--hidden", "16", "--quiet");
     no_crash("stray label", &r);
