@@ -382,15 +382,13 @@ static bool declared_size(const uint8_t *buf, size_t size, uint64_t *expected, c
     uint32_t depth = load_u32(buf + 16);
     if (depth < 1 || depth > BN_MAX_LAYERS || size < CK_PREFIX_BYTES + 4u * (depth + 1))
         return false;
-    int sizes[BN_MAX_LAYERS + 1];
+    bn_arch arch = {.depth = (int)depth};
     for (uint32_t l = 0; l <= depth; l++) {
         uint32_t v = load_u32(buf + CK_PREFIX_BYTES + 4 * l);
         if (v < 1 || v > BN_MAX_WIDTH)
             return false;
-        sizes[l] = (int)v;
+        arch.sizes[l] = (int)v;
     }
-    bn_arch arch = {.depth = (int)depth};
-    memcpy(arch.sizes, sizes, sizeof sizes);
     *expected = (uint64_t)header_bytes((int)depth) + 8u * bn_arch_param_count(&arch) + CK_CRC_BYTES;
     bn_arch_format(&arch, desc, cap);
     return true;

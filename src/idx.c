@@ -92,7 +92,7 @@ int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path
         goto out;
     }
     images.data = NULL; /* now owned by block */
-    memcpy(block + pixel_bytes + 16, labels.data + 8, n);
+    memcpy(block + images.size, labels.data + 8, n);
     ds->pixels = block + 16;
     ds->labels = block + 16 + pixel_bytes;
     ds->n = n;

@@ -22,11 +22,14 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double norm(const float *v, size_t n)
+/* L2 norm of the first layer's weight gradient, for the progress and epoch reports. */
+static double first_layer_grad_norm(bn_net *net)
 {
+    const float *dw = bn_net_dweight(net, 0);
+    const size_t n = (size_t)net->arch.sizes[0] * (size_t)net->arch.sizes[1];
     double sq = 0.0;
     for (size_t i = 0; i < n; i++)
-        sq += (double)v[i] * v[i];
+        sq += (double)dw[i] * dw[i];
     return sqrt(sq);
 }
 
@@ -200,7 +203,6 @@ static void report_progress(const run *r, double step_loss)
     if (!h->on_progress || h->progress_every <= 0 ||
         (st->step % (uint64_t)h->progress_every != 0 && st->step != r->steps))
         return;
-    const bn_arch *arch = &r->net->arch;
     double elapsed = now_seconds() - r->t0 + r->seconds_before;
     bn_progress p = {.epoch = st->epoch + 1,
                      .epochs = st->hp.epochs,
@@ -211,9 +213,7 @@ static void report_progress(const run *r, double step_loss)
                      .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
                      .running_loss = st->loss_sum / (double)st->seen,
                      .step_loss = step_loss,
-                     .grad_norm_w1 = h->progress_grad_norm
-                                         ? norm(bn_net_dweight(r->net, 0), (size_t)arch->sizes[0] * arch->sizes[1])
-                                         : NAN,
+                     .grad_norm_w1 = h->progress_grad_norm ? first_layer_grad_norm(r->net) : NAN,
                      .lr = r->sgd.lr};
     h->on_progress(h->ctx, &p);
 }
@@ -269,7 +269,6 @@ static int run_step(run *r)
 static bn_epoch_stats epoch_stats(const run *r, double seconds)
 {
     const bn_train_state *st = r->st;
-    const bn_arch *arch = &r->net->arch;
     return (bn_epoch_stats){
         .epoch = st->epoch + 1,
         .train_loss = st->seen ? st->loss_sum / (double)st->seen : NAN,
@@ -279,7 +278,7 @@ static bn_epoch_stats epoch_stats(const run *r, double seconds)
         .lr = r->sgd.lr,
         .seconds = seconds,
         .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
-        .grad_norm_w1 = norm(bn_net_dweight(r->net, 0), (size_t)arch->sizes[0] * arch->sizes[1]),
+        .grad_norm_w1 = first_layer_grad_norm(r->net),
     };
 }
 
