@@ -37,7 +37,9 @@ static const char *const backend_names[N_BACKENDS] = {"naive", "naive-omp", "bla
 typedef struct options {
     bn_arch arch;
     int batch, threads, peak_n;
-    bool quick, sweep, peak_only;
+    bool quick, sweep, peak_only, show_plan;
+    bn_plan_mode plans[BN_PLAN_MODES]; /* the blas backend's step runs once per plan mode, interleaved */
+    int n_plans;
     unsigned sections;
     int batches[MAX_LIST], n_batches;
     int thread_list[MAX_LIST], n_threads;
@@ -387,7 +389,9 @@ typedef struct gemm_ctx {
 static void gemm_call(void *p)
 {
     gemm_ctx *c = p;
-    c->be->gemm(c->ta, c->tb, c->M, c->N, c->K, 1.0f, c->A, c->lda, c->B, c->ldb, 0.0f, c->C, c->N);
+    bn_gemm g = {.ta = c->ta, .tb = c->tb, .M = c->M, .N = c->N, .K = c->K, .alpha = 1.0f, .A = c->A,
+                 .lda = c->lda, .B = c->B, .ldb = c->ldb, .C = c->C, .ldc = c->N};
+    c->be->gemm(&g, NULL); /* the model's plan for the current team, as a step of another batch gets */
 }
 
 enum { EW_BIAS_ACT, EW_ACT_BACKWARD, EW_SOFTMAX, EW_BIAS_GRAD, EW_SGD };
@@ -839,11 +843,17 @@ static void section_ops(bench *b)
 static const bn_backend *prof_inner;
 static double prof_gemm_s, prof_elem_s;
 
-static void prof_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                      int ldb, float beta, float *C, int ldc)
+static void prof_gemm(const bn_gemm *g, const bn_gemm_plan *plan)
 {
     double t = bench_now();
-    prof_inner->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    prof_inner->gemm(g, plan);
+    prof_gemm_s += bench_now() - t;
+}
+
+static void prof_gemm_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan)
+{
+    double t = bench_now();
+    prof_inner->gemm_pair(first, second, plan);
     prof_gemm_s += bench_now() - t;
 }
 
@@ -890,6 +900,7 @@ static double prof_sgd_update(float *w, float *v, const float *g, size_t n, floa
 static const bn_backend prof_backend = {
     .name = "profiled",
     .gemm = prof_gemm,
+    .gemm_pair = prof_gemm_pair,
     .bias_act = prof_bias_act,
     .act_backward = prof_act_backward,
     .bias_softmax_xent = prof_softmax_xent,
@@ -930,7 +941,7 @@ static void reset_params(bn_net *net)
 
 static void print_step_header(const char *first)
 {
-    printf("%6s %-10s %3s %5s %9s %9s %11s %9s %7s %8s %7s %7s %7s %8s\n", first, "backend", "thr", "runs",
+    printf("%6s %-14s %3s %5s %9s %9s %11s %9s %7s %8s %7s %7s %7s %8s\n", first, "backend", "thr", "runs",
            "step ms", "best ms", "samples/s", "GFLOP/s", "%peak", "x naive", "sgemm%", "elem%", "other%", "sgemm%pk");
 }
 
@@ -974,6 +985,7 @@ static step_split profile_step(bench *b, step_ctx *ctx, int be, double median_s,
 /* One row of a step sweep: a timed step, its rates and its split. */
 typedef struct step_row {
     const char *section; /* "batch" or "threads": the sweep, and what the first column shows */
+    const char *label;   /* the backend, and for blas the plan mode when the run compares several */
     int be, threads, batch;
     bench_timing t;
     double gflops, peak, sps, naive_sps;
@@ -985,8 +997,8 @@ static void print_step_row(const step_row *row)
     int first = strcmp(row->section, "threads") == 0 ? row->threads : row->batch;
     const step_split *s = &row->split;
     char c1[16], c2[16], c3[16], c4[16], c5[16], c6[16];
-    printf("%6d %-10s %3d %4d%s %9.3f %9.3f %11.0f %9.2f %7s %8s %7s %7s %7s %8s\n", first,
-           backend_names[row->be], row->threads, row->t.runs, row->t.cold ? "*" : " ", row->t.median_s * 1e3,
+    printf("%6d %-14s %3d %4d%s %9.3f %9.3f %11.0f %9.2f %7s %8s %7s %7s %7s %8s\n", first,
+           row->label, row->threads, row->t.runs, row->t.cold ? "*" : " ", row->t.median_s * 1e3,
            row->t.min_s * 1e3, row->sps, row->gflops, format_or_dash(c1, "%.1f%%", 100.0 * row->gflops / row->peak),
            format_or_dash(c2, "%.1fx", row->sps / row->naive_sps), format_or_dash(c3, "%.1f%%", 100 * s->gemm_share),
            format_or_dash(c4, "%.1f%%", 100 * s->elem_share), format_or_dash(c5, "%.1f%%", 100 * s->other_share),
@@ -999,7 +1011,7 @@ static void record_step_row(bench *b, const step_row *row)
     bench_record *r = bench_report_add(&b->rep, "step");
     if (!r)
         return;
-    snprintf(r->backend, sizeof r->backend, "%s", backend_names[row->be]);
+    snprintf(r->backend, sizeof r->backend, "%.15s", row->label);
     snprintf(r->op, sizeof r->op, "step-%s", row->section);
     snprintf(r->shape, sizeof r->shape, "%.39s", b->arch_text);
     r->threads = row->threads;
@@ -1017,24 +1029,49 @@ static void record_step_row(bench *b, const step_row *row)
     r->gemm_pct_peak = row->split.gemm_pct;
 }
 
+/* The name a step row carries: the backend, with the plan mode when blas runs under more than one. */
+static const char *step_label(const bench *b, int be, bn_plan_mode mode, char *buf, size_t size)
+{
+    if (be != BE_BLAS || (b->o.n_plans == 1 && mode == BN_PLAN_ESTIMATE))
+        return backend_names[be];
+    snprintf(buf, size, "blas:%s", bn_plan_mode_name(mode));
+    return buf;
+}
+
+/* Plans the net's products for this batch and team (blas only), and prints the plan when asked. */
+static void plan_step(bench *b, bn_net *net, int be, int batch, bn_plan_mode mode)
+{
+    if (be != BE_BLAS)
+        return;
+    bn_net_plan(net, mode, batch);
+    if (!b->o.show_plan)
+        return;
+    char text[4096];
+    bn_net_plan_format(net, text, sizeof text);
+    printf("%s", text);
+}
+
 /* Times the step, then profiles a few more steps through prof_backend for the split. */
 static step_result run_step(bench *b, bn_net *net, int be, int threads, int batch, double naive_sps,
-                            const char *section)
+                            const char *section, bn_plan_mode mode)
 {
     step_result res = {NAN, NAN, false};
     bn_set_threads(threads);
     bn_net_set_backend(net, b->be[be]);
+    plan_step(b, net, be, batch, mode);
     reset_params(net);
     step_ctx ctx = {net, batch, {.lr = 1e-3f, .momentum = 0.9f, .weight_decay = 0.0f, .nesterov = false}, 0.0, 0};
     bench_timing t = bench_measure(step_call, &ctx, b->o.budget_s, 3, MAX_SAMPLES, b->samples);
+    char label[32];
+    step_label(b, be, mode, label, sizeof label);
     if (ctx.status || !isfinite(ctx.loss)) {
-        printf("%6d %-10s step failed: %s (loss %g)\n", batch, backend_names[be],
-               ctx.status ? bn_errmsg() : "non-finite loss", ctx.loss);
+        printf("%6d %-14s step failed: %s (loss %g)\n", batch, label, ctx.status ? bn_errmsg() : "non-finite loss",
+               ctx.loss);
         b->failures++;
         return res;
     }
     double flops = step_flops_per_sample(&net->arch) * batch;
-    step_row row = {section, be, threads, batch, t, flops / t.median_s * 1e-9, peak_at(b, threads),
+    step_row row = {section, label, be, threads, batch, t, flops / t.median_s * 1e-9, peak_at(b, threads),
                     batch / t.median_s, naive_sps, {NAN, NAN, NAN, NAN}};
     if (be == BE_NAIVE)
         row.naive_sps = row.sps; /* naive is its own base: 1.0x */
@@ -1134,12 +1171,14 @@ static void sweep_batches(bench *b, bn_net *net, naive_history *h)
             int threads = be == BE_NAIVE ? 1 : o->threads;
             if (!o->use[be] || over_naive_cap(b, h, be, batch, threads))
                 continue;
-            step_result r = run_step(b, net, be, threads, batch, naive_sps, "batch");
-            if (!r.ran)
-                continue;
-            if (be == BE_NAIVE)
-                naive_sps = r.sps;
-            remember_step(h, be, r, batch, threads);
+            for (int p = 0; p < (be == BE_BLAS ? o->n_plans : 1); p++) {
+                step_result r = run_step(b, net, be, threads, batch, naive_sps, "batch", o->plans[p]);
+                if (!r.ran)
+                    continue;
+                if (be == BE_NAIVE)
+                    naive_sps = r.sps;
+                remember_step(h, be, r, batch, threads);
+            }
         }
     }
 }
@@ -1160,12 +1199,14 @@ static void sweep_threads(bench *b, bn_net *net, naive_history *h)
             int threads = be == BE_NAIVE ? 1 : o->thread_list[i];
             if (over_naive_cap(b, h, be, o->batch, threads))
                 continue;
-            step_result r = run_step(b, net, be, threads, o->batch, naive_sps, "threads");
-            if (!r.ran)
-                continue;
-            if (be == BE_NAIVE)
-                naive_sps = r.sps;
-            remember_step(h, be, r, o->batch, threads);
+            for (int p = 0; p < (be == BE_BLAS ? o->n_plans : 1); p++) {
+                step_result r = run_step(b, net, be, threads, o->batch, naive_sps, "threads", o->plans[p]);
+                if (!r.ran)
+                    continue;
+                if (be == BE_NAIVE)
+                    naive_sps = r.sps;
+                remember_step(h, be, r, o->batch, threads);
+            }
         }
     }
 }
@@ -1280,11 +1321,14 @@ static void usage(FILE *f)
             "  --budget S         seconds of repeats per measurement (default 0.5, quick 0.15)\n"
             "  --naive-cap S      longest naive step the sweeps attempt (default 10, quick 4)\n"
             "  --json FILE, --csv FILE   every measurement, for machines\n"
+            "  --plans LIST       product plans of the blas steps, interleaved: of estimate,measure,one,library,\n"
+            "                     rows,cols,tiles,k (default estimate; library is OpenBLAS's own threading)\n"
+            "  --show-plan        print each blas step's plan: every product's partition and its cost\n"
             "  --peak-only        print one line with the sgemm peak and exit (used in child processes)\n");
 }
 
 enum { O_LAYERS = 256, O_ACT, O_BATCH, O_THREADS, O_QUICK, O_SWEEP, O_BATCHES, O_TLIST, O_BACKENDS, O_ONLY,
-       O_PEAKN, O_BUDGET, O_CAP, O_JSON, O_CSV, O_PEAKONLY, O_HELP };
+       O_PEAKN, O_BUDGET, O_CAP, O_JSON, O_CSV, O_PEAKONLY, O_PLANS, O_SHOWPLAN, O_HELP };
 
 static const struct option long_options[] = {
     {"layers", required_argument, 0, O_LAYERS},   {"act", required_argument, 0, O_ACT},
@@ -1295,6 +1339,7 @@ static const struct option long_options[] = {
     {"peak-n", required_argument, 0, O_PEAKN},    {"budget", required_argument, 0, O_BUDGET},
     {"naive-cap", required_argument, 0, O_CAP},   {"json", required_argument, 0, O_JSON},
     {"csv", required_argument, 0, O_CSV},         {"peak-only", no_argument, 0, O_PEAKONLY},
+    {"plans", required_argument, 0, O_PLANS},     {"show-plan", no_argument, 0, O_SHOWPLAN},
     {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
 
 /* The text of --batches and --thread-list, read once every other option is known: their defaults depend
@@ -1316,6 +1361,8 @@ static int set_defaults(options *o)
     o->threads = bn_default_threads();
     o->peak_n = 0;
     o->sections = SEC_ALL;
+    o->plans[0] = BN_PLAN_ESTIMATE;
+    o->n_plans = 1;
     for (int i = 0; i < N_BACKENDS; i++)
         o->use[i] = true;
     o->budget_s = -1;
@@ -1400,6 +1447,22 @@ static int read_act(options *o, const char *text)
     return -1;
 }
 
+static int read_plans(options *o, const char *text)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", text);
+    o->n_plans = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (o->n_plans == BN_PLAN_MODES || bn_plan_mode_parse(tok, &o->plans[o->n_plans])) {
+            fprintf(stderr, "blasnet-bench: --plans %s: %s\n", text,
+                    o->n_plans == BN_PLAN_MODES ? "too many plans" : bn_errmsg());
+            return -1;
+        }
+        o->n_plans++;
+    }
+    return o->n_plans ? 0 : -1;
+}
+
 /* Applies one option from getopt_long: 0, or -1 with the reason printed. */
 static int apply_option(options *o, list_args *lists, int c, const char *arg)
 {
@@ -1420,6 +1483,8 @@ static int apply_option(options *o, list_args *lists, int c, const char *arg)
     case O_QUICK: o->quick = true; return 0;
     case O_SWEEP: o->sweep = true; return 0;
     case O_PEAKONLY: o->peak_only = true; return 0;
+    case O_PLANS: return read_plans(o, arg);
+    case O_SHOWPLAN: o->show_plan = true; return 0;
     case O_HELP: usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }

@@ -96,6 +96,33 @@ BN_API const bn_arch *bn_net_arch(const bn_net *net);
 BN_API int bn_net_max_batch(const bn_net *net);
 BN_API const bn_backend *bn_net_backend(const bn_net *net);
 BN_API void bn_net_set_backend(bn_net *net, const bn_backend *backend);
+/* How the blas backend spreads each product of a step over the threads (the others ignore it). A plan is
+ * made for the net's max batch and the current omp_get_max_threads() when the net is created (ESTIMATE: a
+ * cost model, the same plan on every run) and again by bn_net_plan; batches of another size, or a changed
+ * thread count, get a plan of the same mode on the spot (ESTIMATE for MEASURE). MEASURE times the candidates on the net's own buffers
+ * (tens of ms; parameters untouched, gradients overwritten): faster where the model is wrong, but it may
+ * pick other tile boundaries on another run, and OpenBLAS's last bits depend on them. The other modes force
+ * one partition wherever the shape allows it (tests and the benchmark use them). The environment variable
+ * BLASNET_PLAN=MODE sets the mode new networks start with (bn_net_create fails on a name it does not know). */
+typedef enum {
+    BN_PLAN_ESTIMATE,
+    BN_PLAN_MEASURE,
+    BN_PLAN_ONE,     /* every product one serial call */
+    BN_PLAN_LIBRARY, /* every product one call threaded by OpenBLAS (blasnet before it scheduled its own) */
+    BN_PLAN_ROWS,
+    BN_PLAN_COLS,
+    BN_PLAN_TILES,
+    BN_PLAN_K, /* the inner dimension split, partial sums added in a fixed order */
+    BN_PLAN_MODES
+} bn_plan_mode;
+BN_API const char *bn_plan_mode_name(bn_plan_mode mode);
+BN_API int bn_plan_mode_parse(const char *name, bn_plan_mode *mode); /* BN_E_INVALID on an unknown name */
+/* Plans for batches of `batch` rows (0: the max batch) on the current thread count. */
+BN_API int bn_net_plan(bn_net *net, bn_plan_mode mode, int batch);
+BN_API bn_plan_mode bn_net_plan_mode(const bn_net *net);
+/* The plan as text, one line per product ("dW L2  1024x1024x64  cols 2  41 us"); returns the length the
+ * whole text needs, like snprintf. */
+BN_API size_t bn_net_plan_format(const bn_net *net, char *buf, size_t size);
 /* Fills weights from rng (He: N(0, 2/in), Xavier: U(+-sqrt(6/(in+out))), normal: N(0, std^2), LeCun:
  * N(0, 1/in), the one SELU's self-normalisation assumes); biases and velocity to zero. */
 BN_API void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng);

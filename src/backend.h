@@ -6,13 +6,15 @@
 #define BN_BACKEND_H
 
 #include "blasnet.h"
+#include "gemm_plan.h"
 
 struct bn_backend {
     const char *name;
-    /* C (M,N) = alpha * op(A) (M,K) . op(B) (K,N) + beta * C; op(X) = X^T when its flag is set; row-major
-     * leading dimensions. */
-    void (*gemm)(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc);
+    /* The product g (gemm_plan.h), spread over the threads as `plan` says; NULL: the cost model's plan for
+     * the current team. Backends without a scheduler ignore the plan. */
+    void (*gemm)(const bn_gemm *g, const bn_gemm_plan *plan);
+    /* Two products with no data between them (dW and dA of one layer), side by side where the plan says. */
+    void (*gemm_pair)(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan);
     /* Y (rows,n) <- act(Y + b): Y holds X.W on entry. Z (rows,n), if not NULL, receives X.W + b. */
     void (*bias_act)(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope);
     /* dZ (n) = dY (n) * act'(.), from Y (and Z for swish); dZ may alias dY. */

@@ -1,46 +1,31 @@
-/* The "blas" backend: every matrix product is one cblas_sgemm; the glue is the fused, OpenMP-parallel
- * kernels. Dispatch on the activation happens once per call, outside the loops, so each loop is
- * specialised and vectorised by the compiler. */
+/* The "blas" backend: every matrix product is cblas_sgemm calls scheduled over the team by its plan; the
+ * glue is the fused, OpenMP-parallel kernels. Dispatch on the activation happens once per call, outside
+ * the loops, so each loop is specialised and vectorised by the compiler. */
 #include "act.h"
 #include "backend.h"
 #include "parallel.h"
 
-#include <cblas.h>
 #include <math.h>
 
-/* Products below this many multiply-adds are split by rows over our threads, each slice one serial sgemm:
- * OpenBLAS's own threading costs more than it gains there (784-1024-1024-10, batch 256, 2 threads: the
- * 10-wide output layer's three products ran at 12-24% of peak threaded against 40-80% on one thread). */
-#define SMALL_GEMM_MACS (1u << 23)
-
-static void sgemm_rows(bool trans_a, bool trans_b, int lo, int hi, int N, int K, float alpha, const float *A,
-                       int lda, const float *B, int ldb, float beta, float *C, int ldc)
+/* Products go through the scheduler (gemm_plan.c): each tile one serial sgemm on its own thread. */
+static void blas_gemm(const bn_gemm *g, const bn_gemm_plan *plan)
 {
-    /* Rows lo..hi of op(A): rows of A, or columns of A when it is transposed. */
-    const float *a = trans_a ? A + lo : A + (size_t)lo * lda;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, hi - lo,
-                N, K, alpha, a, lda, B, ldb, beta, C + (size_t)lo * ldc, ldc);
-}
-
-static void blas_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc)
-{
-    int nt = omp_get_max_threads();
-    /* Only with the OpenMP build of OpenBLAS, which runs a call made inside a parallel region on the calling
-     * thread alone; the pthread build would start its own pool from every thread (measured on 16 cores:
-     * 4 GFLOP/s against 640 for one threaded call). */
-    bool split = nt > 1 && M >= 16 * nt && (uint64_t)M * N * K < SMALL_GEMM_MACS && openblas_get_parallel() == 2;
-    if (!split) {
-        sgemm_rows(trans_a, trans_b, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (plan) {
+        bn_plan_run(g, plan);
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        size_t lo, hi;
-        bn_par_range((size_t)M, 8, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        if (hi > lo)
-            sgemm_rows(trans_a, trans_b, (int)lo, (int)hi, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    bn_gemm_plan estimate = bn_plan_estimate(g, omp_get_max_threads(), BN_PLAN_ESTIMATE, NULL, 0);
+    bn_plan_run(g, &estimate);
+}
+
+static void blas_gemm_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan)
+{
+    if (plan) {
+        bn_plan_run_pair(first, second, plan);
+        return;
     }
+    bn_pair_plan estimate = bn_plan_pair(first, second, omp_get_max_threads(), BN_PLAN_ESTIMATE, NULL, 0);
+    bn_plan_run_pair(first, second, &estimate);
 }
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -331,6 +316,7 @@ static double blas_sgd_update(float *w, float *v, const float *g, size_t n, floa
 const bn_backend bn_backend_blas = {
     .name = "blas",
     .gemm = blas_gemm,
+    .gemm_pair = blas_gemm_pair,
     .bias_act = blas_bias_act,
     .act_backward = blas_act_backward,
     .bias_softmax_xent = blas_bias_softmax_xent,

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define ALIGN_FLOATS 16 /* 64 bytes: a cache line, an AVX-512 vector */
-#define MAX_REGIONS (5 + 2 * BN_MAX_LAYERS + 2)
+#define MAX_REGIONS (5 + 2 * BN_MAX_LAYERS + 3)
 
 /* Adds a region of `floats` (rounded up to ALIGN_FLOATS) to *total; returns its offset, or SIZE_MAX when
  * the sum would overflow. */
@@ -54,7 +54,8 @@ typedef struct {
 } region;
 
 /* The block's regions, in order: parameters, gradients, velocity, input and label staging, each layer's
- * output (and pre-activation where the derivative needs it), the two deltas. Returns the count. */
+ * output (and pre-activation where the derivative needs it), the two deltas, the K-split partial sums.
+ * Returns the count. */
 static int list_regions(bn_net *net, float **labels_view, region *r)
 {
     const bn_arch *a = &net->arch;
@@ -75,6 +76,7 @@ static int list_regions(bn_net *net, float **labels_view, region *r)
     }
     r[k++] = (region){&net->delta[0], B, widest, 0};
     r[k++] = (region){&net->delta[1], B, widest, 0};
+    r[k++] = (region){&net->plan_scratch, 1, BN_PLAN_SCRATCH_FLOATS, 0};
     return k;
 }
 
@@ -146,8 +148,14 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     net->arch = *arch;
     net->max_batch = max_batch;
     net->backend = backend;
-    status = allocate_block(net);
+    bn_plan_mode mode;
+    status = bn_plan_mode_default(&mode);
+    if (!status)
+        status = allocate_block(net);
+    if (!status)
+        status = bn_net_plan(net, mode, 0);
     if (status) {
+        free(net->block);
         free(net);
         return status;
     }
@@ -236,22 +244,38 @@ static int check_batch(const bn_net *net, int batch)
     return BN_OK;
 }
 
+/* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */
+static float *delta_of(bn_net *net, int l)
+{
+    return net->delta[(net->arch.depth - 1 - l) & 1];
+}
+
+static const float *layer_input(const bn_net *net, int l, const float *x)
+{
+    return l == 0 ? x : net->layer_out[l - 1];
+}
+
+/* Z (B, n[l+1]) = A (B, n[l]) . W (n[l], n[l+1]) */
+bn_gemm bn_net_forward_product(bn_net *net, int l, const float *x, int B)
+{
+    const int *n = net->arch.sizes;
+    return (bn_gemm){.M = B, .N = n[l + 1], .K = n[l], .alpha = 1.0f, .A = layer_input(net, l, x), .lda = n[l],
+                     .B = bn_net_weight(net, l), .ldb = n[l + 1], .C = net->layer_out[l], .ldc = n[l + 1]};
+}
+
 /* Hidden layers: layer_out[l] (B, n[l+1]) = act(in (B, n[l]) . W_l (n[l], n[l+1]) + b_l). The output
  * layer's product is left in layer_out[L-1] without its bias, for the softmax kernel, which adds it. */
 static void forward_products(bn_net *net, const float *x, int B)
 {
     const bn_backend *be = net->backend;
-    const int *n = net->arch.sizes;
     const int L = net->arch.depth;
-    const float *in = x;
     for (int l = 0; l < L; l++) {
-        /* Z (B, n[l+1]) = A (B, n[l]) . W (n[l], n[l+1]) */
-        be->gemm(false, false, B, n[l + 1], n[l], 1.0f, in, n[l], bn_net_weight(net, l), n[l + 1], 0.0f,
-                 net->layer_out[l], n[l + 1]);
+        bn_gemm g = bn_net_forward_product(net, l, x, B);
+        bn_gemm_plan on_the_spot;
+        be->gemm(&g, bn_net_forward_plan(net, l, &g, &on_the_spot));
         if (l < L - 1)
-            be->bias_act(net->layer_out[l], net->pre_act[l], bn_net_bias(net, l), B, n[l + 1], net->arch.act,
+            be->bias_act(net->layer_out[l], net->pre_act[l], bn_net_bias(net, l), B, g.N, net->arch.act,
                          net->arch.leaky_slope);
-        in = net->layer_out[l];
     }
     net->batch = B;
 }
@@ -290,29 +314,43 @@ static int check_labels(const bn_net *net, const int32_t *labels, int batch)
     return BN_OK;
 }
 
-/* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */
-static float *delta_of(bn_net *net, int l)
+/* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
+bn_gemm bn_net_dweight_product(bn_net *net, int l, const float *x, int B)
 {
-    return net->delta[(net->arch.depth - 1 - l) & 1];
+    const int *n = net->arch.sizes;
+    return (bn_gemm){.ta = true, .M = n[l], .N = n[l + 1], .K = B, .alpha = 1.0f, .A = layer_input(net, l, x),
+                     .lda = n[l], .B = delta_of(net, l), .ldb = n[l + 1], .C = bn_net_dweight(net, l),
+                     .ldc = n[l + 1]};
 }
 
-/* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below. */
+/* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]): the delta of the layer below, before act'. */
+bn_gemm bn_net_dinput_product(bn_net *net, int l, int B)
+{
+    const int *n = net->arch.sizes;
+    return (bn_gemm){.tb = true, .M = B, .N = n[l], .K = n[l + 1], .alpha = 1.0f, .A = delta_of(net, l),
+                     .lda = n[l + 1], .B = bn_net_weight(net, l), .ldb = n[l + 1], .C = delta_of(net, l - 1),
+                     .ldc = n[l]};
+}
+
+/* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below: dW and
+ * dA both only read G, so the plan may run them side by side. */
 static void backward_layer(bn_net *net, int l, const float *x, int B)
 {
     const bn_backend *be = net->backend;
     const int *n = net->arch.sizes;
-    const float *in = l == 0 ? x : net->layer_out[l - 1];
-    const float *G = delta_of(net, l);
-    /* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
-    be->gemm(true, false, n[l], n[l + 1], B, 1.0f, in, n[l], G, n[l + 1], 0.0f, bn_net_dweight(net, l), n[l + 1]);
+    bn_gemm dw = bn_net_dweight_product(net, l, x, B);
+    bn_pair_plan on_the_spot;
+    if (l == 0) { /* nobody needs the gradient of the input pixels */
+        be->gemm(&dw, &bn_net_backward_plan(net, 0, &dw, NULL, &on_the_spot)->first);
+    } else {
+        bn_gemm da = bn_net_dinput_product(net, l, B);
+        be->gemm_pair(&dw, &da, bn_net_backward_plan(net, l, &dw, &da, &on_the_spot));
+    }
     /* db (n[l+1]) = column sums of G */
-    be->bias_grad(bn_net_dbias(net, l), G, B, n[l + 1]);
+    be->bias_grad(bn_net_dbias(net, l), delta_of(net, l), B, n[l + 1]);
     if (l == 0)
-        return; /* nobody needs the gradient of the input pixels */
+        return;
     float *below = delta_of(net, l - 1);
-    /* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]) */
-    be->gemm(false, true, B, n[l], n[l + 1], 1.0f, G, n[l + 1], bn_net_weight(net, l), n[l + 1], 0.0f, below,
-             n[l]);
     /* delta_{l-1} = dA * act'(Z_{l-1}), in place */
     be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], (size_t)B * n[l], net->arch.act,
                      net->arch.leaky_slope);

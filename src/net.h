@@ -23,7 +23,28 @@ struct bn_net {
      * layer below's into the other, so two buffers serve any depth (see delta_of in net.c). */
     float *delta[2];
     int batch;                     /* rows of the last forward pass */
+    /* How each product is spread over the threads, made for plan_batch rows on plan_team threads
+     * (net_plan.c); other batch sizes and teams get the model's plan on the spot. */
+    bn_plan_mode plan_mode;
+    int plan_batch, plan_team;
+    bn_gemm_plan forward_plan[BN_MAX_LAYERS];
+    bn_pair_plan backward_plan[BN_MAX_LAYERS]; /* dW (first) beside dA (second); layer 0 has only dW */
+    float *plan_scratch;                       /* BN_PLAN_SCRATCH_FLOATS of K-split partial sums */
 };
+
+/* The plan mode a new network starts with: $BLASNET_PLAN when set (BN_E_INVALID if it names no mode), else
+ * ESTIMATE. */
+int bn_plan_mode_default(bn_plan_mode *mode);
+
+/* Layer l's three products for a batch of B rows, as the passes run them; x is the input batch. */
+bn_gemm bn_net_forward_product(bn_net *net, int l, const float *x, int B);
+bn_gemm bn_net_dweight_product(bn_net *net, int l, const float *x, int B);
+bn_gemm bn_net_dinput_product(bn_net *net, int l, int B);
+/* The plans for a batch of B rows: the stored ones when B and the team match them, else the model's,
+ * written into *scratch_plan. */
+const bn_gemm_plan *bn_net_forward_plan(bn_net *net, int l, const bn_gemm *g, bn_gemm_plan *scratch_plan);
+const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, const bn_gemm *da,
+                                         bn_pair_plan *scratch_plan);
 
 /* Forward pass with labels: probabilities in layer_out[L-1]; adds summed cross-entropy to *loss_sum and correct
  * predictions to *correct. For evaluation (no gradient). */

@@ -60,6 +60,37 @@ static int compare(int op, const char *what, const float *got, const float *want
 }
 
 /* ---- gemm ---------------------------------------------------------------------------------------------- */
+static float plan_scratch[BN_PLAN_SCRATCH_FLOATS];
+
+/* g (whose C is the output buffer) through naive-omp, and through blas with every partition kind planned
+ * for teams of 1 to 7 threads, each against the naive result Cn: a plan made for more threads than the
+ * process has runs its tiles round-robin, so odd tile counts are covered on any machine. */
+static void check_every_plan(const bn_gemm *g, const float *C0, const float *Cn, const double *tol)
+{
+    static const bn_plan_mode modes[] = {BN_PLAN_ESTIMATE, BN_PLAN_ONE,  BN_PLAN_LIBRARY, BN_PLAN_ROWS,
+                                         BN_PLAN_COLS,     BN_PLAN_TILES, BN_PLAN_K};
+    static const int teams[] = {1, 2, 3, 4, 7};
+    const size_t size = (size_t)g->M * g->ldc;
+    char what[200];
+    memcpy(g->C, C0, size * sizeof(float));
+    fast[1]->gemm(g, NULL);
+    snprintf(what, sizeof what, "gemm naive-omp vs naive, ta %d tb %d M %d N %d K %d alpha %g beta %g", g->ta,
+             g->tb, g->M, g->N, g->K, g->alpha, g->beta);
+    CHECKF(compare(W_GEMM, what, g->C, Cn, tol, size, 0, 0) == 0, "%s", what);
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        for (size_t t = 0; t < sizeof teams / sizeof teams[0]; t++) {
+            bn_gemm_plan plan = bn_plan_estimate(g, teams[t], modes[m], plan_scratch, BN_PLAN_SCRATCH_FLOATS);
+            char desc[32];
+            memcpy(g->C, C0, size * sizeof(float));
+            fast[0]->gemm(g, &plan);
+            snprintf(what, sizeof what, "gemm blas plan %s (%s, team %d) vs naive, ta %d tb %d M %d N %d K %d "
+                     "alpha %g beta %g", bn_plan_describe(&plan, desc, sizeof desc), bn_plan_mode_name(modes[m]),
+                     teams[t], g->ta, g->tb, g->M, g->N, g->K, g->alpha, g->beta);
+            CHECKF(compare(W_GEMM, what, g->C, Cn, tol, size, 0, 0) == 0, "%s", what);
+        }
+    }
+}
+
 /* Any order of summing K products carries an error of at most K u sum|a_k b_k| (plus one rounding each for
  * alpha, beta and the final add), so two float implementations differ by at most twice that and each differs
  * from the exact (double) result by at most that. The bound is per entry and scales with K. */
@@ -109,18 +140,15 @@ static void check_gemm(int M, int N, int K, int pad, bn_rng *rng)
                     }
                 }
                 memcpy(Cn, C0, (size_t)M * ldc * sizeof(float));
-                naive->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cn, ldc);
+                bn_gemm g = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .alpha = alpha, .A = A, .lda = lda,
+                             .B = B, .ldb = ldb, .beta = beta, .C = Cn, .ldc = ldc};
+                naive->gemm(&g, NULL);
                 char what[160];
                 snprintf(what, sizeof what, "gemm naive vs double, ta %d tb %d M %d N %d K %d alpha %g beta %g",
                          ta, tb, M, N, K, alpha, beta);
                 CHECKF(compare(W_ORACLE, what, Cn, exact, tol_oracle, (size_t)M * ldc, 0, 0) == 0, "%s", what);
-                for (int f = 0; f < 2; f++) {
-                    memcpy(Cf, C0, (size_t)M * ldc * sizeof(float));
-                    fast[f]->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cf, ldc);
-                    snprintf(what, sizeof what, "gemm %s vs naive, ta %d tb %d M %d N %d K %d alpha %g beta %g",
-                             fast[f]->name, ta, tb, M, N, K, alpha, beta);
-                    CHECKF(compare(W_GEMM, what, Cf, Cn, tol, (size_t)M * ldc, 0, 0) == 0, "%s", what);
-                }
+                g.C = Cf;
+                check_every_plan(&g, C0, Cn, tol);
             }
             free(A);
             free(B);

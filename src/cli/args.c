@@ -173,6 +173,8 @@ static size_t gather_options(const cli_command *c, cli_args *a, cli_option *all)
         all[n++] = opt_text("backend", OPT_BACKEND, &a->backend_name);
     if (c->common & COMMON_BLAS_CORE)
         all[n++] = opt_text("blas-core", OPT_BLAS_CORE, &a->blas_core);
+    if (c->common & COMMON_PLAN)
+        all[n++] = opt_text("plan", OPT_PLAN, &a->plan_name);
     assert(n + c->n_options <= MAX_OPTIONS);
     memcpy(all + n, c->options, c->n_options * sizeof *all);
     return n + c->n_options;
@@ -218,6 +220,8 @@ static cli_exit finish(const cli_command *c, cli_args *a)
     a->backend = bn_backend_find(a->backend_name);
     if ((c->common & COMMON_BACKEND) && !a->backend)
         return cli_error(EXIT_USAGE, c->name, "--backend '%s' is not one of blas, naive, naive-omp", a->backend_name);
+    if (a->plan_name && bn_plan_mode_parse(a->plan_name, &a->plan))
+        return cli_error(EXIT_USAGE, c->name, "--plan: %s", bn_errmsg());
     return EXIT_OK;
 }
 
@@ -265,6 +269,14 @@ cli_exit args_run(const cli_command *c, int argc, char **argv, cli_args *a)
     if (c->common & COMMON_THREADS)
         bn_set_threads(a->threads);
     return c->run(c->ctx);
+}
+
+cli_exit args_apply_plan(const cli_args *a, bn_net *net)
+{
+    if (!a->plan_name)
+        return EXIT_OK;
+    int status = bn_net_plan(net, a->plan, 0);
+    return status ? runtime_error(a->command->name, status, NULL) : EXIT_OK;
 }
 
 bool args_given(const cli_args *a, int id)

@@ -36,10 +36,16 @@ typedef enum cli_exit {
  * --threads, and runs the command. */
 
 /* Ids of the shared options; a command numbers its own from OPT_COMMAND_FIRST. Ids stay below 64. */
-enum { OPT_HELP = 1, OPT_DATA, OPT_THREADS, OPT_BACKEND, OPT_BLAS_CORE, OPT_COMMAND_FIRST };
+enum { OPT_HELP = 1, OPT_DATA, OPT_THREADS, OPT_BACKEND, OPT_BLAS_CORE, OPT_PLAN, OPT_COMMAND_FIRST };
 
 /* The shared options a command may take (--help is always there). */
-enum { COMMON_DATA = 1u << 0, COMMON_THREADS = 1u << 1, COMMON_BACKEND = 1u << 2, COMMON_BLAS_CORE = 1u << 3 };
+enum {
+    COMMON_DATA = 1u << 0,
+    COMMON_THREADS = 1u << 1,
+    COMMON_BACKEND = 1u << 2,
+    COMMON_BLAS_CORE = 1u << 3,
+    COMMON_PLAN = 1u << 4,
+};
 
 typedef enum { ARG_FLAG, ARG_TEXT, ARG_INT, ARG_U64, ARG_FLOAT } arg_kind;
 typedef enum { CLOSED, OPEN } range_end; /* OPEN: the bound itself is not accepted */
@@ -92,6 +98,8 @@ typedef struct cli_args {
     const char *backend_name;   /* --backend, else blas */
     const bn_backend *backend;  /* the table it names */
     const char *blas_core;      /* --blas-core: env (the default), auto or a core name */
+    const char *plan_name;      /* --plan, else NULL: the library's default (BLASNET_PLAN, else estimate) */
+    bn_plan_mode plan;          /* what --plan names, when given */
     char **operands;            /* the arguments that are not options, in order */
     int n_operands;
     uint64_t given; /* bit id: that option was on the command line */
@@ -103,6 +111,9 @@ cli_exit args_run(const cli_command *command, int argc, char **argv, cli_args *a
 bool args_given(const cli_args *args, int id);
 /* The long name (without "--") of option id of the running command. */
 const char *args_option_name(const cli_args *args, int id);
+
+/* Re-plans net's products as --plan says (nothing when it was not given); EXIT_OK or a runtime error. */
+cli_exit args_apply_plan(const cli_args *args, bn_net *net);
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
 /* "blasnet CMD: message" on stderr, and for EXIT_USAGE " (see: blasnet CMD --help)"; returns code. */

@@ -50,15 +50,23 @@ static void print_cpu(void)
     printf("\n");
 }
 
-cli_exit cmd_info(int argc, char **argv)
+enum { OPT_LAYERS = OPT_COMMAND_FIRST, OPT_BATCH };
+
+typedef struct info_options {
+    cli_args common;
+    const char *layers;
+    int batch;
+} info_options;
+
+static const char usage_text[] =
+    "usage: blasnet info [--layers LIST] [--batch N] [--threads N] [--plan MODE] [--blas-core CORE]\n"
+    "  Prints the BLAS library and its configuration, the OpenBLAS kernel in use and the best one for this\n"
+    "  CPU, both thread counts, the CPU's vector extensions, and how each matrix product of a training step\n"
+    "  of --layers (default 784,512,10, the default model) at --batch (default 64) is spread over the\n"
+    "  threads (--plan: estimate, the default, or measure, one, library, rows, cols, tiles, k).\n";
+
+static void print_blas(void)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: blasnet info\n  Prints the BLAS library and its configuration, the OpenBLAS kernel in use\n"
-               "  and the best one for this CPU, both thread counts, and the CPU's vector extensions.\n");
-        return EXIT_OK;
-    }
-    if (argc > 1)
-        return cli_error(EXIT_USAGE, "info", "unexpected argument '%s'", argv[1]);
     static const char *const parallel[] = {"serial", "pthreads", "OpenMP"};
     int par = bn_blas_parallel();
     const char *env = getenv("OPENBLAS_CORETYPE");
@@ -72,7 +80,44 @@ cli_exit cmd_info(int argc, char **argv)
            openblas_get_num_threads(), bn_default_threads());
     const char *policy = getenv("OMP_WAIT_POLICY");
     printf("OMP_WAIT_POLICY:  %s\n", policy ? policy : "unset");
+}
+
+/* The plan of one training step of the model the flags describe, as bn_net_create and --plan make it. */
+static cli_exit print_plan(const info_options *o)
+{
+    bn_arch arch = {0};
+    if (bn_arch_parse_sizes(&arch, o->layers))
+        return cli_error(EXIT_USAGE, "info", "--layers %s: %s", o->layers, bn_errmsg());
+    arch.act = BN_ACT_RELU;
+    bn_net *net = NULL;
+    int status = bn_net_create(&net, &arch, o->batch, bn_backend_find("blas"));
+    if (status)
+        return runtime_error("info", status, "choose a smaller --batch or narrower --layers");
+    cli_exit rc = args_apply_plan(&o->common, net);
+    if (!rc) {
+        char text[8192], sizes[160];
+        bn_net_plan_format(net, text, sizeof text);
+        printf("model:            %s, batch %d\n%s", bn_arch_format(&arch, sizes, sizeof sizes), o->batch, text);
+    }
+    bn_net_destroy(&net);
+    return rc;
+}
+
+static cli_exit run_info(void *ctx)
+{
+    const info_options *o = ctx;
+    print_blas();
     print_cpu();
+    cli_exit rc = print_plan(o);
     blas_core_notice();
-    return EXIT_OK;
+    return rc;
+}
+
+cli_exit cmd_info(int argc, char **argv)
+{
+    info_options o = {.layers = "784,512,10", .batch = 64};
+    const cli_option own[] = {opt_text("layers", OPT_LAYERS, &o.layers), opt_int("batch", OPT_BATCH, &o.batch, 1, 65536)};
+    const cli_command command = {"info", usage_text, COMMON_THREADS | COMMON_BLAS_CORE | COMMON_PLAN, own,
+                                 ARRAY_LEN(own), 0, NULL, run_info, &o};
+    return args_run(&command, argc, argv, &o.common);
 }

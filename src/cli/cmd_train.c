@@ -40,6 +40,10 @@ static const char usage_text[] =
     "  --backend NAME        blas | naive | naive-omp (default: blas)\n"
     "  --blas-core CORE      env (default: keep OPENBLAS_CORETYPE) | auto (best kernel for this CPU) | a core\n"
     "                        name such as Haswell or SkylakeX; re-executes blasnet with the variable set\n"
+    "  --plan MODE           how each matrix product is spread over the threads: estimate (default: a cost\n"
+    "                        model, the same on every run) | measure (time the candidates at start; may\n"
+    "                        change the last bits between runs) | one | library | rows | cols | tiles | k\n"
+    "                        (blasnet info --plan shows the plan)\n"
     "output\n"
     "  --log FILE            per-epoch metrics as CSV\n"
     "  --log-steps FILE      per-step metrics as CSV (every --log-every steps)\n"
@@ -51,7 +55,7 @@ static const char usage_text[] =
     "  --checkpoint-every N  ... every N epochs (default 1 with --checkpoint); SIGINT/SIGTERM also writes it\n"
     "  --checkpoint-steps N  ... and every N steps within an epoch (default: never)\n"
     "  --resume FILE         continue the run stored in FILE; only --epochs, --data, --threads, --backend,\n"
-    "                        logs, --save and checkpoint flags may be given with it\n"
+    "                        --plan, logs, --save and checkpoint flags may be given with it\n"
     "\n"
     "stdout: one line per epoch, then `test: loss=L acc=A% n=N` and `train: S s, R samples/s, E epochs`.\n"
     "exit status: 0 done, 1 runtime error (data, I/O, divergence), 2 usage error.\n";
@@ -449,7 +453,8 @@ static cli_exit run_train(void *ctx)
     if (rc)
         goto out;
     rc = o->resume_path ? resume(o, &r.net, &r.state) : start_fresh(o, &r.train, &r.net, &r.state);
-    if (rc || (rc = check_labels_fit(o, &r)) || (rc = open_logs(o, &r.out)))
+    if (rc || (rc = args_apply_plan(&o->common, r.net)) || (rc = check_labels_fit(o, &r)) ||
+        (rc = open_logs(o, &r.out)))
         goto out;
     set_hooks(o, &r.out, &r.hooks);
     print_run_header(o, &r);
@@ -493,7 +498,7 @@ cli_exit cmd_train(int argc, char **argv)
         opt_u64("checkpoint-steps", OPT_CHECKPOINT_STEPS, &o.checkpoint_steps),
         opt_text("resume", OPT_RESUME, &o.resume_path),
     };
-    const cli_command command = {"train", usage_text, COMMON_DATA | COMMON_THREADS | COMMON_BACKEND | COMMON_BLAS_CORE,
+    const cli_command command = {"train", usage_text, COMMON_DATA | COMMON_THREADS | COMMON_BACKEND | COMMON_BLAS_CORE | COMMON_PLAN,
                                  own, ARRAY_LEN(own), 0, check_options, run_train, &o};
     return args_run(&command, argc, argv, &o.common);
 }
