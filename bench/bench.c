@@ -6,6 +6,7 @@
 #include "backend.h"
 #include "blasnet.h"
 #include "net.h"
+#include "plans.h"
 #include "report.h"
 #include "timer.h"
 
@@ -30,8 +31,8 @@ extern char **environ;
 
 /* The backends in the order of every table; naive is the reference every other one is checked against. */
 enum { BE_NAIVE, BE_NAIVE_OMP, BE_BLAS, N_BACKENDS };
-enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_ALL = 31 };
-static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads"};
+enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_PLANS = 32, SEC_ALL = 63 };
+static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans"};
 static const char *const backend_names[N_BACKENDS] = {"naive", "naive-omp", "blas"};
 
 typedef struct options {
@@ -1316,7 +1317,7 @@ static void usage(FILE *f)
             "  --batches LIST     batch sizes of the batch sweep\n"
             "  --thread-list LIST thread counts of the thread sweep\n"
             "  --backends LIST    of naive,naive-omp,blas for the sweeps (the per-op table always has all)\n"
-            "  --only LIST        sections among peak,cores,ops,batch,threads (default all)\n"
+            "  --only LIST        sections among peak,cores,ops,batch,threads,plans (default all)\n"
             "  --peak-n N         size of the square sgemm that measures the peak (default 4096)\n"
             "  --budget S         seconds of repeats per measurement (default 0.5, quick 0.15)\n"
             "  --naive-cap S      longest naive step the sweeps attempt (default 10, quick 4)\n"
@@ -1648,6 +1649,10 @@ static int run_benchmark(bench *b)
         section_cores(b);
     if (o->sections & SEC_OPS)
         section_ops(b);
+    if (o->sections & SEC_PLANS) {
+        bn_set_threads(o->threads);
+        bench_plans_section(&o->arch, o->batch, o->budget_s, b->samples);
+    }
     if ((o->sections & (SEC_BATCH | SEC_THREADS)) && section_steps(b))
         return 1;
     double peak_now = peak_at(b, o->threads);
