@@ -178,21 +178,29 @@ static size_t round_up(size_t n, size_t to)
     return (n + to - 1) / to * to;
 }
 
-/* Writing C costs more when a tile holds only part of each row: the rows are written in pieces, which the
- * prefetchers follow worse (measured: dW at batch 32 to 64 split by rows beat the split by columns by
- * 10-20%, with the same bytes). */
-#define MODEL_PARTIAL_ROW_WRITE 1.5
+/* An operand costs more to pack (and C to write) when the tile holds only part of each stored row: the
+ * rows are read in pieces, which the prefetchers follow worse. Measured on the step's products at batch 32
+ * to 64: dW split by rows beat the split by columns by 10-40%, and the forward product split along K beat
+ * the split by columns by up to 30%, with the same bytes moved; the partial rows are the difference. */
+#define MODEL_PARTIAL_ROW 1.5
 
-/* One serial sgemm of an (m, n, k) tile of a product N wide: padded multiply-adds plus packing both operands
- * and writing C. */
-static double tile_us(int m, int n, int k, int N, bool beta)
+static double rows_factor(bool partial)
 {
+    return partial ? MODEL_PARTIAL_ROW : 1.0;
+}
+
+/* One serial sgemm of tile t of g: padded multiply-adds plus packing both operands and writing C, each
+ * stored row-major (a transposed operand's stored rows run along the other dimension). */
+static double tile_us(const bn_gemm *g, const tile_bounds *t, bool beta)
+{
+    int m = t->m1 - t->m0, n = t->n1 - t->n0, k = t->k1 - t->k0;
     if (m <= 0 || n <= 0)
         return 0.0;
+    bool a_partial = g->ta ? m < g->M : k < g->K, b_partial = g->tb ? k < g->K : n < g->N;
     double flops = 2.0 * (double)round_up((size_t)m, 4) * (double)round_up((size_t)n, 16) * k;
-    double write = (double)m * n * (beta ? 2.0 : 1.0) * (n < N ? MODEL_PARTIAL_ROW_WRITE : 1.0);
-    double bytes = 4.0 * ((double)m * k + (double)k * n + write);
-    return MODEL_CALL_US + flops / MODEL_FLOPS_PER_US + bytes / MODEL_BYTES_PER_US;
+    double floats = (double)m * k * rows_factor(a_partial) + (double)k * n * rows_factor(b_partial) +
+                    (double)m * n * (beta ? 2.0 : 1.0) * rows_factor(n < g->N);
+    return MODEL_CALL_US + flops / MODEL_FLOPS_PER_US + 4.0 * floats / MODEL_BYTES_PER_US;
 }
 
 static double region_us(int team)
@@ -203,15 +211,17 @@ static double region_us(int team)
 /* The busiest worker's tiles and the K reduction, without the region that holds them. */
 static double work_us(const bn_gemm *g, const bn_gemm_plan *p, int team)
 {
-    if (p->split == BN_SPLIT_ONE)
-        return tile_us(g->M, g->N, g->K, g->N, g->beta != 0.0f) + MODEL_WORKER_US;
+    if (p->split == BN_SPLIT_ONE) {
+        tile_bounds whole = {0, g->M, 0, g->N, 0, g->K, 0};
+        return tile_us(g, &whole, g->beta != 0.0f) + MODEL_WORKER_US;
+    }
     int tiles = tile_count(p), workers = p->threads < 1 ? 1 : p->threads;
     double busiest = 0.0;
     for (int w = 0; w < workers; w++) {
         double sum = 0.0;
         for (int i = w; i < tiles; i += workers) {
             tile_bounds t = tile_of(g, p, i);
-            sum += tile_us(t.m1 - t.m0, t.n1 - t.n0, t.k1 - t.k0, g->N, t.part_k == 0 && g->beta != 0.0f);
+            sum += tile_us(g, &t, t.part_k == 0 && g->beta != 0.0f);
         }
         busiest = sum > busiest ? sum : busiest;
     }
