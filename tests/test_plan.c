@@ -89,15 +89,17 @@ static void forced_kinds_are_honoured(void)
     CHECK(bn_plan_estimate(&thin, 16, BN_PLAN_K, NULL, 0).split == BN_SPLIT_ONE);
 }
 
-/* Small-batch backward products side by side on 2 threads; the pair never asks for more than the team. */
+/* The output layer's tiny backward products side by side on 2 threads (each alone gains little from a
+ * split); the pair never asks for more than the team, and a forced kind never pairs. */
 static void pairs_split_the_team(void)
 {
     static const int sizes[] = {784, 1024, 1024, 10};
     bn_gemm g[3];
-    layer_products(sizes, 1, 32, g);
+    layer_products(sizes, 2, 32, g);
     bn_pair_plan p = bn_plan_pair(&g[1], &g[2], 2, BN_PLAN_ESTIMATE, NULL, 0);
-    CHECKF(p.first_threads == 1, "784-1024-1024-10 b32 layer 2 on 2 threads: dW and dA not side by side (%d)",
+    CHECKF(p.first_threads == 1, "784-1024-1024-10 b32 output layer on 2 threads: dW and dA not side by side (%d)",
            p.first_threads);
+    layer_products(sizes, 1, 32, g);
     for (size_t t = 0; t < sizeof teams / sizeof teams[0]; t++) {
         p = bn_plan_pair(&g[1], &g[2], teams[t], BN_PLAN_ESTIMATE, NULL, 0);
         CHECK(p.first_threads >= 0 && p.first_threads < (teams[t] > 1 ? teams[t] : 1));
