@@ -239,10 +239,18 @@ static void cell_call(void *ctx)
         c->e->gemm(p->ta, p->tb, p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, p->C, p->N, c->threads);
 }
 
+static long preemptions(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_nivcsw;
+}
+
 /* Checks one engine and mode on p (C starts as NaN, so a tile left unwritten fails), then times it:
  * the check call and bench_measure's first call are the two warm-ups. Returns the median; *worst keeps
- * the largest residual seen, in units of the bound 4 K u. */
-static double check_and_time(const cell *c, double budget_s, double *samples, double *worst)
+ * the largest residual seen, in units of the bound 4 K u; *preempted counts the times the kernel took a
+ * core from one of our threads while timing: on a shared machine, a sign that another process ran. */
+static double check_and_time(const cell *c, double budget_s, double *samples, double *worst, long *preempted)
 {
     const product *p = c->p;
     for (size_t i = 0; i < (size_t)p->M * p->N; i++)
@@ -251,7 +259,9 @@ static double check_and_time(const cell *c, double budget_s, double *samples, do
     double r = residual(p) / (4.0 * p->K * U_FLOAT);
     if (!(r <= *worst))
         *worst = r;
+    long before = preemptions();
     bench_timing t = bench_measure(cell_call, (void *)c, budget_s, 5, MAX_SAMPLES, samples);
+    *preempted += preemptions() - before;
     return t.median_s;
 }
 
@@ -353,10 +363,10 @@ static void print_table_header(const options *o, int batch, const char *arch)
         printf(" | %8s own  tiles", engines[e].name);
     if (N_ENGINES > 1)
         printf(" | %s/%s", engines[1].name, engines[0].name);
-    printf(" | check (resid / 4Ku)\n");
+    printf(" | check (resid / 4Ku) | preempted\n");
 }
 
-static void print_row(const product *p, const row_times *r, double worst)
+static void print_row(const product *p, const row_times *r, double worst, long preempted)
 {
     char shape[32];
     snprintf(shape, sizeof shape, "%dx%dx%d", p->M, p->N, p->K);
@@ -367,7 +377,7 @@ static void print_row(const product *p, const row_times *r, double worst)
     if (N_ENGINES > 1) /* > 1: the second engine's best mode is faster than the first's */
         printf(" | %*.2f", (int)(strlen(engines[0].name) + strlen(engines[1].name) + 1),
                best_of(r->t[0]) / best_of(r->t[1]));
-    printf(" | %s %.3f\n", verdict(worst), worst);
+    printf(" | %s %.3f | %ld\n", verdict(worst), worst, preempted);
 }
 
 /* Per engine: the step's products summed, all own threads, all tiles, and each product's better mode. */
@@ -400,13 +410,14 @@ static int run_batch(const options *o, int batch, const char *arch, double *samp
     print_table_header(o, batch, arch);
     for (int i = 0; i < d.n; i++) {
         double worst = 0.0;
+        long preempted = 0;
         reference_gemm(&d.p[i]);
         for (int e = 0; e < N_ENGINES; e++)
             for (int m = 0; m < 2; m++) {
                 cell c = {&engines[e], &d.p[i], m == 1, o->threads};
-                r[i].t[e][m] = check_and_time(&c, o->budget_s, samples, &worst);
+                r[i].t[e][m] = check_and_time(&c, o->budget_s, samples, &worst, &preempted);
             }
-        print_row(&d.p[i], &r[i], worst);
+        print_row(&d.p[i], &r[i], worst, preempted);
         failures += worst > 100.0;
         fflush(stdout);
     }
