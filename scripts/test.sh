@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The second of the README's two commands, and what CI runs: installs dependencies, builds with warnings as
-# errors, runs the whole suite (MNIST included) and the short benchmark, runs the suite again under
-# AddressSanitizer and UBSan, runs the fuzzers for a bounded time, and ends with one `N passed, N failed`
-# line over everything.
+# errors, runs the whole suite (MNIST included) and the short benchmark, runs the product suites again with
+# the oneDNN GEMM engine, runs the suite again under AddressSanitizer and UBSan, runs the fuzzers for a
+# bounded time, and ends with one `N passed, N failed` line over everything.
 # FUZZ_SECONDS (default 60) bounds each fuzzer; BLASNET_SKIP_SAN=1 skips the sanitizer build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ run_suite() { # dir, meson setup args...
     meson setup "$dir" "$@" > "$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; status=1; return; }
   fi
   ninja -C "$dir" > "$dir.build.log" 2>&1 || { tail -40 "$dir.build.log"; status=1; return; }
-  meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+  meson test -C "$dir" --print-errorlogs --num-processes 2 ${SUITES:-} || status=1
   logs+=("$dir/meson-logs/testlog.json")
 }
 
@@ -30,6 +30,9 @@ if [ -f build-test/build.ninja ]; then
   meson test -C build-test --benchmark --logbase benchlog || status=1
   logs+=(build-test/meson-logs/benchlog.json)
 fi
+echo "== oneDNN engine (-Dgemm_engine=dnnl): every suite that runs products, warnings as errors"
+SUITES="--suite math --suite train --suite plans" run_suite build-dnnl --werror -Dbuildtype=release \
+  -Dgemm_engine=dnnl
 if [ "${BLASNET_SKIP_SAN:-0}" != 1 ]; then
   echo "== AddressSanitizer + UBSan build (findings are fatal)"
   run_suite build-san --werror -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \

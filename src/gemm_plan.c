@@ -4,9 +4,9 @@
  * another size would allocate in the training step. */
 #include "gemm_plan.h"
 
+#include "engine.h"
 #include "parallel.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,8 +66,8 @@ static void run_tile(const bn_gemm *g, const bn_gemm_plan *p, tile_bounds t)
                 c[(size_t)(i - t.m0) * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)(i - t.m0) * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, t.m1 - t.m0,
-                t.n1 - t.n0, t.k1 - t.k0, g->alpha, a, g->lda, b, g->ldb, beta, c, ldc);
+    bn_engine_sgemm(g->ta, g->tb, t.m1 - t.m0, t.n1 - t.n0, t.k1 - t.k0, g->alpha, a, g->lda, b, g->ldb, beta, c,
+                    ldc);
 }
 
 /* C += the K partials, rows [lo, hi), always in band order: the same bits whichever thread sums a row. */
@@ -104,11 +104,10 @@ static bn_gemm_plan make_whole(void)
     return p;
 }
 
+/* Tiles need an engine that runs a call made inside a region on the calling thread (engine.h). */
 static bool in_parallel_safe_library(void)
 {
-    /* Only the OpenMP build of OpenBLAS runs a call made inside a region on the calling thread; the pthread
-     * build would start its own pool from every thread (measured on 16 cores: 4 GFLOP/s against 640). */
-    return openblas_get_parallel() == 2;
+    return bn_engine_serial_in_region();
 }
 
 void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan)

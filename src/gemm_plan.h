@@ -1,6 +1,6 @@
-/* How one matrix product is spread over the OpenMP team: the plan. Each tile of a plan is one serial sgemm
- * (the OpenMP OpenBLAS runs a call made inside a parallel region on the calling thread), except the
- * "library" plan, which hands the whole product to OpenBLAS's own threading. Plans are plain values made
+/* How one matrix product is spread over the OpenMP team: the plan. Each tile of a plan is one serial call of
+ * the GEMM engine (engine.h: the OpenMP OpenBLAS, or oneDNN, runs a call made inside a parallel region on
+ * the calling thread), except the "library" plan, which hands the whole product to the engine's threading. Plans are plain values made
  * once per shape and team size (bn_net_plan), by a cost model (the reproducible default) or by timing the
  * candidates; a plan decides which tile boundaries OpenBLAS sees, and those can change the last bits.
  * Not public API: the functions are exported (BN_API) only so the tests and the bench can plan by hand. */
@@ -16,7 +16,7 @@
 /* How a product is cut. */
 typedef enum {
     BN_SPLIT_ONE,     /* one serial call on the calling thread */
-    BN_SPLIT_LIBRARY, /* one call, threaded by OpenBLAS itself */
+    BN_SPLIT_LIBRARY, /* one call, threaded by the engine itself */
     BN_SPLIT_ROWS,    /* bands of output rows */
     BN_SPLIT_COLS,    /* bands of output columns */
     BN_SPLIT_TILES,   /* a parts_m x parts_n grid of output tiles */

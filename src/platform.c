@@ -1,5 +1,6 @@
 /* Threads, the BLAS library's own description of itself, and which OpenBLAS kernel this CPU deserves. */
 #include "blasnet.h"
+#include "engine.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -38,6 +39,11 @@ int bn_default_threads(void)
 const char *bn_blas_config(void)
 {
     return openblas_get_config();
+}
+
+const char *bn_gemm_engine_name(void)
+{
+    return bn_engine_name();
 }
 
 const char *bn_blas_corename(void)

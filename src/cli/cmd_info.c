@@ -76,6 +76,8 @@ static void print_blas(void)
            par);
     printf("blas kernel:      %s (OPENBLAS_CORETYPE=%s; best for this CPU: %s)\n", bn_blas_corename(),
            env ? env : "unset", bn_cpu_best_blas_core());
+    printf("gemm engine:      %s (each tile of a product; -Dgemm_engine chooses it when building)\n",
+           bn_gemm_engine_name());
     printf("threads:          OpenMP %d, OpenBLAS %d (default for runs: %d)\n", omp_get_max_threads(),
            openblas_get_num_threads(), bn_default_threads());
     const char *policy = getenv("OMP_WAIT_POLICY");

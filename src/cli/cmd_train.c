@@ -359,7 +359,9 @@ static void handle_stop(int sig)
 
 static void catch_stop_signals(void)
 {
-    struct sigaction sa = {.sa_handler = handle_stop};
+    /* SA_RESTART: a system call the signal interrupts (inside a GEMM engine's threads or a checkpoint
+     * write) resumes instead of failing with EINTR in code that does not expect it. */
+    struct sigaction sa = {.sa_handler = handle_stop, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
