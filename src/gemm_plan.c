@@ -114,13 +114,13 @@ void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan)
 {
     int team = omp_get_max_threads();
     if (team == 1 || plan->split == BN_SPLIT_LIBRARY || !in_parallel_safe_library()) {
-        /* Outside a region the call is OpenBLAS's to thread (or serial on a team of one). */
+        /* Outside a region the call is the engine's to thread (or serial on a team of one). */
         bn_gemm_plan whole = make_whole();
         run_tile(g, &whole, tile_of(g, &whole, 0));
         return;
     }
-    /* Even a ONE plan runs inside a region: outside one OpenBLAS would thread it, and its threaded calls
-     * allocate. */
+    /* Even a ONE plan runs inside a region: outside one the engine would thread it, and OpenBLAS's threaded
+     * calls allocate. */
 #pragma omp parallel num_threads(team)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
