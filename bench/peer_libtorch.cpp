@@ -143,8 +143,10 @@ options parse_options(int argc, char **argv)
             o.mode = v;
         else if (flag == "--layers")
             o.layers = parse_list(v, "--layers");
-        else if (flag == "--act")
-            o.act_name = v, o.act = parse_activation(v);
+        else if (flag == "--act") {
+            o.act = parse_activation(v);
+            o.act_name = v;
+        }
         else if (flag == "--batches" || flag == "--batch")
             o.batches = parse_list(v, "--batches");
         else if (flag == "--threads")
