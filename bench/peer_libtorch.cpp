@@ -6,20 +6,25 @@
  * images (the rest validate, as blasnet train's default) and reports the training loop's samples/s and the
  * test accuracy. One `peer=libtorch ...` line per measurement; lines starting `#` describe the run.
  *
- * Its best settings (PLATFORM.md, issue 11; all three are read when the libraries load, so setting them
- * inside main() is too late: --best-env sets them and re-executes the binary):
- *   - OMP_WAIT_POLICY=passive: otherwise libgomp's idle threads spin against the BLAS pool's;
- *   - GLIBC_TUNABLES=glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000:
- *     otherwise glibc hands every step's freed batch-sized buffers back to the kernel and page-faults them
- *     in again. Without these two it loses up to 2x on 2 cores;
+ * Its best settings. Three variables are read when glibc, libgomp and OpenBLAS load, so main() cannot set
+ * them; --best-env sets them as this machine wants and re-executes the binary (the `#` lines say which):
+ *   - GLIBC_TUNABLES=glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000, always:
+ *     glibc otherwise hands each step's freed batch-sized buffers back to the kernel and page-faults them
+ *     in again (9x the minor faults here; 784-1024-1024-10 at batch 512, 2 threads: about 1.25x faster).
+ *   - OMP_WAIT_POLICY=passive only where the BLAS runs a pthread pool of its own beside libgomp's, both
+ *     spinning (PLATFORM.md: up to 2x and more on 2 cores). With the OpenMP OpenBLAS
+ *     (openblas_get_parallel() == 2) libtorch and the BLAS share one libgomp team, and passive costs up to
+ *     30% (784-64-10 at batch 128) by putting the team to sleep between regions: it stays unset.
  *   - OPENBLAS_CORETYPE=<this CPU's best kernel>: Debian's libtorch multiplies in the libblas.so.3
  *     alternative, OpenBLAS, whose fallback on an AVX-512 CPU it does not recognise is Prescott (3-4x
- *     slower here). In the code: torch::set_num_threads(T); the input batch lives in tensors allocated once
- *     and filled by index_select_out; gradients are zeroed in place (their buffers persist); the hidden
- *     activation is applied in place on each Linear output; evaluation runs under InferenceMode.
+ *     slower here).
+ * In the code: torch::set_num_threads(T); the input batch lives in tensors allocated once and filled by
+ * index_select_out; gradients are zeroed in place (their buffers persist); the hidden activation is applied
+ * in place on each Linear output; evaluation runs under InferenceMode.
  * Built only where Debian's libtorch-dev is installed; never a dependency of blasnet itself. */
 #include <torch/torch.h>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,10 +43,7 @@
 
 namespace {
 
-const char *const best_env[][2] = {
-    {"OMP_WAIT_POLICY", "passive"},
-    {"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000"},
-};
+const char no_trim[] = "glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000";
 
 enum class activation { relu, sigmoid, tanh };
 
@@ -76,8 +78,8 @@ const char usage_text[] =
     "  --lr F               learning rate (default: 1e-3 steps, 0.05 mnist)\n"
     "  --momentum F         (default: 0.9)\n"
     "  --seed N             (default: 1)\n"
-    "  --best-env           re-execute with OMP_WAIT_POLICY, GLIBC_TUNABLES and OPENBLAS_CORETYPE at their\n"
-    "                       best (see the top of bench/peer_libtorch.cpp)\n";
+    "  --best-env           re-execute with GLIBC_TUNABLES, OMP_WAIT_POLICY and OPENBLAS_CORETYPE at their\n"
+    "                       best for this machine's libraries (see the top of bench/peer_libtorch.cpp)\n";
 
 [[noreturn]] void usage_error(const std::string &msg)
 {
@@ -201,22 +203,54 @@ const char *best_blas_core()
     return nullptr;
 }
 
+/* How the BLAS that libtorch loaded runs its threads: OpenBLAS's openblas_get_parallel() (0 serial,
+ * 1 pthreads, 2 OpenMP), or -1 when the BLAS is not OpenBLAS. */
+int blas_parallel()
+{
+    auto fn = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+    return fn ? fn() : -1;
+}
+
+struct setting {
+    const char *name;
+    const char *value; /* nullptr: best left unset */
+};
+
+/* The environment at its best for this process, decided from the libraries it loaded (see the top). */
+std::vector<setting> best_settings()
+{
+    std::vector<setting> s{
+        {"GLIBC_TUNABLES", no_trim},
+        /* passive only where a second, spinning pool runs beside libgomp's; with the OpenMP OpenBLAS there is
+         * one team, and passive only adds the wake-up of sleeping threads to every parallel region */
+        {"OMP_WAIT_POLICY", blas_parallel() == 2 ? nullptr : "passive"},
+    };
+    if (const char *core = best_blas_core())
+        s.push_back({"OPENBLAS_CORETYPE", core});
+    return s;
+}
+
+bool is_set_to(const char *name, const char *value)
+{
+    const char *now = std::getenv(name);
+    return value ? now && std::strcmp(now, value) == 0 : !now;
+}
+
 /* GLIBC_TUNABLES, OMP_WAIT_POLICY and OPENBLAS_CORETYPE are read when glibc, libgomp and OpenBLAS load, before
- * main(): to use them the process sets them and executes itself again. Returns only when nothing needed
+ * main(): to change them the process sets them and executes itself again. Returns only when nothing needed
  * changing. */
 void reexec_with_best_env(char **argv)
 {
     bool changed = false;
-    auto set = [&changed](const char *name, const char *value) {
-        const char *now = std::getenv(name);
-        if (value && (!now || std::strcmp(now, value) != 0)) {
-            setenv(name, value, 1);
-            changed = true;
-        }
-    };
-    for (const auto &kv : best_env)
-        set(kv[0], kv[1]);
-    set("OPENBLAS_CORETYPE", best_blas_core());
+    for (const setting &s : best_settings()) {
+        if (is_set_to(s.name, s.value))
+            continue;
+        if (s.value)
+            setenv(s.name, s.value, 1);
+        else
+            unsetenv(s.name);
+        changed = true;
+    }
     if (!changed)
         return;
     execv("/proc/self/exe", argv);
@@ -475,21 +509,22 @@ std::string mapped_libraries()
 
 void describe_run(const options &o)
 {
-    bool best = true;
+    static const char *const threading[] = {"serial", "pthreads: a second pool beside libgomp's",
+                                            "OpenMP: one libgomp team with libtorch's"};
+    int par = blas_parallel();
     std::printf("# libtorch %s, %s mode, threads %d (interop %d), seed %llu, lr %g, momentum %g\n", TORCH_VERSION,
                 o.mode.c_str(), torch::get_num_threads(), torch::get_num_interop_threads(),
                 (unsigned long long)o.seed, o.lr, o.momentum);
-    for (const auto &kv : best_env) {
-        const char *now = std::getenv(kv[0]);
-        std::printf("# %s=%s\n", kv[0], now ? now : "(unset)");
-        best = best && now && std::strcmp(now, kv[1]) == 0;
+    std::printf("# BLAS threading: %s; libraries: %s\n", par >= 0 && par <= 2 ? threading[par] : "not OpenBLAS",
+                mapped_libraries().c_str());
+    bool best = true;
+    for (const setting &s : best_settings()) {
+        const char *now = std::getenv(s.name);
+        std::printf("# %s=%s (best here: %s)\n", s.name, now ? now : "(unset)", s.value ? s.value : "unset");
+        best = best && is_set_to(s.name, s.value);
     }
-    const char *core = std::getenv("OPENBLAS_CORETYPE"), *best_core = best_blas_core();
-    std::printf("# OPENBLAS_CORETYPE=%s (best for this CPU: %s); libraries: %s\n", core ? core : "(unset)",
-                best_core ? best_core : "none", mapped_libraries().c_str());
-    best = best && (!best_core || (core && std::strcmp(core, best_core) == 0));
     if (!best)
-        std::fprintf(stderr, "blasnet-peer-libtorch: warning: not at its best settings (can lose 2x and more); "
+        std::fprintf(stderr, "blasnet-peer-libtorch: warning: not at its best settings (see the # lines); "
                              "pass --best-env or see the top of bench/peer_libtorch.cpp\n");
     std::fflush(stdout);
 }

@@ -4,10 +4,10 @@ blasnet's own figure.
 
 Each peer runs in a child process per (peer, settings, threads), because thread pools and OpenBLAS kernels
 are fixed when a library loads: "installed" is this environment as it is, "best" adds OMP_WAIT_POLICY=passive
-(PyTorch and libtorch), the GLIBC_TUNABLES that keep glibc from returning freed batch buffers to the kernel
-(libtorch) and OPENBLAS_CORETYPE=<best core for this CPU> (every OpenBLAS user, blasnet included). The
-libtorch peer is build/bench/blasnet-peer-libtorch, built where libtorch-dev is installed. Optional at run
-time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2] [--act relu]
+(PyTorch), OPENBLAS_CORETYPE=<best core for this CPU> (every OpenBLAS user, blasnet included) and, for the
+libtorch peer (build/bench/blasnet-peer-libtorch, built where libtorch-dev is installed), its --best-env:
+it re-executes itself with the settings it measured best for the libraries it loaded (the top of
+bench/peer_libtorch.cpp says which and why). Optional at run time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2] [--act relu]
 """
 import argparse
 import csv
@@ -20,8 +20,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# What bench/peer_libtorch.cpp needs at its best: without them it loses up to 2x on 2 cores (issue 11)
-LIBTORCH_MALLOC = "glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000"
 
 
 def best_core():
@@ -55,10 +53,8 @@ def settings_env(peer, settings, threads):
         core = best_core()
         if core:
             env["OPENBLAS_CORETYPE"] = core
-        if peer in ("torch", "libtorch"):
+        if peer == "torch":
             env["OMP_WAIT_POLICY"] = "passive"  # read when libgomp loads: it must be in the env before import
-        if peer == "libtorch":
-            env["GLIBC_TUNABLES"] = LIBTORCH_MALLOC  # read when glibc starts the process
     return env
 
 
@@ -196,7 +192,7 @@ def run_libtorch(settings, threads, args):
     """bench/peer_libtorch.cpp's binary: one `peer=libtorch key=value ...` line per batch size, `#` lines
     describing the run (version, environment, the libraries it mapped)."""
     cmd = [args.libtorch, "--mode", "steps", "--threads", str(threads), "--layers", args.layers, "--act", args.act,
-           "--batches", args.batches, "--budget", str(args.budget)]
+           "--batches", args.batches, "--budget", str(args.budget)] + (["--best-env"] if settings == "best" else [])
     p = subprocess.run(cmd, env=settings_env("libtorch", settings, threads), capture_output=True, text=True)
     if p.returncode != 0:
         print(f"peers.py: libtorch ({settings}, {threads} threads) failed:\n{p.stderr.strip()[-2000:]}",
@@ -212,6 +208,8 @@ def run_libtorch(settings, threads, args):
             info["version"] = line.split()[2].rstrip(",")
         elif "libraries: " in line:
             info["libs"] = line.split("libraries: ", 1)[1].split()
+        elif line.startswith("# ") and "(best here: " in line:
+            info.setdefault("env", []).append(line[2:].split(" (best here")[0])
     return res, info
 
 
@@ -291,7 +289,7 @@ def main():
     print(f"peers: {args.layers} {args.act}, SGD momentum 0.9, random data; best core: {best_core()}; "
           f"env OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print("installed = this environment as it is; best = + OPENBLAS_CORETYPE=<best core> (every OpenBLAS user), "
-          "OMP_WAIT_POLICY=passive (PyTorch, libtorch) and GLIBC_TUNABLES=<no trim> (libtorch); "
+          "OMP_WAIT_POLICY=passive (PyTorch) and --best-env (libtorch: its env line says what it set); "
           "figures are samples/s, median step")
 
     table = {}  # (who, settings, threads) -> {batch: result}
@@ -305,6 +303,8 @@ def main():
                 if info and t == threads[0]:
                     print(f"  {peer} {s}: version {info['version']}, threads {info['threads']}, "
                           f"libraries {', '.join(os.path.join(*x.split('/')[-2:]) for x in info['libs']) or '?'}")
+                    if info.get("env"):
+                        print(f"  {peer} {s}: env {' '.join(info['env'])}")
 
     who = (["blasnet"] if not args.no_blasnet else []) + peers
     cols = [(w, s) for s in settings for w in who]
