@@ -10,13 +10,14 @@
  * them; --best-env sets them as this machine wants and re-executes the binary (the `#` lines say which):
  *   - GLIBC_TUNABLES=glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000, always:
  *     glibc otherwise hands each step's freed batch-sized buffers back to the kernel and page-faults them
- *     in again (9x the minor faults here; 784-1024-1024-10 at batch 512, 2 threads: about 1.25x faster).
+ *     in again (9x the minor faults in --mode steps here; 784-1024-1024-10 at batch 512, 2 threads:
+ *     1.1-1.25x faster; no measurable change at smaller batches or in the 2-epoch MNIST run).
  *   - OMP_WAIT_POLICY=passive only where the BLAS runs a pthread pool of its own beside libgomp's, both
  *     spinning (PLATFORM.md: up to 2x and more on 2 cores). With the OpenMP OpenBLAS
- *     (openblas_get_parallel() == 2) libtorch and the BLAS share one libgomp team, and passive costs up to
- *     30% (784-64-10 at batch 128) by putting the team to sleep between regions: it stays unset.
+ *     (openblas_get_parallel() == 2) libtorch and the BLAS share one libgomp team, and passive cost 20-35%
+ *     here (784-64-10 at batch 32 and 128) by putting the team to sleep between regions: it stays unset.
  *   - OPENBLAS_CORETYPE=<this CPU's best kernel>: Debian's libtorch multiplies in the libblas.so.3
- *     alternative, OpenBLAS, whose fallback on an AVX-512 CPU it does not recognise is Prescott (3-4x
+ *     alternative, OpenBLAS, whose fallback on an AVX-512 CPU it does not recognise is Prescott (4-5x
  *     slower here).
  * In the code: torch::set_num_threads(T); the input batch lives in tensors allocated once and filled by
  * index_select_out; gradients are zeroed in place (their buffers persist); the hidden activation is applied
