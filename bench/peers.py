@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""The same MLP training step as blasnet in PyTorch and in vectorised numpy, beside blasnet's own figure.
+"""The same MLP training step as blasnet in PyTorch, in libtorch's C++ API and in vectorised numpy, beside
+blasnet's own figure.
 
 Each peer runs in a child process per (peer, settings, threads), because thread pools and OpenBLAS kernels
 are fixed when a library loads: "installed" is this environment as it is, "best" adds OMP_WAIT_POLICY=passive
-(PyTorch) and OPENBLAS_CORETYPE=<best core for this CPU> (every OpenBLAS user, blasnet included). Optional at
-run time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2]
+(PyTorch), OPENBLAS_CORETYPE=<best core for this CPU> (every OpenBLAS user, blasnet included) and, for the
+libtorch peer (build/bench/blasnet-peer-libtorch, built where libtorch-dev is installed), its --best-env:
+it re-executes itself with the settings it measured best for the libraries it loaded (the top of
+bench/peer_libtorch.cpp says which and why). Optional at run time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2] [--act relu]
 """
 import argparse
 import csv
@@ -41,8 +44,9 @@ def best_core():
 
 def settings_env(peer, settings, threads):
     env = dict(os.environ)
-    if peer == "numpy":
-        # numpy's matrix products are OpenBLAS's: its pool takes its size from these
+    if peer in ("numpy", "libtorch"):
+        # their matrix products are OpenBLAS's: its pool takes its size from these (libtorch's
+        # set_num_threads reaches the OpenMP build's, not the pthread one's)
         env["OPENBLAS_NUM_THREADS"] = str(threads)
         env["OMP_NUM_THREADS"] = str(threads)
     if settings == "best":
@@ -84,7 +88,7 @@ def blas_libs():
     return sorted(libs)
 
 
-def worker_torch(layers, batches, threads, budget):
+def worker_torch(layers, batches, threads, budget, act):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -92,7 +96,7 @@ def worker_torch(layers, batches, threads, budget):
     for i in range(len(layers) - 1):
         mods.append(torch.nn.Linear(layers[i], layers[i + 1]))
         if i < len(layers) - 2:
-            mods.append(torch.nn.ReLU())
+            mods.append({"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[act]())
     model = torch.nn.Sequential(*mods)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     out = []
@@ -112,8 +116,11 @@ def worker_torch(layers, batches, threads, budget):
     return out, info
 
 
-def worker_numpy(layers, batches, threads, budget):
+def worker_numpy(layers, batches, threads, budget, act):
     import numpy as np
+    # each activation as a pair: forward from h, derivative from the activation's output a (relu: a > 0)
+    fwd = {"relu": lambda h: np.maximum(h, 0), "sigmoid": lambda h: 1 / (1 + np.exp(-h)), "tanh": np.tanh}[act]
+    dact = {"relu": lambda a: a > 0, "sigmoid": lambda a: a * (1 - a), "tanh": lambda a: 1 - a * a}[act]
     rng = np.random.default_rng(0)
     L = len(layers) - 1
     W = [(rng.standard_normal((layers[i], layers[i + 1])) * np.sqrt(2.0 / layers[i])).astype(np.float32)
@@ -130,12 +137,11 @@ def worker_numpy(layers, batches, threads, budget):
 
         def step():
             # forward, the way the coursework writes it
-            acts, pre = [X], []
+            acts = [X]
             a = X
             for i in range(L):
                 h = a @ W[i] + bias[i]
-                pre.append(h)
-                a = np.maximum(h, 0) if i < L - 1 else h
+                a = fwd(h) if i < L - 1 else h
                 acts.append(a)
             logits = acts[-1]
             shifted = logits - logits.max(axis=1, keepdims=True)
@@ -150,7 +156,7 @@ def worker_numpy(layers, batches, threads, budget):
                 dW = acts[i].T @ g
                 db = g.sum(axis=0)
                 if i > 0:
-                    g = (g @ W[i].T) * (pre[i - 1] > 0)
+                    g = (g @ W[i].T) * dact(acts[i])
                 # SGD with momentum
                 vW[i] *= mu
                 vW[i] -= lr * dW
@@ -168,8 +174,10 @@ def worker_numpy(layers, batches, threads, budget):
 # ---- the orchestrator ------------------------------------------------------------------------------------
 
 def run_worker(peer, settings, threads, args):
+    if peer == "libtorch":
+        return run_libtorch(settings, threads, args)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer, "--threads", str(threads),
-           "--layers", args.layers, "--batches", args.batches, "--budget", str(args.budget)]
+           "--layers", args.layers, "--act", args.act, "--batches", args.batches, "--budget", str(args.budget)]
     p = subprocess.run(cmd, env=settings_env(peer, settings, threads), capture_output=True, text=True)
     if p.returncode != 0:
         print(f"peers.py: {peer} ({settings}, {threads} threads) failed:\n{p.stderr.strip()[-2000:]}",
@@ -178,6 +186,31 @@ def run_worker(peer, settings, threads, args):
     line = p.stdout.strip().splitlines()[-1]
     res = json.loads(line)
     return {r["batch"]: r for r in res["results"]}, res["info"]
+
+
+def run_libtorch(settings, threads, args):
+    """bench/peer_libtorch.cpp's binary: one `peer=libtorch key=value ...` line per batch size, `#` lines
+    describing the run (version, environment, the libraries it mapped)."""
+    cmd = [args.libtorch, "--mode", "steps", "--threads", str(threads), "--layers", args.layers, "--act", args.act,
+           "--batches", args.batches, "--budget", str(args.budget)] + (["--best-env"] if settings == "best" else [])
+    p = subprocess.run(cmd, env=settings_env("libtorch", settings, threads), capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"peers.py: libtorch ({settings}, {threads} threads) failed:\n{p.stderr.strip()[-2000:]}",
+              file=sys.stderr)
+        return None, None
+    res, info = {}, {"version": "?", "threads": threads, "libs": []}
+    for line in p.stdout.splitlines():
+        if line.startswith("peer=libtorch "):
+            kv = dict(item.split("=", 1) for item in line.split())
+            res[int(kv["batch"])] = {"samples_s": float(kv["samples_s"]), "step_s": float(kv["step_ms"]) / 1e3,
+                                     "runs": int(kv["runs"])}
+        elif line.startswith("# libtorch "):
+            info["version"] = line.split()[2].rstrip(",")
+        elif "libraries: " in line:
+            info["libs"] = line.split("libraries: ", 1)[1].split()
+        elif line.startswith("# ") and "(best here: " in line:
+            info.setdefault("env", []).append(line[2:].split(" (best here")[0])
+    return res, info
 
 
 def run_blasnet(settings, threads, args):
@@ -192,7 +225,8 @@ def run_blasnet(settings, threads, args):
         env["OPENBLAS_CORETYPE"] = best_core()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "b.csv")
-        cmd = [exe, "--only", "batch", "--backends", "blas", "--layers", args.layers, "--batches", args.batches,
+        cmd = [exe, "--only", "batch", "--backends", "blas", "--layers", args.layers, "--act", args.act,
+               "--batches", args.batches,
                "--threads", str(threads), "--budget", str(args.budget), "--csv", out]
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode != 0 or not os.path.exists(out):
@@ -209,12 +243,14 @@ def run_blasnet(settings, threads, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="784,1024,1024,10")
+    ap.add_argument("--act", default="relu", choices=["relu", "sigmoid", "tanh"], help="hidden activation")
     ap.add_argument("--batches", default="16,64,256,1024")
     ap.add_argument("--threads", default=None, help="comma list (default 1..all cores)")
     ap.add_argument("--budget", type=float, default=1.0, help="seconds of repeats per figure")
-    ap.add_argument("--peers", default="torch,numpy")
+    ap.add_argument("--peers", default="torch,numpy,libtorch")
     ap.add_argument("--settings", default="installed,best")
     ap.add_argument("--blasnet", default=os.path.join(ROOT, "build", "bench", "blasnet-bench"))
+    ap.add_argument("--libtorch", default=os.path.join(ROOT, "build", "bench", "blasnet-peer-libtorch"))
     ap.add_argument("--no-blasnet", action="store_true")
     ap.add_argument("--csv", help="write every figure here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -224,12 +260,19 @@ def main():
 
     if args.worker:
         fn = worker_torch if args.worker == "torch" else worker_numpy
-        results, info = fn(layers, batches, int(args.threads), args.budget)
+        results, info = fn(layers, batches, int(args.threads), args.budget, args.act)
         print(json.dumps({"results": results, "info": info}))
         return 0
 
     peers = []
     for peer in args.peers.split(","):
+        if peer == "libtorch":
+            if os.access(args.libtorch, os.X_OK):
+                peers.append(peer)
+            else:
+                print(f"peers.py: {args.libtorch} not built (it needs g++ and libtorch-dev: apt-get install "
+                      f"libtorch-dev, then meson setup --reconfigure build); skipping libtorch", file=sys.stderr)
+            continue
         mod = "torch" if peer == "torch" else "numpy"
         if subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True).returncode != 0:
             print(f"peers.py: {sys.executable} cannot import {mod}: apt-get install python3-{mod} (Debian's modules are "
@@ -243,10 +286,11 @@ def main():
     threads = ([int(v) for v in args.threads.split(",")] if args.threads
                else list(range(1, (os.cpu_count() or 1) + 1)))
     settings = args.settings.split(",")
-    print(f"peers: {args.layers} relu, SGD momentum 0.9, random data; best core: {best_core()}; "
+    print(f"peers: {args.layers} {args.act}, SGD momentum 0.9, random data; best core: {best_core()}; "
           f"env OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    print("installed = this environment as it is; best = + OPENBLAS_CORETYPE=<best core> (every OpenBLAS user) "
-          "and OMP_WAIT_POLICY=passive (PyTorch); figures are samples/s, median step")
+    print("installed = this environment as it is; best = + OPENBLAS_CORETYPE=<best core> (every OpenBLAS user), "
+          "OMP_WAIT_POLICY=passive (PyTorch) and --best-env (libtorch: its env line says what it set); "
+          "figures are samples/s, median step")
 
     table = {}  # (who, settings, threads) -> {batch: result}
     for t in threads:
@@ -259,11 +303,13 @@ def main():
                 if info and t == threads[0]:
                     print(f"  {peer} {s}: version {info['version']}, threads {info['threads']}, "
                           f"libraries {', '.join(os.path.join(*x.split('/')[-2:]) for x in info['libs']) or '?'}")
+                    if info.get("env"):
+                        print(f"  {peer} {s}: env {' '.join(info['env'])}")
 
     who = (["blasnet"] if not args.no_blasnet else []) + peers
     cols = [(w, s) for s in settings for w in who]
     print()
-    print(f"{'thr':>3} {'batch':>6} " + " ".join(f"{w + ' ' + s:>17}" for w, s in cols) + "   blasnet/peer")
+    print(f"{'thr':>3} {'batch':>6} " + " ".join(f"{w + ' ' + s:>18}" for w, s in cols) + "   blasnet/peer")
     rows = []
     for t in threads:
         for b in batches:
@@ -278,7 +324,7 @@ def main():
                     pr = (table.get((peer, s, t)) or {}).get(b)
                     if bn and pr:
                         ratios.append(f"{peer} {s} {bn['samples_s'] / pr['samples_s']:.2f}x")
-            print(f"{t:>3} {b:>6} " + " ".join(f"{v:>17.0f}" for v in vals) + "   " + ", ".join(ratios))
+            print(f"{t:>3} {b:>6} " + " ".join(f"{v:>18.0f}" for v in vals) + "   " + ", ".join(ratios))
             for (w, s), v in zip(cols, vals):
                 rows.append({"who": w, "settings": s, "threads": t, "batch": b, "samples_s": v})
     if args.csv:
