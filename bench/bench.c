@@ -1063,8 +1063,8 @@ static step_result run_step(bench *b, bn_net *net, int be, int threads, int batc
     reset_params(net);
     step_ctx ctx = {net, batch, {.lr = 1e-3f, .momentum = 0.9f, .weight_decay = 0.0f, .nesterov = false}, 0.0, 0};
     bench_timing t = bench_measure(step_call, &ctx, b->o.budget_s, 3, MAX_SAMPLES, b->samples);
-    char label[32];
-    step_label(b, be, mode, label, sizeof label);
+    char buf[32];
+    const char *label = step_label(b, be, mode, buf, sizeof buf);
     if (ctx.status || !isfinite(ctx.loss)) {
         printf("%6d %-14s step failed: %s (loss %g)\n", batch, label, ctx.status ? bn_errmsg() : "non-finite loss",
                ctx.loss);
