@@ -9,6 +9,7 @@
 #include "plans.h"
 #include "report.h"
 #include "timer.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -71,12 +72,7 @@ static void fill_uniform(float *x, size_t n, float lo, float hi, bn_rng *rng)
 
 static void *xmalloc(size_t bytes)
 {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) {
-        fprintf(stderr, "blasnet-bench: cannot allocate %.1f MiB\n", bytes / 1048576.0);
-        exit(1);
-    }
-    return p;
+    return bench_xmalloc("blasnet-bench", bytes);
 }
 
 /* Normwise residual max|x - ref| / max|ref|: how BLIS and checkasm judge a kernel against its reference. */
@@ -142,26 +138,6 @@ static double step_flops_per_sample(const bn_arch *a)
     return f;
 }
 
-static void cpu_model(char *out, size_t size)
-{
-    snprintf(out, size, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *colon = strchr(line, ':');
-            if (colon) {
-                colon += 1 + (colon[1] == ' ');
-                colon[strcspn(colon, "\n")] = '\0';
-                snprintf(out, size, "%s", colon);
-            }
-            break;
-        }
-    }
-    fclose(f); /* read-only: nothing to lose on close */
-}
 
 static const char *parallel_name(int p)
 {
@@ -1573,7 +1549,7 @@ static void header(bench *b)
 {
     const options *o = &b->o;
     char cpu[256], *arch_text = b->arch_text;
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     arch_text[0] = '\0';
     for (int l = 0; l <= o->arch.depth; l++) {
         size_t len = strlen(arch_text);

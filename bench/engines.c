@@ -7,6 +7,7 @@
 #include "alloc_count.h"
 #include "parallel.h"
 #include "timer.h"
+#include "util.h"
 
 #include <float.h>
 #include <getopt.h>
@@ -117,12 +118,7 @@ typedef struct row_times {
 
 static void *xmalloc(size_t bytes)
 {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) {
-        fprintf(stderr, "blasnet-engines: cannot allocate %.1f MiB\n", bytes / 1048576.0);
-        exit(1);
-    }
-    return p;
+    return bench_xmalloc("blasnet-engines", bytes);
 }
 
 /* splitmix64 in [-1, 1): the bench needs values, not statistics. */
@@ -484,24 +480,6 @@ static void probe_batch(const options *o, int batch)
 
 /* ---- configuration -------------------------------------------------------------------------------------- */
 
-static void cpu_model(char *out, size_t size)
-{
-    snprintf(out, size, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            colon += 1 + (colon[1] == ' ');
-            colon[strcspn(colon, "\n")] = '\0';
-            snprintf(out, size, "%s", colon);
-            break;
-        }
-    }
-    fclose(f); /* read-only: nothing to lose on close */
-}
 
 /* The 1-minute load average: on a shared machine, a figure taken under someone else's load is noise. */
 static double load_average(void)
@@ -526,7 +504,7 @@ static const char *env_or_unset(const char *name)
 static void print_config(const options *o, const char *arch)
 {
     char cpu[256];
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     printf("blasnet-engines: %s, %d threads; cpu: %s, %d cores online\n", arch, o->threads, cpu,
            omp_get_num_procs());
 #ifdef ENGINE_BLIS
