@@ -33,7 +33,8 @@ static void fill(float *x, size_t n)
     }
 }
 
-static const bn_plan_mode kinds[] = {BN_PLAN_ONE, BN_PLAN_LIBRARY, BN_PLAN_ROWS, BN_PLAN_COLS, BN_PLAN_TILES, BN_PLAN_K};
+static const bn_plan_mode kinds[] = {BN_PLAN_ONE,  BN_PLAN_LIBRARY, BN_PLAN_ROWS,
+                                     BN_PLAN_COLS, BN_PLAN_TILES,   BN_PLAN_K};
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 /* One product: each kind's plan timed (fastest run) and modelled; the model's own choice marked `*`, the

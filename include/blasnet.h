@@ -99,11 +99,12 @@ BN_API void bn_net_set_backend(bn_net *net, const bn_backend *backend);
 /* How the blas backend spreads each product of a step over the threads (the others ignore it). A plan is
  * made for the net's max batch and the current omp_get_max_threads() when the net is created (ESTIMATE: a
  * cost model, the same plan on every run) and again by bn_net_plan; batches of another size, or a changed
- * thread count, get a plan of the same mode on the spot (ESTIMATE for MEASURE). MEASURE times the candidates on the net's own buffers
- * (tens of ms; parameters untouched, gradients overwritten): faster where the model is wrong, but it may
- * pick other tile boundaries on another run, and OpenBLAS's last bits depend on them. The other modes force
- * one partition wherever the shape allows it (tests and the benchmark use them). The environment variable
- * BLASNET_PLAN=MODE sets the mode new networks start with (bn_net_create fails on a name it does not know). */
+ * thread count, get a plan of the same mode on the spot (ESTIMATE for MEASURE). MEASURE times the
+ * candidates on the net's own buffers (tens of ms; parameters untouched, gradients overwritten): faster
+ * where the model is wrong, but it may pick other tile boundaries on another run, and the engine's last
+ * bits depend on them. The other modes force one partition wherever the shape allows it (tests and the
+ * benchmark use them). The environment variable BLASNET_PLAN=MODE sets the mode new networks start with
+ * (bn_net_create fails on a name it does not know). */
 typedef enum {
     BN_PLAN_ESTIMATE,
     BN_PLAN_MEASURE,

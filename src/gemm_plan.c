@@ -312,7 +312,8 @@ static int candidates(const bn_gemm *g, int team, bn_plan_mode mode, bool k_fits
             c[n++] = make_plan(BN_SPLIT_ROWS, t, 1, 1, t);
         if (fits(g->N, BN_PLAN_ALIGN, t))
             c[n++] = make_plan(BN_SPLIT_COLS, 1, t, 1, t);
-        if (k_fits_scratch && fits(g->K, 2 * BN_PLAN_ALIGN, t) && (size_t)(t - 1) * g->M * g->N <= BN_PLAN_SCRATCH_FLOATS)
+        bool partials_fit = (size_t)(t - 1) * g->M * g->N <= BN_PLAN_SCRATCH_FLOATS;
+        if (k_fits_scratch && fits(g->K, 2 * BN_PLAN_ALIGN, t) && partials_fit)
             c[n++] = make_plan(BN_SPLIT_K, 1, 1, t, t);
         n = add_grids(g, t, c, n);
     }

@@ -1,9 +1,10 @@
 /* How one matrix product is spread over the OpenMP team: the plan. Each tile of a plan is one serial call of
  * the GEMM engine (engine.h: the OpenMP OpenBLAS, or oneDNN, runs a call made inside a parallel region on
- * the calling thread), except the "library" plan, which hands the whole product to the engine's threading. Plans are plain values made
- * once per shape and team size (bn_net_plan), by a cost model (the reproducible default) or by timing the
- * candidates; a plan decides which tile boundaries OpenBLAS sees, and those can change the last bits.
- * Not public API: the functions are exported (BN_API) only so the tests and the bench can plan by hand. */
+ * the calling thread), except the "library" plan, which hands the whole product to the engine's threading.
+ * Plans are plain values made once per shape and team size (bn_net_plan), by a cost model (the
+ * reproducible default) or by timing the candidates; a plan decides which tile boundaries the engine sees,
+ * and those can change the last bits. Not public API: the functions are exported (BN_API) only so the
+ * tests and the bench can plan by hand. */
 #ifndef BN_GEMM_PLAN_H
 #define BN_GEMM_PLAN_H
 
@@ -63,7 +64,8 @@ typedef struct bn_pair_plan {
 
 /* The cheapest plan for g on `team` threads by the cost model, among those `mode` allows (a forced kind,
  * or every kind for ESTIMATE/MEASURE); scratch NULL rules K-split out. Pure: same inputs, same plan. */
-BN_API bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch, size_t scratch_floats);
+BN_API bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch,
+                                     size_t scratch_floats);
 
 /* The best of the candidates of g by timing each a few times on g's own buffers (C is overwritten). */
 BN_API bn_gemm_plan bn_plan_measure(const bn_gemm *g, int team, float *scratch, size_t scratch_floats);

@@ -35,8 +35,8 @@ int bn_plan_mode_default(bn_plan_mode *mode)
     if (!env || !*env)
         return BN_OK;
     if (bn_plan_mode_parse(env, mode))
-        return bn_fail(BN_E_INVALID, "BLASNET_PLAN='%s' is not a plan (estimate, measure, one, library, rows, "
-                                     "cols, tiles, k); unset it or give one of those",
+        return bn_fail(BN_E_INVALID, "BLASNET_PLAN='%s' names no plan: unset it, or set it to one of estimate, "
+                                     "measure, one, library, rows, cols, tiles, k",
                        env);
     return BN_OK;
 }
@@ -119,8 +119,9 @@ static void format_line(char *buf, size_t size, size_t *len, const char *what, i
 {
     char shape[40], plan[32];
     snprintf(shape, sizeof shape, "%dx%dx%d", g->M, g->N, g->K);
-    int n = snprintf(*len < size ? buf + *len : NULL, *len < size ? size - *len : 0, "%-3s L%-2d %-16s %-16s %8.1f us%s\n",
-                     what, l + 1, shape, bn_plan_describe(p, plan, sizeof plan), p->cost_us, beside);
+    int n = snprintf(*len < size ? buf + *len : NULL, *len < size ? size - *len : 0,
+                     "%-3s L%-2d %-16s %-16s %8.1f us%s\n", what, l + 1, shape,
+                     bn_plan_describe(p, plan, sizeof plan), p->cost_us, beside);
     *len += n > 0 ? (size_t)n : 0;
 }
 

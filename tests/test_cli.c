@@ -288,6 +288,13 @@ static void range_checks(void)
     USAGE("--classes", "train", "--data", good, "--classes", "1");
     USAGE("--backend", "train", "--data", good, "--backend", "cuda");
     USAGE("--blas-core", "train", "--data", good, "--blas-core", "Pentium4000");
+    USAGE("--plan", "train", "--data", good, "--plan", "fastest");
+    USAGE("--plan", "info", "--plan", "rows,cols");
+    USAGE("--batch", "info", "--batch", "0");
+    /* The environment's default plan: a name it does not know is one line and exit 1, before any training. */
+    setenv("BLASNET_PLAN", "fastest", 1);
+    DATA_ERROR("BLASNET_PLAN=fastest", "BLASNET_PLAN", "train", "--data", good, "--epochs", "1");
+    unsetenv("BLASNET_PLAN");
     /* 600 training images: a validation set of all of them, or more, leaves nothing to train on. */
     USAGE("--val", "train", "--data", good, "--val", "600");
     USAGE("--val", "train", "--data", good, "--val", "100000");
@@ -415,6 +422,14 @@ static void good_runs(void)
     CHECKF(!strchr(r.err, '\r') && !strstr(r.err, "ETA"), "progress display on a non-terminal stderr: %s", r.err);
     char test_line[512];
     snprintf(test_line, sizeof test_line, "%s", lines[0]);
+    result_free(&r);
+
+    /* info prints the plan of the model and batch it is given, under the plan it is told. */
+    r = RUN("info", "--layers", "97,33,10", "--batch", "17", "--plan", "tiles", "--threads", "2");
+    no_crash("info --plan", &r);
+    CHECKF(r.code == 0, "info --plan tiles: exit %d; stderr: %s", r.code, r.err);
+    CHECKF(strstr(r.out, "plan: tiles, batch 17, 2 threads") && strstr(r.out, "dW  L1  97x33x17"),
+           "info --plan tiles does not show the plan: %s", r.out);
     result_free(&r);
 
     /* eval on the saved model prints the identical test line. */

@@ -94,7 +94,8 @@ static cli_exit print_plan(const info_options *o)
     bn_net *net = NULL;
     int status = bn_net_create(&net, &arch, o->batch, bn_backend_find("blas"));
     if (status)
-        return runtime_error("info", status, "choose a smaller --batch or narrower --layers");
+        return runtime_error("info", status,
+                             status == BN_E_NOMEM ? "choose a smaller --batch or narrower --layers" : NULL);
     cli_exit rc = args_apply_plan(&o->common, net);
     if (!rc) {
         char text[8192], sizes[160];
@@ -118,7 +119,8 @@ static cli_exit run_info(void *ctx)
 cli_exit cmd_info(int argc, char **argv)
 {
     info_options o = {.layers = "784,512,10", .batch = 64};
-    const cli_option own[] = {opt_text("layers", OPT_LAYERS, &o.layers), opt_int("batch", OPT_BATCH, &o.batch, 1, 65536)};
+    const cli_option own[] = {opt_text("layers", OPT_LAYERS, &o.layers),
+                              opt_int("batch", OPT_BATCH, &o.batch, 1, 65536)};
     const cli_command command = {"info", usage_text, COMMON_THREADS | COMMON_BLAS_CORE | COMMON_PLAN, own,
                                  ARRAY_LEN(own), 0, NULL, run_info, &o};
     return args_run(&command, argc, argv, &o.common);

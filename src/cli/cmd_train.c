@@ -283,7 +283,8 @@ static cli_exit start_fresh(const train_options *o, const bn_dataset *train, bn_
         return rc;
     int status = bn_net_create(net, &arch, o->batch, o->common.backend);
     if (status)
-        return runtime_error("train", status, "choose a smaller --batch or narrower layers");
+        return runtime_error("train", status,
+                             status == BN_E_NOMEM ? "choose a smaller --batch or narrower layers" : NULL);
     bn_train_state_init(state);
     state->hp = (bn_hparams){.epochs = o->epochs,
                              .batch = o->batch,
@@ -500,7 +501,8 @@ cli_exit cmd_train(int argc, char **argv)
         opt_u64("checkpoint-steps", OPT_CHECKPOINT_STEPS, &o.checkpoint_steps),
         opt_text("resume", OPT_RESUME, &o.resume_path),
     };
-    const cli_command command = {"train", usage_text, COMMON_DATA | COMMON_THREADS | COMMON_BACKEND | COMMON_BLAS_CORE | COMMON_PLAN,
+    const unsigned common = COMMON_DATA | COMMON_THREADS | COMMON_BACKEND | COMMON_BLAS_CORE | COMMON_PLAN;
+    const cli_command command = {"train", usage_text, common,
                                  own, ARRAY_LEN(own), 0, check_options, run_train, &o};
     return args_run(&command, argc, argv, &o.common);
 }
