@@ -98,24 +98,19 @@ static void run_share(const bn_gemm *g, const bn_gemm_plan *p, int t, int thread
         run_tile(g, p, tile_of(g, p, i));
 }
 
-static bn_gemm_plan make_whole(void)
+static bn_gemm_plan make_plan(bn_split split, int pm, int pn, int pk, int threads)
 {
-    bn_gemm_plan p = {.split = BN_SPLIT_ONE, .parts_m = 1, .parts_n = 1, .parts_k = 1, .threads = 1};
+    bn_gemm_plan p = {.split = (uint8_t)split, .parts_m = (uint16_t)pm, .parts_n = (uint16_t)pn,
+                      .parts_k = (uint16_t)pk, .threads = threads, .scratch = NULL, .cost_us = 0.0};
     return p;
-}
-
-/* Tiles need an engine that runs a call made inside a region on the calling thread (engine.h). */
-static bool in_parallel_safe_library(void)
-{
-    return bn_engine_serial_in_region();
 }
 
 void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan)
 {
     int team = omp_get_max_threads();
-    if (team == 1 || plan->split == BN_SPLIT_LIBRARY || !in_parallel_safe_library()) {
+    if (team == 1 || plan->split == BN_SPLIT_LIBRARY || !bn_engine_serial_in_region()) {
         /* Outside a region the call is the engine's to thread (or serial on a team of one). */
-        bn_gemm_plan whole = make_whole();
+        bn_gemm_plan whole = make_plan(BN_SPLIT_ONE, 1, 1, 1, 1);
         run_tile(g, &whole, tile_of(g, &whole, 0));
         return;
     }
@@ -140,7 +135,7 @@ void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan)
 void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan)
 {
     int team = omp_get_max_threads();
-    if (plan->first_threads <= 0 || team < 2 || plan->first_threads >= team || !in_parallel_safe_library()) {
+    if (plan->first_threads <= 0 || team < 2 || plan->first_threads >= team || !bn_engine_serial_in_region()) {
         bn_plan_run(first, &plan->first);
         bn_plan_run(second, &plan->second);
         return;
@@ -249,12 +244,6 @@ double bn_plan_model_us(const bn_gemm *g, const bn_gemm_plan *plan, int team)
 
 #define MAX_CANDIDATES 64
 
-static bn_gemm_plan make_plan(bn_split split, int pm, int pn, int pk, int threads)
-{
-    bn_gemm_plan p = {.split = (uint8_t)split, .parts_m = (uint16_t)pm, .parts_n = (uint16_t)pn,
-                      .parts_k = (uint16_t)pk, .threads = threads, .scratch = NULL, .cost_us = 0.0};
-    return p;
-}
 
 /* Bands no thinner than an alignment unit: a cut that leaves a thread nothing is not a candidate. */
 static bool fits(int n, int align, int parts)
@@ -383,7 +372,7 @@ bn_gemm_plan bn_plan_measure(const bn_gemm *g, int team, float *scratch, size_t 
 
 /* ---- pairs ----------------------------------------------------------------------------------------- */
 
-static bn_gemm_plan pick(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch, size_t scratch_floats)
+bn_gemm_plan bn_plan_choose(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch, size_t scratch_floats)
 {
     if (mode == BN_PLAN_MEASURE)
         return bn_plan_measure(g, team, scratch, scratch_floats);
@@ -396,10 +385,10 @@ bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team,
                           float *scratch, size_t scratch_floats)
 {
     bn_pair_plan best = {0};
-    best.first = pick(first, team, mode, scratch, scratch_floats);
-    best.second = pick(second, team, mode, scratch, scratch_floats);
+    best.first = bn_plan_choose(first, team, mode, scratch, scratch_floats);
+    best.second = bn_plan_choose(second, team, mode, scratch, scratch_floats);
     best.cost_us = best.first.cost_us + best.second.cost_us;
-    if (team < 2 || (mode != BN_PLAN_ESTIMATE && mode != BN_PLAN_MEASURE) || !in_parallel_safe_library())
+    if (team < 2 || (mode != BN_PLAN_ESTIMATE && mode != BN_PLAN_MEASURE) || !bn_engine_serial_in_region())
         return best;
     for (int t1 = 1; t1 < team; t1++) {
         bn_pair_plan p = {.first_threads = t1};

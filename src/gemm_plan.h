@@ -70,7 +70,11 @@ BN_API bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mo
 /* The best of the candidates of g by timing each a few times on g's own buffers (C is overwritten). */
 BN_API bn_gemm_plan bn_plan_measure(const bn_gemm *g, int team, float *scratch, size_t scratch_floats);
 
-/* The model's plan for running `first` and `second` side by side, or NULL-like (first_threads 0) one after
+/* The plan `mode` asks for: measured for MEASURE, the model's (or the forced kind) otherwise. */
+BN_API bn_gemm_plan bn_plan_choose(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch,
+                                   size_t scratch_floats);
+
+/* The model's plan for running `first` and `second` side by side, or (first_threads 0) one after
  * the other, whichever costs less; `measure` times both instead. */
 BN_API bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team, bn_plan_mode mode,
                           float *scratch, size_t scratch_floats);

@@ -66,8 +66,7 @@ static bn_pair_plan plan_backward(bn_net *net, const bn_gemm *dw, const bn_gemm 
     if (da)
         return bn_plan_pair(dw, da, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
     bn_pair_plan p = {0};
-    p.first = mode == BN_PLAN_MEASURE ? bn_plan_measure(dw, team, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS)
-                                      : bn_plan_estimate(dw, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
+    p.first = bn_plan_choose(dw, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
     p.cost_us = p.first.cost_us;
     return p;
 }
@@ -93,9 +92,7 @@ int bn_net_plan(bn_net *net, bn_plan_mode mode, int batch)
      * layer outputs rather than whatever a previous step left. */
     for (int l = 0; l < net->arch.depth; l++) {
         bn_gemm g = bn_net_forward_product(net, l, net->x, B);
-        net->forward_plan[l] = mode == BN_PLAN_MEASURE
-                                   ? bn_plan_measure(&g, team, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS)
-                                   : bn_plan_estimate(&g, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
+        net->forward_plan[l] = bn_plan_choose(&g, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
     }
     for (int l = net->arch.depth - 1; l >= 0; l--) {
         bn_gemm dw = bn_net_dweight_product(net, l, net->x, B);
