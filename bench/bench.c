@@ -393,10 +393,12 @@ static void ew_call(void *p)
     int correct = 0;
     switch (c->kind) {
     /* Y (rows,n) <- act(Y + b) [, Z] */
-    case EW_BIAS_ACT: c->be->bias_act(c->out0, c->out1, c->in0, c->rows, c->n, c->act, c->slope); break;
-    /* dZ (count) = dY * act'(Z, Y): out of place, so repeated calls see the same dY (in place, sigmoid's
+    case EW_BIAS_ACT: c->be->bias_act(c->out0, c->out1, c->in0, c->rows, c->n, c->act, c->slope, NULL); break;
+    /* dZ (rows,n) = dY * act'(Z, Y): out of place, so repeated calls see the same dY (in place, sigmoid's
      * factor would shrink dY into denormals and time those instead) */
-    case EW_ACT_BACKWARD: c->be->act_backward(c->out0, c->in0, c->in1, c->in2, c->count, c->act, c->slope); break;
+    case EW_ACT_BACKWARD:
+        c->be->act_backward(c->out0, c->in0, c->in1, c->in2, c->rows, c->n, c->act, c->slope, NULL);
+        break;
     /* P (rows,C) <- softmax(P + b), dlogits (rows,C) */
     case EW_SOFTMAX:
         c->result = c->be->bias_softmax_xent(c->out1, c->out0, c->in0, c->labels, c->rows, c->n, 1.0f / c->rows,
@@ -405,9 +407,11 @@ static void ew_call(void *p)
     /* db (n) = column sums of G (rows,n) */
     case EW_BIAS_GRAD: c->be->bias_grad(c->out0, c->in0, c->rows, c->n); break;
     /* w, v (count) <- momentum step with g */
-    case EW_SGD:
-        c->result = c->be->sgd_update(c->out0, c->out1, c->in0, c->count, 1e-3f, 0.9f, 0.0f, false, false);
+    case EW_SGD: {
+        const bn_update u = {.kind = BN_OPT_SGD, .lr = 1e-3f, .momentum = 0.9f, .grad_scale = 1.0f};
+        c->result = c->be->update(c->out0, c->out1, NULL, c->in0, c->count, &u, 0.0f, false);
         break;
+    }
     default: break;
     }
 }
@@ -749,7 +753,7 @@ static void ops_backward_elementwise(bench *b, op_plan *p, ew_inputs *in)
         snprintf(shape, sizeof shape, "%dx%d", B, n[l]);
         memset(in->init0, 0, below * sizeof(float));
         ew_ctx act = {.kind = EW_ACT_BACKWARD, .out0 = in->init0, .in0 = in->g, .in1 = needs_z ? in->zin : NULL,
-                      .in2 = in->yin, .count = below, .act = a->act, .slope = a->leaky_slope};
+                      .in2 = in->yin, .rows = B, .n = n[l], .act = a->act, .slope = a->leaky_slope};
         op_elementwise(b, p, name, shape, act, below, 0, 4.0 * below * (needs_z ? 4 : 3), ew_tol);
     }
 }
@@ -834,18 +838,19 @@ static void prof_gemm_pair(const bn_gemm *first, const bn_gemm *second, const bn
     prof_gemm_s += bench_now() - t;
 }
 
-static void prof_bias_act(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope)
+static void prof_bias_act(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope,
+                          const bn_dropout *drop)
 {
     double t = bench_now();
-    prof_inner->bias_act(Y, Z, b, rows, n, act, slope);
+    prof_inner->bias_act(Y, Z, b, rows, n, act, slope, drop);
     prof_elem_s += bench_now() - t;
 }
 
-static void prof_act_backward(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
-                              float slope)
+static void prof_act_backward(float *dZ, const float *dY, const float *Z, const float *Y, int rows, int n,
+                              bn_act act, float slope, const bn_dropout *drop)
 {
     double t = bench_now();
-    prof_inner->act_backward(dZ, dY, Z, Y, n, act, slope);
+    prof_inner->act_backward(dZ, dY, Z, Y, rows, n, act, slope, drop);
     prof_elem_s += bench_now() - t;
 }
 
@@ -865,11 +870,19 @@ static void prof_bias_grad(float *db, const float *G, int rows, int n)
     prof_elem_s += bench_now() - t;
 }
 
-static double prof_sgd_update(float *w, float *v, const float *g, size_t n, float lr, float mu, float wd,
-                              bool nesterov, bool want_sqnorm)
+static double prof_update(float *w, float *m, float *v, const float *g, size_t n, const bn_update *u, float wd,
+                          bool want_sqnorm)
 {
     double t = bench_now();
-    double r = prof_inner->sgd_update(w, v, g, n, lr, mu, wd, nesterov, want_sqnorm);
+    double r = prof_inner->update(w, m, v, g, n, u, wd, want_sqnorm);
+    prof_elem_s += bench_now() - t;
+    return r;
+}
+
+static double prof_sqnorm(const float *x, size_t n)
+{
+    double t = bench_now();
+    double r = prof_inner->sqnorm(x, n);
     prof_elem_s += bench_now() - t;
     return r;
 }
@@ -882,13 +895,14 @@ static const bn_backend prof_backend = {
     .act_backward = prof_act_backward,
     .bias_softmax_xent = prof_softmax_xent,
     .bias_grad = prof_bias_grad,
-    .sgd_update = prof_sgd_update,
+    .update = prof_update,
+    .sqnorm = prof_sqnorm,
 };
 
 typedef struct step_ctx {
     bn_net *net;
     int batch;
-    bn_sgd sgd;
+    bn_optim sgd;
     double loss;
     int status;
 } step_ctx;

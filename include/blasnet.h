@@ -86,9 +86,10 @@ BN_API const char *bn_backend_name(const bn_backend *backend);
 BN_API const bn_backend *bn_backend_at(int index); /* NULL past the last: lists every backend */
 
 /* ---- network ----------------------------------------------------------------------------------------
- * One allocation holds parameters, gradients, momentum, activations and scratch for batches up to
- * max_batch, so nothing below allocates. Parameters: every layer's W then every layer's b, each view
- * 64-byte aligned; gradients and velocity mirror that layout. */
+ * One allocation holds parameters, gradients, the optimizer's moments, the best weights of early stopping,
+ * activations and scratch for batches up to max_batch, so nothing below allocates. Parameters: every layer's
+ * W then every layer's b, each view 64-byte aligned; gradients, moments and best weights mirror that
+ * layout. */
 typedef struct bn_net bn_net;
 BN_API int bn_net_create(bn_net **net, const bn_arch *arch, int max_batch, const bn_backend *backend);
 BN_API void bn_net_destroy(bn_net **net);
@@ -135,10 +136,14 @@ BN_API float *bn_net_dbias(bn_net *net, int layer);   /* (out) */
 /* The whole blocks (with alignment padding, which stays zero); count in floats. */
 BN_API float *bn_net_params(bn_net *net, size_t *count);
 BN_API float *bn_net_grads(bn_net *net, size_t *count);
-BN_API float *bn_net_velocity(bn_net *net, size_t *count);
+BN_API float *bn_net_velocity(bn_net *net, size_t *count); /* sgd's velocity, adam's first moment */
+BN_API float *bn_net_moment2(bn_net *net, size_t *count);  /* adam's second moment */
+BN_API float *bn_net_best_params(bn_net *net, size_t *count); /* early stopping's best weights */
 /* Read-only views of the same blocks, for writers such as bn_checkpoint_save. */
 BN_API const float *bn_net_params_const(const bn_net *net, size_t *count);
 BN_API const float *bn_net_velocity_const(const bn_net *net, size_t *count);
+BN_API const float *bn_net_moment2_const(const bn_net *net, size_t *count);
+BN_API const float *bn_net_best_params_const(const bn_net *net, size_t *count);
 /* Offsets of layer l's W and b within each block (the same in params, grads and velocity). */
 BN_API size_t bn_net_weight_offset(const bn_net *net, int layer);
 BN_API size_t bn_net_bias_offset(const bn_net *net, int layer);
@@ -160,22 +165,50 @@ BN_API double bn_net_weight_sqnorm(const bn_net *net);
 /* dW += lambda * W for every layer: the full L2 gradient, for checks; training fuses it into the update. */
 BN_API void bn_net_add_decay_grad(bn_net *net, float lambda);
 
-typedef struct bn_sgd {
-    float lr;           /* > 0 */
-    float momentum;     /* [0, 1) */
-    float weight_decay; /* lambda >= 0, weights only */
-    bool nesterov;
-} bn_sgd;
-/* v = mu*v - lr*(g + lambda*W); W += v (Nesterov: W += mu*v - lr*(g + lambda*W)); biases without lambda.
- * *weight_sqnorm (may be NULL) receives ||W||^2 before the update, read in the same pass. */
-BN_API void bn_net_sgd_step(bn_net *net, const bn_sgd *sgd, double *weight_sqnorm);
-/* bn_net_backprop followed by bn_net_sgd_step, fused: each layer is updated as soon as the backward pass is
- * done with it, while its weights and gradients are still in cache. The weights come out bitwise equal to
- * the two calls; gradients are left in place as bn_net_backprop leaves them. A non-finite loss returns
- * BN_E_DIVERGED with nothing updated (*loss still receives it). *weight_sqnorm (may be NULL) receives ||W||^2
- * before the update. */
-BN_API int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
+/* The optimizers. sgd: v = mu*v - lr*(g + lambda*W); W += v (Nesterov: W += mu*v - lr*(g + lambda*W)).
+ * adam: g' = g + lambda*W; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2; W -= lr/(1-b1^t) * m /
+ * (sqrt(v)/sqrt(1-b2^t) + eps), as PyTorch's Adam. adamw: the same moments of g alone, and the decay taken
+ * apart from them: W -= lr*lambda*W first (Loshchilov & Hutter). Biases never decay. */
+typedef enum { BN_OPT_SGD, BN_OPT_ADAM, BN_OPT_ADAMW, BN_OPT_COUNT } bn_optimizer;
+BN_API const char *bn_optimizer_name(bn_optimizer kind);
+BN_API int bn_optimizer_parse(bn_optimizer *kind, const char *name);
+
+/* One step's optimizer: bn_hparams holds the run's, and bn_train hands the step a copy with this step's
+ * rate (the schedule applied) and update count t. */
+typedef struct bn_optim {
+    bn_optimizer kind;
+    float lr;                /* > 0 */
+    float momentum;          /* sgd: [0, 1) */
+    float weight_decay;      /* lambda >= 0, weights only: L2 for sgd and adam, decoupled for adamw */
+    bool nesterov;           /* sgd */
+    float beta1, beta2, eps; /* adam, adamw: [0, 1), [0, 1), > 0 */
+    /* > 0: when the global L2 norm of the batch's loss gradient (every W and b, the decay term excluded)
+     * exceeds it, every gradient is scaled to that norm before the update. 0: no clipping. */
+    float clip_norm;
+    uint64_t t; /* 1-based count of this update, for Adam's bias correction */
+} bn_optim;
+/* The optimizer applied to the gradients bn_net_backprop left, with clipping. *weight_sqnorm (may be NULL)
+ * receives ||W||^2 before the update, read in the same pass. */
+BN_API void bn_net_optim_step(bn_net *net, const bn_optim *opt, double *weight_sqnorm);
+/* bn_net_backprop followed by bn_net_optim_step, fused: without clipping each layer is updated as soon as
+ * the backward pass is done with it, while its weights and gradients are still in cache (clipping needs
+ * every gradient's norm first, so then every layer is updated after the backward pass). The weights come
+ * out bitwise equal to the two calls; gradients are left in place, unscaled. Hidden layers drop units when
+ * bn_net_set_dropout asked for it. A non-finite loss returns BN_E_DIVERGED with nothing updated (*loss still
+ * receives it). *weight_sqnorm (may be NULL) receives ||W||^2 before the update. */
+BN_API int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_optim *opt,
                              double *loss, int *correct, double *weight_sqnorm);
+
+/* The global L2 norm of the last step's loss gradient before clipping (every W and b of the batch mean
+ * loss, no decay term); NaN when that step did not clip. */
+BN_API double bn_net_grad_norm(const bn_net *net);
+/* Inverted dropout on every hidden layer's output in the training passes (bn_net_backprop,
+ * bn_net_train_step; never in bn_net_forward or evaluation): a unit is zeroed with probability p and the
+ * survivors scaled by 1/(1-p), so evaluation needs no scaling. Whether unit j of row r survives is a hash of
+ * (seed, step, layer, first_row + r, j): the same on any thread count or split of rows, and after a resume.
+ * bn_train sets it before every step (step: the global step); first_row is the batch's first row within the
+ * global batch (0 on one process). p = 0: none. */
+BN_API int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint64_t first_row);
 
 /* ---- data sets: MNIST-style uint8 images with uint8 labels ------------------------------------------ */
 typedef struct bn_dataset {
@@ -217,33 +250,62 @@ typedef struct bn_progress {
     double step_loss;     /* this step's batch loss, L2 term included */
     double grad_norm_w1;  /* L2 norm of the first layer's weight gradient at this step; NaN unless
                              bn_train_hooks.progress_grad_norm (it costs a pass over dW1) */
-    double lr;
+    double grad_norm;     /* global gradient norm before clipping; NaN without clipping */
+    double lr;            /* this step's rate */
 } bn_progress;
 
 typedef struct bn_epoch_stats {
     int epoch;
     double train_loss, train_acc; /* running means over the epoch's batches (loss with L2 term) */
     double val_loss, val_acc;     /* NaN when there is no validation set */
-    double lr;                    /* the rate this epoch used */
+    double lr;                    /* the rate of the epoch's last step */
     double seconds;               /* training-loop time of the epoch, evaluation excluded */
     double samples_per_s;
     double grad_norm_w1;          /* L2 norm of the first layer's weight gradient at the epoch's last step */
+    bool best;                    /* early stopping: this epoch's weights are the best so far */
 } bn_epoch_stats;
+
+/* How the rate moves, step by step (bn_schedule_lr). constant: lr * decay^epoch. step: lr * decay^(epoch /
+ * step_epochs). cosine: from lr down to lr_min along half a cosine over the run. onecycle: up from lr/25 to
+ * lr over the warm-up (30% of the run unless warmup_steps says), then down to lr/25e4 along half a cosine.
+ * Every schedule but onecycle rises linearly from lr/warmup_steps to its value over the first warmup_steps
+ * steps. */
+typedef enum { BN_SCHED_CONSTANT, BN_SCHED_STEP, BN_SCHED_COSINE, BN_SCHED_ONECYCLE, BN_SCHED_COUNT } bn_schedule;
+BN_API const char *bn_schedule_name(bn_schedule schedule);
+BN_API int bn_schedule_parse(bn_schedule *schedule, const char *name);
+
+/* What early stopping watches on the validation set. */
+typedef enum { BN_MONITOR_LOSS, BN_MONITOR_ACC, BN_MONITOR_COUNT } bn_monitor;
+BN_API const char *bn_monitor_name(bn_monitor monitor);
+BN_API int bn_monitor_parse(bn_monitor *monitor, const char *name);
 
 /* What a run is: fixed when it starts and stored in its checkpoints. bn_train reads every field from the
  * state it is given, each time it needs it, so there is no second copy to fall out of step. */
 typedef struct bn_hparams {
     int epochs;
     int batch;
-    bn_sgd sgd;     /* sgd.lr is the first epoch's rate */
-    float lr_decay; /* lr multiplied by this after every epoch; 1 = constant */
-    uint64_t seed;  /* initialisation and shuffling */
+    bn_optim opt;   /* opt.lr is the peak rate (the first epoch's for constant and step); opt.t is unused */
+    float lr_decay; /* constant and step schedules: the factor per epoch (per step_epochs); 1 = none */
+    bn_schedule schedule;
+    uint64_t warmup_steps; /* linear warm-up; onecycle: its rising phase (0: 30% of the run) */
+    int step_epochs;       /* step schedule: epochs between decays (0 means 1) */
+    float lr_min;          /* cosine: the rate at the end */
+    float dropout;         /* hidden layers, [0, 1) */
+    int patience;          /* > 0: stop after this many epochs without a better validation monitor */
+    bn_monitor monitor;
+    float target_acc;      /* > 0: stop at the first epoch whose validation accuracy reaches it */
+    uint64_t seed;         /* initialisation, shuffling and dropout */
     bn_init init;
     float init_std; /* BN_INIT_NORMAL only */
 } bn_hparams;
 
-/* 10 epochs of batch 64, SGD lr 0.05 with momentum 0.9, constant rate, He initialisation, seed 1. */
+/* The default recipe (README: "Recipes"). */
 BN_API void bn_hparams_default(bn_hparams *hp);
+/* The rate of the step after `step` steps of a run of steps_per_epoch steps an epoch. */
+BN_API float bn_schedule_lr(const bn_hparams *hp, uint64_t step, uint64_t steps_per_epoch);
+
+/* Why a run ended. */
+typedef enum { BN_END_NONE, BN_END_EPOCHS, BN_END_PATIENCE, BN_END_TARGET } bn_end;
 
 /* A run: what it is (hp) and where it is (everything else). Everything beyond the weights that a resumed run
  * needs to continue bitwise as if it had never stopped. */
@@ -258,8 +320,14 @@ typedef struct bn_train_state {
     double train_seconds; /* totals over every epoch so far: training loop only */
     uint64_t samples;
     uint64_t train_n; /* training-set size, recorded when the run starts (0 before): a resume must match */
+    /* early stopping: the best epoch so far (0: none), its validation monitor, the epochs since; the best
+     * weights themselves are kept in the network (bn_net_best_params) */
+    int best_epoch;
+    double best_metric;
+    int bad_epochs;
+    bn_end end;              /* BN_END_NONE while the run can go on */
+    double target_seconds;   /* training time when target_acc was reached (NaN before) */
 } bn_train_state;
-
 /* A run that has not started: hp at their defaults, progress zero. Change any hp field afterwards. */
 BN_API void bn_train_state_init(bn_train_state *state);
 /* Whether bn_train has started this run (its weights and shuffle stream come from it, not from hp). */
@@ -284,7 +352,10 @@ typedef struct bn_train_hooks {
  * the shuffle stream; a started run (a resumed checkpoint) keeps the weights it has. hooks may be NULL.
  * Returns BN_E_DIVERGED on a non-finite loss (the message names epoch and step; the weights are those before
  * that step) and BN_E_INTERRUPTED when *hooks->stop was set (state then says where to resume). net's
- * max_batch must be >= state->hp.batch. */
+ * max_batch must be >= state->hp.batch. Early stopping (hp.patience) keeps the best epoch's weights in
+ * bn_net_best_params and ends with them in the network; hp.target_acc ends the run at the first epoch that
+ * reaches it. Either sets state->end, and a run that has ended trains no further when given again.
+ * Decisions read the validation set only; without one, patience and target_acc are refused. */
 BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
                     bn_train_state *state);
 

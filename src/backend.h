@@ -6,7 +6,9 @@
 #define BN_BACKEND_H
 
 #include "blasnet.h"
+#include "dropout.h"
 #include "gemm_plan.h"
+#include "optim.h"
 
 struct bn_backend {
     const char *name;
@@ -15,11 +17,14 @@ struct bn_backend {
     void (*gemm)(const bn_gemm *g, const bn_gemm_plan *plan);
     /* Two products with no data between them (dW and dA of one layer), side by side where the plan says. */
     void (*gemm_pair)(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan);
-    /* Y (rows,n) <- act(Y + b): Y holds X.W on entry. Z (rows,n), if not NULL, receives X.W + b. */
-    void (*bias_act)(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope);
-    /* dZ (n) = dY (n) * act'(.), from Y (and Z for swish); dZ may alias dY. */
-    void (*act_backward)(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
-                         float slope);
+    /* Y (rows,n) <- act(Y + b): Y holds X.W on entry. Z (rows,n), if not NULL, receives X.W + b. With drop,
+     * each unit of Y the mask drops becomes 0 and each survivor is scaled by drop->scale (Z is not). */
+    void (*bias_act)(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope,
+                     const bn_dropout *drop);
+    /* dZ (rows,n) = dY * act'(.), from Y (and Z for swish); dZ may alias dY. With drop, Y is the dropped
+     * output bias_act left: dropped units get 0, survivors dY * scale * act'(Y * keep). */
+    void (*act_backward)(float *dZ, const float *dY, const float *Z, const float *Y, int rows, int n, bn_act act,
+                         float slope, const bn_dropout *drop);
     /* P (rows,C) <- softmax(P + b): P holds X.W on entry, so the output layer's bias is added here. With labels: returns the summed cross-entropy,
      * adds the count of argmax == label to *correct (if not NULL) and, if dlogits is not NULL, writes
      * dlogits = grad_scale * (P - onehot(label)). Without labels returns 0. */
@@ -27,10 +32,14 @@ struct bn_backend {
                                 float grad_scale, int *correct);
     /* db (n) = column sums of G (rows,n). */
     void (*bias_grad)(float *db, const float *G, int rows, int n);
-    /* v = mu*v - lr*(g + wd*w); w += v, or w += mu*v - lr*(g + wd*w) with nesterov; with mu == 0 v is
-     * neither read nor written. Returns sum(w^2) before the update when want_sqnorm, else 0. */
-    double (*sgd_update)(float *w, float *v, const float *g, size_t n, float lr, float mu, float wd,
-                         bool nesterov, bool want_sqnorm);
+    /* The optimizer step u (blasnet.h, bn_optim) on n parameters with gradient g * u->grad_scale: sgd with
+     * m its velocity (with momentum 0, m is neither read nor written), adam and adamw with m and v the
+     * moments. wd is the decay of these parameters (0 for biases). Returns sum(w^2) before the update when
+     * want_sqnorm, else 0. */
+    double (*update)(float *w, float *m, float *v, const float *g, size_t n, const bn_update *u, float wd,
+                     bool want_sqnorm);
+    /* sum(x^2) in double, summed in an order fixed by the thread count. */
+    double (*sqnorm)(const float *x, size_t n);
 };
 
 extern const bn_backend bn_backend_naive;

@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "parallel.h"
 
+#include <float.h>
 #include <math.h>
 
 /* Products go through the scheduler (gemm_plan.c): each tile one serial sgemm on its own thread. */
@@ -71,24 +72,42 @@ ALWAYS_INLINE void bias_act_block(float *restrict Y, float *restrict Z, const fl
     default: break;                                                                                            \
     }
 
-static void bias_act_range(float *Y, float *Z, const float *b, size_t lo, size_t hi, int n, bn_act act,
-                           float slope)
+/* Rows [lo, hi) of Y: each unit the mask drops becomes 0, each survivor is scaled. One pass over rows that
+ * bias_act_block just wrote, so they are still in L1; the hash is 32-bit integer work that vectorises. */
+static void dropout_rows(float *restrict Y, size_t lo, size_t hi, int n, const bn_dropout *d)
 {
-    CALL_WITH_CONST_ACT(act, bias_act_block, Y, Z, b, lo, hi, n, slope)
+    const uint32_t threshold = d->threshold;
+    const float scale = d->scale;
+    for (size_t i = lo; i < hi; i++) {
+        float *restrict y = Y + i * n;
+        const uint32_t row_key = bn_dropout_row_key(d, (uint64_t)i);
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            y[j] = bn_dropout_keeps(row_key, (uint32_t)j, threshold) ? y[j] * scale : 0.0f;
+    }
 }
 
-static void blas_bias_act(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope)
+static void bias_act_range(float *Y, float *Z, const float *b, size_t lo, size_t hi, int n, bn_act act,
+                           float slope, const bn_dropout *drop)
+{
+    CALL_WITH_CONST_ACT(act, bias_act_block, Y, Z, b, lo, hi, n, slope)
+    if (drop)
+        dropout_rows(Y, lo, hi, n, drop);
+}
+
+static void blas_bias_act(float *Y, float *Z, const float *b, int rows, int n, bn_act act, float slope,
+                          const bn_dropout *drop)
 {
     int nt = bn_par_threads((size_t)rows * n);
     if (nt == 1) {
-        bias_act_range(Y, Z, b, 0, (size_t)rows, n, act, slope);
+        bias_act_range(Y, Z, b, 0, (size_t)rows, n, act, slope, drop);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         size_t lo, hi;
         bn_par_range((size_t)rows, 1, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        bias_act_range(Y, Z, b, lo, hi, n, act, slope);
+        bias_act_range(Y, Z, b, lo, hi, n, act, slope, drop);
     }
 }
 
@@ -120,30 +139,53 @@ ALWAYS_INLINE void act_backward_block(float *restrict dZ, const float *restrict 
     }
 }
 
-/* dZ may alias dY (the backward pass works in place), so this range function drops restrict for that case. */
-static void act_backward_range(float *dZ, const float *dY, const float *Z, const float *Y, size_t lo, size_t hi,
-                               bn_act act, float slope)
+/* Rows [lo, hi) under dropout: dropped units get 0, survivors dY * scale * act'(.) of the output before it
+ * was scaled. dZ may alias dY. */
+ALWAYS_INLINE void act_backward_dropout(float *dZ, const float *dY, const float *restrict Z,
+                                        const float *restrict Y, size_t lo, size_t hi, int n, float slope,
+                                        const bn_dropout *d, bn_act act)
 {
-    if (dZ == dY) {
-        CALL_WITH_CONST_ACT(act, act_backward_inplace, dZ, Z, Y, lo, hi, slope)
-    } else {
-        CALL_WITH_CONST_ACT(act, act_backward_block, dZ, dY, Z, Y, lo, hi, slope)
+    const uint32_t threshold = d->threshold;
+    const float scale = d->scale, keep = d->keep;
+    for (size_t i = lo; i < hi; i++) {
+        const uint32_t row_key = bn_dropout_row_key(d, (uint64_t)i);
+        const size_t row = i * (size_t)n;
+#pragma omp simd
+        for (int j = 0; j < n; j++) {
+            float z = Z ? Z[row + j] : 0.0f;
+            float d1 = dY[row + j] * scale * bn_act_deriv1(act, slope, z, Y[row + j] * keep);
+            dZ[row + j] = bn_dropout_keeps(row_key, (uint32_t)j, threshold) ? d1 : 0.0f;
+        }
     }
 }
 
-static void blas_act_backward(float *dZ, const float *dY, const float *Z, const float *Y, size_t n, bn_act act,
-                              float slope)
+/* Rows [lo, hi). dZ may alias dY (the backward pass works in place), so this range function drops restrict
+ * for that case. */
+static void act_backward_range(float *dZ, const float *dY, const float *Z, const float *Y, size_t lo, size_t hi,
+                               int n, bn_act act, float slope, const bn_dropout *drop)
 {
-    int nt = bn_par_threads(n);
+    if (drop) {
+        CALL_WITH_CONST_ACT(act, act_backward_dropout, dZ, dY, Z, Y, lo, hi, n, slope, drop)
+    } else if (dZ == dY) {
+        CALL_WITH_CONST_ACT(act, act_backward_inplace, dZ, Z, Y, lo * n, hi * n, slope)
+    } else {
+        CALL_WITH_CONST_ACT(act, act_backward_block, dZ, dY, Z, Y, lo * n, hi * n, slope)
+    }
+}
+
+static void blas_act_backward(float *dZ, const float *dY, const float *Z, const float *Y, int rows, int n,
+                              bn_act act, float slope, const bn_dropout *drop)
+{
+    int nt = bn_par_threads((size_t)rows * n);
     if (nt == 1) {
-        act_backward_range(dZ, dY, Z, Y, 0, n, act, slope);
+        act_backward_range(dZ, dY, Z, Y, 0, (size_t)rows, n, act, slope, drop);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         size_t lo, hi;
-        bn_par_range(n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        act_backward_range(dZ, dY, Z, Y, lo, hi, act, slope);
+        bn_par_range((size_t)rows, 1, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        act_backward_range(dZ, dY, Z, Y, lo, hi, n, act, slope, drop);
     }
 }
 
@@ -250,67 +292,141 @@ static void blas_bias_grad(float *db, const float *G, int rows, int n)
  * one pass. `nesterov` and `want_sq` are constants in each caller, so every variant is its own loop: the
  * double-precision norm costs a third of the pass when nobody wants it. */
 ALWAYS_INLINE double sgd_momentum(float *restrict w, float *restrict v, const float *restrict g, size_t lo,
-                                  size_t hi, float lr, float mu, float wd, bool nesterov, bool want_sq)
+                                  size_t hi, const bn_update *u, float wd, bool nesterov, bool want_sq)
 {
+    const float lr = u->lr, mu = u->momentum, gs = u->grad_scale;
     double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
     for (size_t i = lo; i < hi; i++) {
         if (want_sq)
             sq += (double)w[i] * w[i];
-        float step = -lr * (g[i] + wd * w[i]);
+        float step = -lr * (g[i] * gs + wd * w[i]);
         v[i] = mu * v[i] + step;
         w[i] += nesterov ? mu * v[i] + step : v[i];
     }
     return sq;
 }
 
-ALWAYS_INLINE double sgd_plain(float *restrict w, const float *restrict g, size_t lo, size_t hi, float lr, float wd,
-                               bool want_sq)
+ALWAYS_INLINE double sgd_plain(float *restrict w, const float *restrict g, size_t lo, size_t hi, const bn_update *u,
+                               float wd, bool want_sq)
 {
+    const float lr = u->lr, gs = u->grad_scale;
     double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
     for (size_t i = lo; i < hi; i++) {
         if (want_sq)
             sq += (double)w[i] * w[i];
-        w[i] += -lr * (g[i] + wd * w[i]);
+        w[i] += -lr * (g[i] * gs + wd * w[i]);
     }
     return sq;
 }
 
-static double sgd_block(float *w, float *v, const float *g, size_t lo, size_t hi, float lr, float mu, float wd,
-                        bool nesterov, bool want_sq)
+/* Adam and AdamW (`decoupled`), each a constant in its caller; the same expressions, in the same order, as
+ * the reference loop, so the two agree bit for bit. */
+ALWAYS_INLINE double adam_block(float *restrict w, float *restrict m, float *restrict v, const float *restrict g,
+                                size_t lo, size_t hi, const bn_update *u, float wd, bool decoupled, bool want_sq)
 {
-    if (mu == 0.0f)
-        return want_sq ? sgd_plain(w, g, lo, hi, lr, wd, true) : sgd_plain(w, g, lo, hi, lr, wd, false);
-    if (nesterov)
-        return want_sq ? sgd_momentum(w, v, g, lo, hi, lr, mu, wd, true, true)
-                       : sgd_momentum(w, v, g, lo, hi, lr, mu, wd, true, false);
-    return want_sq ? sgd_momentum(w, v, g, lo, hi, lr, mu, wd, false, true)
-                   : sgd_momentum(w, v, g, lo, hi, lr, mu, wd, false, false);
+    const float gs = u->grad_scale, lr = u->lr, b1 = u->beta1, b2 = u->beta2, eps = u->eps;
+    const float step_size = u->step_size, bc2_sqrt = u->bc2_sqrt, floor = u->grad_floor;
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (size_t i = lo; i < hi; i++) {
+        if (want_sq)
+            sq += (double)w[i] * w[i];
+        float grad = g[i] * gs;
+        if (decoupled)
+            w[i] -= lr * wd * w[i];
+        else
+            grad += wd * w[i];
+        grad = fabsf(grad) < floor ? 0.0f : grad; /* optim.h: no subnormal moments */
+        float mi = b1 * m[i] + (1.0f - b1) * grad, vi = b2 * v[i] + (1.0f - b2) * grad * grad;
+        m[i] = fabsf(mi) < FLT_MIN ? 0.0f : mi;
+        v[i] = vi < FLT_MIN ? 0.0f : vi;
+        w[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
+    }
+    return sq;
 }
 
-static double blas_sgd_update(float *w, float *v, const float *g, size_t n, float lr, float mu, float wd,
-                              bool nesterov, bool want_sqnorm)
+static double sgd_block(float *w, float *v, const float *g, size_t lo, size_t hi, const bn_update *u, float wd,
+                        bool want_sq)
+{
+    if (u->momentum == 0.0f)
+        return want_sq ? sgd_plain(w, g, lo, hi, u, wd, true) : sgd_plain(w, g, lo, hi, u, wd, false);
+    if (u->nesterov)
+        return want_sq ? sgd_momentum(w, v, g, lo, hi, u, wd, true, true)
+                       : sgd_momentum(w, v, g, lo, hi, u, wd, true, false);
+    return want_sq ? sgd_momentum(w, v, g, lo, hi, u, wd, false, true)
+                   : sgd_momentum(w, v, g, lo, hi, u, wd, false, false);
+}
+
+static double update_block(float *w, float *m, float *v, const float *g, size_t lo, size_t hi, const bn_update *u,
+                           float wd, bool want_sq)
+{
+    if (u->kind == BN_OPT_SGD)
+        return sgd_block(w, m, g, lo, hi, u, wd, want_sq);
+    if (u->kind == BN_OPT_ADAMW)
+        return want_sq ? adam_block(w, m, v, g, lo, hi, u, wd, true, true)
+                       : adam_block(w, m, v, g, lo, hi, u, wd, true, false);
+    return want_sq ? adam_block(w, m, v, g, lo, hi, u, wd, false, true)
+                   : adam_block(w, m, v, g, lo, hi, u, wd, false, false);
+}
+
+/* A sum over [0, n) in blocks, one per thread, added in thread order (parallel.h): block(ctx, lo, hi) does
+ * the work of its range and returns its part of the sum. */
+static double parallel_sum(size_t n, double (*block)(const void *ctx, size_t lo, size_t hi), const void *ctx)
 {
     int nt = bn_par_threads(n);
-    double sq;
-    if (nt == 1) {
-        sq = sgd_block(w, v, g, 0, n, lr, mu, wd, nesterov, want_sqnorm);
-    } else {
-        bn_partial part[BN_MAX_THREADS];
-        int team = 1;
+    if (nt == 1)
+        return block(ctx, 0, n);
+    bn_partial part[BN_MAX_THREADS];
+    int team = 1;
 #pragma omp parallel num_threads(nt)
-        {
-            int t = omp_get_thread_num();
-            size_t lo, hi;
-            bn_par_range(n, 16, t, omp_get_num_threads(), &lo, &hi);
-            part[t].value = sgd_block(w, v, g, lo, hi, lr, mu, wd, nesterov, want_sqnorm);
+    {
+        int t = omp_get_thread_num();
+        size_t lo, hi;
+        bn_par_range(n, 16, t, omp_get_num_threads(), &lo, &hi);
+        part[t].value = block(ctx, lo, hi);
 #pragma omp single
-            team = omp_get_num_threads();
-        }
-        sq = bn_sum_partials(part, team);
+        team = omp_get_num_threads();
     }
+    return bn_sum_partials(part, team);
+}
+
+typedef struct {
+    float *w, *m, *v;
+    const float *g;
+    const bn_update *u;
+    float wd;
+    bool want_sq;
+} update_args;
+
+static double update_range(const void *ctx, size_t lo, size_t hi)
+{
+    const update_args *a = ctx;
+    return update_block(a->w, a->m, a->v, a->g, lo, hi, a->u, a->wd, a->want_sq);
+}
+
+static double blas_update(float *w, float *m, float *v, const float *g, size_t n, const bn_update *u, float wd,
+                          bool want_sqnorm)
+{
+    const update_args args = {w, m, v, g, u, wd, want_sqnorm};
+    double sq = parallel_sum(n, update_range, &args);
     return want_sqnorm ? sq : 0.0;
+}
+
+static double sqnorm_range(const void *ctx, size_t lo, size_t hi)
+{
+    const float *restrict x = ctx;
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (size_t i = lo; i < hi; i++)
+        sq += (double)x[i] * x[i];
+    return sq;
+}
+
+static double blas_sqnorm(const float *x, size_t n)
+{
+    return parallel_sum(n, sqnorm_range, x);
 }
 
 const bn_backend bn_backend_blas = {
@@ -321,5 +437,6 @@ const bn_backend bn_backend_blas = {
     .act_backward = blas_act_backward,
     .bias_softmax_xent = blas_bias_softmax_xent,
     .bias_grad = blas_bias_grad,
-    .sgd_update = blas_sgd_update,
+    .update = blas_update,
+    .sqnorm = blas_sqnorm,
 };

@@ -20,7 +20,8 @@
 
 #define CK_MAGIC "BLASNET" /* 8 bytes with its terminating NUL */
 #define CK_MAGIC_LEN 8
-#define CK_VERSION 1u
+#define CK_VERSION 2u      /* written; version 1 files are read too */
+#define CK_OLDEST_VERSION 1u
 #define CK_ENDIAN_MARK 0x01020304u
 #define CK_PREFIX_BYTES 20 /* magic, version, endianness marker, depth */
 #define CK_CRC_BYTES 4
@@ -126,40 +127,62 @@ typedef struct {
     field_kind kind;
     size_t offset;    /* within ck_header */
     unsigned limit;   /* FIELD_ENUM: values 0..limit-1 */
+    uint32_t since;   /* the first format version that stores it; older files leave the default */
 } field;
 
-_Static_assert(sizeof(bn_act) == sizeof(int) && sizeof(bn_init) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(bn_act) == sizeof(int) && sizeof(bn_init) == sizeof(int) && sizeof(bn_optimizer) == sizeof(int) &&
+                   sizeof(bn_schedule) == sizeof(int) && sizeof(bn_monitor) == sizeof(int) && sizeof(bn_end) == sizeof(int),
+               "enums are stored as int");
 
 #define ARCH(member) offsetof(ck_header, arch.member)
 #define STATE(member) offsetof(ck_header, state.member)
 /* The fields between the layer sizes and the floats, in file order. A new field is one line here (and a new
- * format version): the writer, the reader and every size follow from this table. */
+ * format version): the writer, the reader and every size follow from this table. A file of version V holds
+ * the fields with since <= V. */
 static const field header_fields[] = {
-    {"activation", FIELD_ENUM, ARCH(act), BN_ACT_COUNT},
-    {"leaky slope", FIELD_F32, ARCH(leaky_slope), 0},
-    {"epochs", FIELD_INT, STATE(hp.epochs), 0},
-    {"batch", FIELD_INT, STATE(hp.batch), 0},
-    {"learning rate", FIELD_F32, STATE(hp.sgd.lr), 0},
-    {"momentum", FIELD_F32, STATE(hp.sgd.momentum), 0},
-    {"weight decay", FIELD_F32, STATE(hp.sgd.weight_decay), 0},
-    {"nesterov", FIELD_BOOL, STATE(hp.sgd.nesterov), 0},
-    {"lr decay", FIELD_F32, STATE(hp.lr_decay), 0},
-    {"seed", FIELD_U64, STATE(hp.seed), 0},
-    {"initialisation", FIELD_ENUM, STATE(hp.init), BN_INIT_COUNT},
-    {"init std", FIELD_F32, STATE(hp.init_std), 0},
-    {"epoch", FIELD_INT, STATE(epoch), 0},
-    {"step", FIELD_U64, STATE(step), 0},
-    {"rng word 0", FIELD_U64, STATE(rng.s[0]), 0},
-    {"rng word 1", FIELD_U64, STATE(rng.s[1]), 0},
-    {"rng word 2", FIELD_U64, STATE(rng.s[2]), 0},
-    {"rng word 3", FIELD_U64, STATE(rng.s[3]), 0},
-    {"running loss", FIELD_F64, STATE(loss_sum), 0},
-    {"correct", FIELD_U64, STATE(correct), 0},
-    {"seen", FIELD_U64, STATE(seen), 0},
-    {"training time", FIELD_F64, STATE(train_seconds), 0},
-    {"samples", FIELD_U64, STATE(samples), 0},
-    {"training-set size", FIELD_U64, STATE(train_n), 0},
-    {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0},
+    {"activation", FIELD_ENUM, ARCH(act), BN_ACT_COUNT, 1},
+    {"leaky slope", FIELD_F32, ARCH(leaky_slope), 0, 1},
+    {"epochs", FIELD_INT, STATE(hp.epochs), 0, 1},
+    {"batch", FIELD_INT, STATE(hp.batch), 0, 1},
+    {"learning rate", FIELD_F32, STATE(hp.opt.lr), 0, 1},
+    {"momentum", FIELD_F32, STATE(hp.opt.momentum), 0, 1},
+    {"weight decay", FIELD_F32, STATE(hp.opt.weight_decay), 0, 1},
+    {"nesterov", FIELD_BOOL, STATE(hp.opt.nesterov), 0, 1},
+    {"lr decay", FIELD_F32, STATE(hp.lr_decay), 0, 1},
+    {"seed", FIELD_U64, STATE(hp.seed), 0, 1},
+    {"initialisation", FIELD_ENUM, STATE(hp.init), BN_INIT_COUNT, 1},
+    {"init std", FIELD_F32, STATE(hp.init_std), 0, 1},
+    {"epoch", FIELD_INT, STATE(epoch), 0, 1},
+    {"step", FIELD_U64, STATE(step), 0, 1},
+    {"rng word 0", FIELD_U64, STATE(rng.s[0]), 0, 1},
+    {"rng word 1", FIELD_U64, STATE(rng.s[1]), 0, 1},
+    {"rng word 2", FIELD_U64, STATE(rng.s[2]), 0, 1},
+    {"rng word 3", FIELD_U64, STATE(rng.s[3]), 0, 1},
+    {"running loss", FIELD_F64, STATE(loss_sum), 0, 1},
+    {"correct", FIELD_U64, STATE(correct), 0, 1},
+    {"seen", FIELD_U64, STATE(seen), 0, 1},
+    {"training time", FIELD_F64, STATE(train_seconds), 0, 1},
+    {"samples", FIELD_U64, STATE(samples), 0, 1},
+    {"training-set size", FIELD_U64, STATE(train_n), 0, 1},
+    {"optimizer", FIELD_ENUM, STATE(hp.opt.kind), BN_OPT_COUNT, 2},
+    {"beta1", FIELD_F32, STATE(hp.opt.beta1), 0, 2},
+    {"beta2", FIELD_F32, STATE(hp.opt.beta2), 0, 2},
+    {"eps", FIELD_F32, STATE(hp.opt.eps), 0, 2},
+    {"clip norm", FIELD_F32, STATE(hp.opt.clip_norm), 0, 2},
+    {"schedule", FIELD_ENUM, STATE(hp.schedule), BN_SCHED_COUNT, 2},
+    {"warm-up steps", FIELD_U64, STATE(hp.warmup_steps), 0, 2},
+    {"step schedule period", FIELD_INT, STATE(hp.step_epochs), 0, 2},
+    {"final rate", FIELD_F32, STATE(hp.lr_min), 0, 2},
+    {"dropout", FIELD_F32, STATE(hp.dropout), 0, 2},
+    {"patience", FIELD_INT, STATE(hp.patience), 0, 2},
+    {"monitor", FIELD_ENUM, STATE(hp.monitor), BN_MONITOR_COUNT, 2},
+    {"target accuracy", FIELD_F32, STATE(hp.target_acc), 0, 2},
+    {"best epoch", FIELD_INT, STATE(best_epoch), 0, 2},
+    {"best validation figure", FIELD_F64, STATE(best_metric), 0, 2},
+    {"epochs without improvement", FIELD_INT, STATE(bad_epochs), 0, 2},
+    {"end", FIELD_ENUM, STATE(end), BN_END_TARGET + 1, 2},
+    {"time to target", FIELD_F64, STATE(target_seconds), 0, 2},
+    {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0, 1},
 };
 #undef ARCH
 #undef STATE
@@ -170,19 +193,20 @@ static unsigned field_bytes(field_kind kind)
     return kind == FIELD_U64 || kind == FIELD_F64 ? 8u : 4u;
 }
 
-/* Bytes before the parameters for a network of `depth` layers. */
-static size_t header_bytes(int depth)
+/* Bytes before the parameters for a network of `depth` layers in format `version`. */
+static size_t header_bytes(int depth, uint32_t version)
 {
     size_t fixed = 0;
     for (size_t i = 0; i < FIELD_COUNT; i++)
-        fixed += field_bytes(header_fields[i].kind);
+        if (header_fields[i].since <= version)
+            fixed += field_bytes(header_fields[i].kind);
     return CK_PREFIX_BYTES + 4u * ((size_t)depth + 1u) + fixed;
 }
 
-/* The smallest valid file: one layer 1 -> 2 (4 parameters, stored twice: weights and velocity). */
+/* The smallest valid file: version 1, one layer 1 -> 2 (4 parameters, stored twice: weights and velocity). */
 static size_t min_file_bytes(void)
 {
-    return header_bytes(1) + 8u * 4u + CK_CRC_BYTES;
+    return header_bytes(1, CK_OLDEST_VERSION) + 8u * 4u + CK_CRC_BYTES;
 }
 
 static void put_field(writer *w, const field *f, const ck_header *h)
@@ -235,36 +259,97 @@ static int get_field(reader *r, const field *f, ck_header *h, const char *path)
 
 /* ---- the stored floats ------------------------------------------------------------------------------------ */
 
-/* The k-th stored tensor, in file order: every layer's W (in, out) then b (out) from the parameters, then
- * the same from the velocity. The block's alignment padding is not stored. */
+/* The blocks of floats a file stores, in file order: the parameters and the velocity (sgd's, or adam's first
+ * moment) always; adam's second moment for adam and adamw; early stopping's best weights once there is a best
+ * epoch. Version 1 stores the first two only. */
+enum { BLOCK_PARAMS, BLOCK_VELOCITY, BLOCK_MOMENT2, BLOCK_BEST, BLOCK_KINDS };
+
 typedef struct {
-    bool velocity;
+    int count;
+    int kind[BLOCK_KINDS];
+} stored_blocks;
+
+static stored_blocks blocks_of(const bn_train_state *s, uint32_t version)
+{
+    stored_blocks b = {2, {BLOCK_PARAMS, BLOCK_VELOCITY}};
+    if (version >= 2 && s->hp.opt.kind != BN_OPT_SGD)
+        b.kind[b.count++] = BLOCK_MOMENT2;
+    if (version >= 2 && s->best_epoch > 0)
+        b.kind[b.count++] = BLOCK_BEST;
+    return b;
+}
+
+static const float *block_const(const bn_net *net, int kind)
+{
+    size_t padded;
+    switch (kind) {
+    case BLOCK_VELOCITY: return bn_net_velocity_const(net, &padded);
+    case BLOCK_MOMENT2: return bn_net_moment2_const(net, &padded);
+    case BLOCK_BEST: return bn_net_best_params_const(net, &padded);
+    default: return bn_net_params_const(net, &padded);
+    }
+}
+
+static float *block_of(bn_net *net, int kind)
+{
+    return (float *)block_const(net, kind);
+}
+
+/* The k-th stored tensor of a block: every layer's W (in, out) then b (out). The block's alignment padding is
+ * not stored. */
+typedef struct {
+    int block;
     int layer;
-    size_t offset, count; /* within the parameter (or velocity) block */
+    size_t offset, count; /* within the block */
     const char *name;
 } stored_tensor;
 
-static int stored_tensor_count(const bn_arch *arch)
+static stored_tensor stored_tensor_at(const bn_net *net, int block, int k)
 {
-    return 4 * arch->depth;
-}
-
-static stored_tensor stored_tensor_at(const bn_net *net, int k)
-{
-    static const char *const names[2][2] = {{"weight", "bias"}, {"weight velocity", "bias velocity"}};
+    static const char *const names[BLOCK_KINDS][2] = {{"weight", "bias"},
+                                                      {"weight velocity", "bias velocity"},
+                                                      {"weight second moment", "bias second moment"},
+                                                      {"best weight", "best bias"}};
     const bn_arch *arch = bn_net_arch(net);
-    const int L = arch->depth, l = (k / 2) % L;
-    const bool velocity = k >= 2 * L, bias = k % 2 == 1;
+    const int l = k / 2;
+    const bool bias = k % 2 == 1;
     return (stored_tensor){
-        .velocity = velocity,
+        .block = block,
         .layer = l,
         .offset = bias ? bn_net_bias_offset(net, l) : bn_net_weight_offset(net, l),
         .count = bias ? (size_t)arch->sizes[l + 1] : (size_t)arch->sizes[l] * (size_t)arch->sizes[l + 1],
-        .name = names[velocity][bias],
+        .name = names[block][bias],
     };
 }
 
 /* ---- shared checks ------------------------------------------------------------------------------------ */
+
+/* The fields version 2 added: optimizer, schedule, dropout and early stopping. */
+static int check_storable_recipe(const bn_train_state *s, int status, const char *what, const char *path)
+{
+    const bn_hparams *hp = &s->hp;
+    const float unit[] = {hp->opt.beta1, hp->opt.beta2, hp->target_acc};
+    for (size_t i = 0; i < sizeof unit / sizeof unit[0]; i++)
+        if (!(unit[i] >= 0.0f && unit[i] <= 1.0f))
+            return bn_fail(status, "'%s' %s %g where a value in [0, 1] belongs (betas, target)", path, what,
+                           (double)unit[i]);
+    const float nonneg[] = {hp->opt.eps, hp->opt.clip_norm, hp->lr_min};
+    for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
+        if (!isfinite(nonneg[i]) || nonneg[i] < 0.0f)
+            return bn_fail(status, "'%s' %s %g where a finite value >= 0 belongs (eps, clip norm, final rate)", path,
+                           what, (double)nonneg[i]);
+    if (!(hp->dropout >= 0.0f && hp->dropout < 1.0f))
+        return bn_fail(status, "'%s' %s dropout %g (must be in [0, 1))", path, what, (double)hp->dropout);
+    if (hp->step_epochs < 0 || hp->patience < 0 || s->best_epoch < 0 || s->best_epoch > s->epoch ||
+        s->bad_epochs < 0)
+        return bn_fail(status, "'%s' %s an impossible count: step period %d, patience %d, best epoch %d of %d, "
+                               "%d epochs without improvement", path, what, hp->step_epochs, hp->patience,
+                       s->best_epoch, s->epoch, s->bad_epochs);
+    if (!isfinite(s->best_metric) || s->target_seconds < 0.0 || isinf(s->target_seconds))
+        return bn_fail(status, "'%s' %s best figure %g and time to target %g", path, what, s->best_metric,
+                       s->target_seconds);
+    return BN_OK;
+}
 
 /* The ranges a state must lie in to be stored or restored: looser than what bn_train needs to train
  * (lr >= 0 here, > 0 there), since a model saved without a training run stores zeros. status: BN_E_INVALID
@@ -276,14 +361,14 @@ static int check_storable_state(const bn_train_state *s, int status, const char 
     if (hp->epochs < 0 || hp->batch < 0 || s->epoch < 0)
         return bn_fail(status, "'%s' %s a negative count: epochs %d, batch %d, epoch %d", path, what, hp->epochs,
                        hp->batch, s->epoch);
-    if (!isfinite(hp->sgd.lr) || hp->sgd.lr < 0.0f)
+    if (!isfinite(hp->opt.lr) || hp->opt.lr < 0.0f)
         return bn_fail(status, "'%s' %s learning rate %g (must be finite and >= 0)", path, what,
-                       (double)hp->sgd.lr);
-    if (!(hp->sgd.momentum >= 0.0f && hp->sgd.momentum < 1.0f))
-        return bn_fail(status, "'%s' %s momentum %g (must be in [0, 1))", path, what, (double)hp->sgd.momentum);
-    if (!isfinite(hp->sgd.weight_decay) || hp->sgd.weight_decay < 0.0f)
+                       (double)hp->opt.lr);
+    if (!(hp->opt.momentum >= 0.0f && hp->opt.momentum < 1.0f))
+        return bn_fail(status, "'%s' %s momentum %g (must be in [0, 1))", path, what, (double)hp->opt.momentum);
+    if (!isfinite(hp->opt.weight_decay) || hp->opt.weight_decay < 0.0f)
         return bn_fail(status, "'%s' %s weight decay %g (must be finite and >= 0)", path, what,
-                       (double)hp->sgd.weight_decay);
+                       (double)hp->opt.weight_decay);
     if (!isfinite(hp->lr_decay) || hp->lr_decay < 0.0f)
         return bn_fail(status, "'%s' %s lr decay %g (must be finite and >= 0)", path, what, (double)hp->lr_decay);
     if ((unsigned)hp->init >= BN_INIT_COUNT)
@@ -296,6 +381,9 @@ static int check_storable_state(const bn_train_state *s, int status, const char 
     if (s->correct > s->seen)
         return bn_fail(status, "'%s' %s %llu correct out of only %llu seen", path, what,
                        (unsigned long long)s->correct, (unsigned long long)s->seen);
+    int status2 = check_storable_recipe(s, status, what, path);
+    if (status2)
+        return status2;
     if (!isfinite(s->train_seconds) || s->train_seconds < 0.0)
         return bn_fail(status, "'%s' %s training time %g s (must be finite and >= 0)", path, what,
                        s->train_seconds);
@@ -303,25 +391,33 @@ static int check_storable_state(const bn_train_state *s, int status, const char 
 }
 
 /* A non-finite weight means a diverged run: refuse it, so the last good file at path survives. */
-static int check_finite_tensors(const bn_net *net, const char *path)
+static int check_finite_tensors(const bn_net *net, const stored_blocks *blocks, const char *path)
 {
-    size_t padded;
-    const float *blocks[2] = {bn_net_params_const(net, &padded), bn_net_velocity_const(net, &padded)};
-    for (int k = 0; k < stored_tensor_count(bn_net_arch(net)); k++) {
-        stored_tensor t = stored_tensor_at(net, k);
-        const float *v = blocks[t.velocity] + t.offset;
-        for (size_t i = 0; i < t.count; i++)
-            if (!isfinite(v[i]))
-                return bn_fail(BN_E_INVALID, "refusing to save '%s': layer %d %s %zu is %g", path, t.layer, t.name,
-                               i, (double)v[i]);
+    for (int bi = 0; bi < blocks->count; bi++) {
+        const float *block = block_const(net, blocks->kind[bi]);
+        for (int k = 0; k < 2 * bn_net_arch(net)->depth; k++) {
+            stored_tensor t = stored_tensor_at(net, blocks->kind[bi], k);
+            for (size_t i = 0; i < t.count; i++)
+                if (!isfinite(block[t.offset + i]))
+                    return bn_fail(BN_E_INVALID, "refusing to save '%s': layer %d %s %zu is %g", path, t.layer,
+                                   t.name, i, (double)block[t.offset + i]);
+        }
     }
     return BN_OK;
+}
+
+/* Bytes of a whole file. */
+static uint64_t file_bytes(const bn_arch *arch, uint32_t version, int block_count)
+{
+    return (uint64_t)header_bytes(arch->depth, version) + 4u * (uint64_t)block_count * bn_arch_param_count(arch) +
+           CK_CRC_BYTES;
 }
 
 /* ---- save ----------------------------------------------------------------------------------------------- */
 
 /* Writes the whole file image into buf, which holds exactly `total` bytes. */
-static void serialise(uint8_t *buf, size_t total, const bn_net *net, const bn_train_state *state)
+static void serialise(uint8_t *buf, size_t total, const bn_net *net, const bn_train_state *state,
+                      const stored_blocks *blocks)
 {
     const bn_arch *arch = bn_net_arch(net);
     ck_header h = {.arch = *arch, .state = *state, .param_count = bn_arch_param_count(arch)};
@@ -335,12 +431,13 @@ static void serialise(uint8_t *buf, size_t total, const bn_net *net, const bn_tr
         put_u32(&w, (uint32_t)arch->sizes[l]);
     for (size_t i = 0; i < FIELD_COUNT; i++)
         put_field(&w, &header_fields[i], &h);
-    size_t padded;
-    const float *blocks[2] = {bn_net_params_const(net, &padded), bn_net_velocity_const(net, &padded)};
-    for (int k = 0; k < stored_tensor_count(arch); k++) {
-        stored_tensor t = stored_tensor_at(net, k);
-        for (size_t i = 0; i < t.count; i++)
-            put_f32(&w, blocks[t.velocity][t.offset + i]);
+    for (int bi = 0; bi < blocks->count; bi++) {
+        const float *block = block_const(net, blocks->kind[bi]);
+        for (int k = 0; k < 2 * arch->depth; k++) {
+            stored_tensor t = stored_tensor_at(net, blocks->kind[bi], k);
+            for (size_t i = 0; i < t.count; i++)
+                put_f32(&w, block[t.offset + i]);
+        }
     }
     put_u32(&w, bn_crc32(0, buf, (size_t)(w.p - buf)));
     assert((size_t)(w.p - buf) == total); /* the sizes above and the fields written agree */
@@ -353,25 +450,54 @@ int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const cha
         return bn_fail(BN_E_INVALID, "bn_checkpoint_save needs a network and a path");
     static const bn_train_state zero_state;
     const bn_train_state *s = state ? state : &zero_state;
+    const stored_blocks blocks = blocks_of(s, CK_VERSION);
     int status = check_storable_state(s, BN_E_INVALID, path);
     if (!status)
-        status = check_finite_tensors(net, path);
+        status = check_finite_tensors(net, &blocks, path);
     if (status)
         return status;
-    const bn_arch *arch = bn_net_arch(net);
-    uint64_t total = (uint64_t)header_bytes(arch->depth) + 8u * bn_arch_param_count(arch) + CK_CRC_BYTES;
+    uint64_t total = file_bytes(bn_net_arch(net), CK_VERSION, blocks.count);
     if (total > SIZE_MAX)
         return bn_fail(BN_E_NOMEM, "a %llu-byte checkpoint does not fit in memory", (unsigned long long)total);
     uint8_t *buf = malloc((size_t)total);
     if (!buf)
         return bn_fail(BN_E_NOMEM, "cannot allocate %.1f MiB to serialise '%s'", (double)total / 1048576.0, path);
-    serialise(buf, (size_t)total, net, s);
+    serialise(buf, (size_t)total, net, s, &blocks);
     status = bn_atomic_write(path, buf, (size_t)total);
     free(buf);
     return status;
 }
 
 /* ---- load ----------------------------------------------------------------------------------------------- */
+
+/* Where the field at `offset` (within ck_header) lies in a file of `version`, counted from the end of the
+ * layer sizes; SIZE_MAX when that version lacks it. */
+static size_t field_position(uint32_t version, size_t offset)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < FIELD_COUNT; i++) {
+        if (header_fields[i].since > version)
+            continue;
+        if (header_fields[i].offset == offset)
+            return at;
+        at += field_bytes(header_fields[i].kind);
+    }
+    return SIZE_MAX;
+}
+
+/* The blocks of floats the header's optimizer and best epoch imply, where the bytes reach them (2 else). */
+static int declared_blocks(const uint8_t *buf, size_t size, int depth, uint32_t version)
+{
+    const size_t fields = CK_PREFIX_BYTES + 4u * ((size_t)depth + 1u);
+    const size_t kind_at = field_position(version, offsetof(ck_header, state.hp.opt.kind));
+    const size_t best_at = field_position(version, offsetof(ck_header, state.best_epoch));
+    bn_train_state s = {0};
+    if (kind_at != SIZE_MAX && fields + kind_at + 4 <= size)
+        s.hp.opt.kind = (bn_optimizer)(load_u32(buf + fields + kind_at) != 0);
+    if (best_at != SIZE_MAX && fields + best_at + 4 <= size)
+        s.best_epoch = load_u32(buf + fields + best_at) != 0;
+    return blocks_of(&s, version).count;
+}
 
 /* The size the header's depth and sizes imply, when they are readable and in range; used only to word the
  * message for a damaged file (truncated vs corrupt), never to parse. */
@@ -389,7 +515,8 @@ static bool declared_size(const uint8_t *buf, size_t size, uint64_t *expected, c
             return false;
         arch.sizes[l] = (int)v;
     }
-    *expected = (uint64_t)header_bytes((int)depth) + 8u * bn_arch_param_count(&arch) + CK_CRC_BYTES;
+    const uint32_t version = load_u32(buf + 8);
+    *expected = file_bytes(&arch, version, declared_blocks(buf, size, (int)depth, version));
     bn_arch_format(&arch, desc, cap);
     return true;
 }
@@ -409,9 +536,9 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, the smallest checkpoint has %u", path, size,
                        (unsigned)min_file_bytes());
     uint32_t version = load_u32(buf + 8);
-    if (version != CK_VERSION)
-        return bn_fail(BN_E_FORMAT, "'%s' has checkpoint format version %u; this blasnet reads version %u only",
-                       path, version, CK_VERSION);
+    if (version < CK_OLDEST_VERSION || version > CK_VERSION)
+        return bn_fail(BN_E_FORMAT, "'%s' has checkpoint format version %u; this blasnet reads versions %u to %u",
+                       path, version, CK_OLDEST_VERSION, CK_VERSION);
     uint32_t mark = load_u32(buf + 12);
     if (mark != CK_ENDIAN_MARK) {
         if (mark == 0x04030201u)
@@ -427,7 +554,7 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     if (size < min_file_bytes()) {
         if (declared && expected > size)
             return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, its header declares a %s network needing "
-                                        "%llu", path, size, desc, (unsigned long long)expected);
+                                        "at least %llu", path, size, desc, (unsigned long long)expected);
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, the smallest checkpoint has %u", path, size,
                        (unsigned)min_file_bytes());
     }
@@ -436,7 +563,7 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     if (stored != computed) {
         if (declared && expected > size)
             return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, its header declares a %s network needing "
-                                        "%llu (checksum mismatch: stored 0x%08x, computed 0x%08x)", path, size,
+                                        "at least %llu (checksum mismatch: stored 0x%08x, computed 0x%08x)", path, size,
                            desc, (unsigned long long)expected, stored, computed);
         return bn_fail(BN_E_FORMAT, "'%s' is corrupt: checksum mismatch: stored 0x%08x, computed 0x%08x over %zu "
                                     "bytes", path, stored, computed, size - CK_CRC_BYTES);
@@ -444,13 +571,30 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     return BN_OK;
 }
 
+/* What a version-1 file meant by the fields it does not have: SGD on a constant (or per-epoch decayed)
+ * rate, no clipping, dropout or early stopping. Spelled out, not taken from bn_hparams_default, whose recipe
+ * may change. */
+static void set_version1_meaning(bn_train_state *s)
+{
+    s->hp.opt.kind = BN_OPT_SGD;
+    s->hp.opt.beta1 = 0.9f;
+    s->hp.opt.beta2 = 0.999f;
+    s->hp.opt.eps = 1e-8f;
+    s->hp.schedule = BN_SCHED_CONSTANT;
+    s->hp.step_epochs = 1;
+    s->hp.monitor = BN_MONITOR_LOSS;
+    s->end = BN_END_NONE;
+    s->target_seconds = NAN;
+}
+
 /* Header fields after the checksum passed, each range-checked: a file with a valid CRC can still have been
  * written by someone else's buggy or hostile writer. */
-static int parse_header(reader *r, ck_header *h, const char *path)
+static int parse_header(reader *r, ck_header *h, uint32_t version, const char *path)
 {
     r->p += CK_PREFIX_BYTES - 4; /* magic, version and marker were checked by check_envelope */
     r->left -= CK_PREFIX_BYTES - 4;
     memset(h, 0, sizeof *h);
+    set_version1_meaning(&h->state);
     uint32_t depth = get_u32(r);
     if (depth < 1 || depth > BN_MAX_LAYERS)
         return bn_fail(BN_E_FORMAT, "'%s' declares %u layers, outside 1..%d", path, depth, BN_MAX_LAYERS);
@@ -463,13 +607,13 @@ static int parse_header(reader *r, ck_header *h, const char *path)
         h->arch.sizes[l] = (int)v;
     }
     for (size_t i = 0; i < FIELD_COUNT; i++) {
-        int status = get_field(r, &header_fields[i], h, path);
+        int status = header_fields[i].since <= version ? get_field(r, &header_fields[i], h, path) : BN_OK;
         if (status)
             return status;
     }
     if (r->overrun)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: its %u-layer header needs %u bytes", path, depth,
-                       (unsigned)(header_bytes((int)depth) + CK_CRC_BYTES));
+                       (unsigned)(header_bytes((int)depth, version) + CK_CRC_BYTES));
     if (bn_arch_check(&h->arch) != BN_OK) {
         char detail[256];
         snprintf(detail, sizeof detail, "%s", bn_errmsg());
@@ -478,38 +622,41 @@ static int parse_header(reader *r, ck_header *h, const char *path)
     return check_storable_state(&h->state, BN_E_FORMAT, path);
 }
 
-/* The parameter count and the bytes left must both be what the architecture implies. */
-static int check_payload_size(const reader *r, const ck_header *h, const char *path)
+/* The parameter count and the bytes left must both be what the architecture and the stored blocks imply. */
+static int check_payload_size(const reader *r, const ck_header *h, const stored_blocks *blocks, const char *path)
 {
     uint64_t want = bn_arch_param_count(&h->arch);
     if (h->param_count != want)
         return bn_fail(BN_E_FORMAT, "'%s' stores %llu parameters, but its architecture has %llu", path,
                        (unsigned long long)h->param_count, (unsigned long long)want);
-    /* P < 2^53 (widths <= 2^24, depth <= 16), so 8 * P cannot overflow 64 bits. */
-    if ((uint64_t)r->left != 8u * want) {
+    /* P < 2^53 (widths <= 2^24, depth <= 16), so 4 * 4 * P cannot overflow 64 bits. */
+    uint64_t bytes = 4u * (uint64_t)blocks->count * want;
+    if ((uint64_t)r->left != bytes) {
         char desc[256];
-        return bn_fail(BN_E_FORMAT, "'%s' has %zu bytes of parameters and velocity, a %s network needs %llu", path,
-                       r->left, bn_arch_format(&h->arch, desc, sizeof desc), (unsigned long long)(8u * want));
+        return bn_fail(BN_E_FORMAT, "'%s' has %zu bytes of parameters and optimizer state, a %s network with "
+                                    "its %d blocks needs %llu", path, r->left,
+                       bn_arch_format(&h->arch, desc, sizeof desc), blocks->count, (unsigned long long)bytes);
     }
     return BN_OK;
 }
 
 /* Copies the stored floats into net, refusing any that is not finite. */
-static int read_tensors(reader *r, bn_net *net, const char *path)
+static int read_tensors(reader *r, bn_net *net, const stored_blocks *blocks, const char *path)
 {
-    size_t padded;
-    float *blocks[2] = {bn_net_params(net, &padded), bn_net_velocity(net, &padded)};
-    for (int k = 0; k < stored_tensor_count(bn_net_arch(net)); k++) {
-        stored_tensor t = stored_tensor_at(net, k);
-        float *dst = blocks[t.velocity] + t.offset;
-        for (size_t i = 0; i < t.count; i++) {
-            dst[i] = get_f32(r);
-            if (!isfinite(dst[i]))
-                return bn_fail(BN_E_FORMAT, "'%s': layer %d %s %zu is %g", path, t.layer, t.name, i,
-                               (double)dst[i]);
+    for (int bi = 0; bi < blocks->count; bi++) {
+        float *block = block_of(net, blocks->kind[bi]);
+        for (int k = 0; k < 2 * bn_net_arch(net)->depth; k++) {
+            stored_tensor t = stored_tensor_at(net, blocks->kind[bi], k);
+            float *dst = block + t.offset;
+            for (size_t i = 0; i < t.count; i++) {
+                dst[i] = get_f32(r);
+                if (!isfinite(dst[i]))
+                    return bn_fail(BN_E_FORMAT, "'%s': layer %d %s %zu is %g", path, t.layer, t.name, i,
+                                   (double)dst[i]);
+            }
+            if (r->overrun)
+                return bn_fail(BN_E_FORMAT, "'%s' ends inside layer %d's %s", path, t.layer, t.name);
         }
-        if (r->overrun)
-            return bn_fail(BN_E_FORMAT, "'%s' ends inside layer %d's %s", path, t.layer, t.name);
     }
     /* unreachable after check_payload_size; kept as the parse's own invariant */
     return r->left ? bn_fail(BN_E_FORMAT, "'%s' has %zu unread bytes before its checksum", path, r->left) : BN_OK;
@@ -535,15 +682,19 @@ int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, in
     if (status)
         goto out;
     reader r = {buf, size - CK_CRC_BYTES, false};
-    status = parse_header(&r, &h, path);
-    if (!status)
-        status = check_payload_size(&r, &h, path);
+    const uint32_t version = load_u32(buf + 8);
+    stored_blocks blocks = {0, {0}};
+    status = parse_header(&r, &h, version, path);
+    if (!status) {
+        blocks = blocks_of(&h.state, version);
+        status = check_payload_size(&r, &h, &blocks, path);
+    }
     if (!status) {
         int rows = max_batch ? max_batch : (h.state.hp.batch > 0 ? h.state.hp.batch : 1);
         status = bn_net_create(&net, &h.arch, rows, backend);
     }
     if (!status)
-        status = read_tensors(&r, net, path);
+        status = read_tensors(&r, net, &blocks, path);
     if (status) {
         bn_net_destroy(&net);
         goto out;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define ALIGN_FLOATS 16 /* 64 bytes: a cache line, an AVX-512 vector */
-#define MAX_REGIONS (5 + 2 * BN_MAX_LAYERS + 3)
+#define MAX_REGIONS (7 + 2 * BN_MAX_LAYERS + 3)
 
 /* Adds a region of `floats` (rounded up to ALIGN_FLOATS) to *total; returns its offset, or SIZE_MAX when
  * the sum would overflow. */
@@ -26,7 +26,7 @@ static size_t take(size_t *total, uint64_t floats)
     return offset;
 }
 
-/* Offsets of every W, then every b, within one parameter block; grads and velocity repeat the layout, and
+/* Offsets of every W, then every b, within one parameter block; the other blocks repeat the layout, and
  * the weights come first so the L2 term is one loop over a prefix. Returns false on overflow. */
 static bool layout_params(bn_net *net)
 {
@@ -53,7 +53,7 @@ typedef struct {
     size_t offset;
 } region;
 
-/* The block's regions, in order: parameters, gradients, velocity, input and label staging, each layer's
+/* The block's regions, in order: parameters, gradients, the two moments, the best weights, input and label staging, each layer's
  * output (and pre-activation where the derivative needs it), the two deltas, the K-split partial sums.
  * Returns the count. */
 static int list_regions(bn_net *net, float **labels_view, region *r)
@@ -65,6 +65,8 @@ static int list_regions(bn_net *net, float **labels_view, region *r)
     r[k++] = (region){&net->params, 1, net->param_count, 0};
     r[k++] = (region){&net->grads, 1, net->param_count, 0};
     r[k++] = (region){&net->velocity, 1, net->param_count, 0};
+    r[k++] = (region){&net->moment2, 1, net->param_count, 0};
+    r[k++] = (region){&net->best, 1, net->param_count, 0};
     r[k++] = (region){&net->x, B, (uint64_t)a->sizes[0], 0};
     r[k++] = (region){labels_view, B, 1, 0}; /* int32_t: the size of a float */
     for (int l = 0; l < a->depth; l++) {
@@ -148,6 +150,7 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     net->arch = *arch;
     net->max_batch = max_batch;
     net->backend = backend;
+    net->grad_norm = NAN;
     bn_plan_mode mode;
     status = bn_plan_mode_default(&mode);
     if (!status)
@@ -198,6 +201,30 @@ const float *bn_net_velocity_const(const bn_net *net, size_t *count)
     return net->velocity;
 }
 
+const float *bn_net_moment2_const(const bn_net *net, size_t *count)
+{
+    *count = net->param_count;
+    return net->moment2;
+}
+
+const float *bn_net_best_params_const(const bn_net *net, size_t *count)
+{
+    *count = net->param_count;
+    return net->best;
+}
+
+float *bn_net_moment2(bn_net *net, size_t *count)
+{
+    *count = net->param_count;
+    return net->moment2;
+}
+
+float *bn_net_best_params(bn_net *net, size_t *count)
+{
+    *count = net->param_count;
+    return net->best;
+}
+
 float *bn_net_params(bn_net *net, size_t *count)
 {
     *count = net->param_count;
@@ -221,6 +248,7 @@ void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng)
     const int *n = net->arch.sizes;
     memset(net->params, 0, net->param_count * sizeof(float));
     memset(net->velocity, 0, net->param_count * sizeof(float));
+    memset(net->moment2, 0, net->param_count * sizeof(float));
     for (int l = 0; l < net->arch.depth; l++) {
         float *w = bn_net_weight(net, l);
         size_t count = (size_t)n[l] * (size_t)n[l + 1];
@@ -263,9 +291,35 @@ bn_gemm bn_net_forward_product(bn_net *net, int l, const float *x, int B)
                      .B = bn_net_weight(net, l), .ldb = n[l + 1], .C = net->layer_out[l], .ldc = n[l + 1]};
 }
 
-/* Hidden layers: layer_out[l] (B, n[l+1]) = act(in (B, n[l]) . W_l (n[l], n[l+1]) + b_l). The output
- * layer's product is left in layer_out[L-1] without its bias, for the softmax kernel, which adds it. */
-static void forward_products(bn_net *net, const float *x, int B)
+int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint64_t first_row)
+{
+    if (!(p >= 0.0f && p < 1.0f))
+        return bn_fail(BN_E_INVALID, "dropout probability %g is outside [0, 1)", (double)p);
+    net->dropout_p = p;
+    net->dropout_seed = seed;
+    net->dropout_step = step;
+    net->dropout_first_row = first_row;
+    return BN_OK;
+}
+
+/* Hidden layer l's dropout in a training pass, into *d; NULL when it drops nothing. */
+static const bn_dropout *layer_dropout(const bn_net *net, int l, bool training, bn_dropout *d)
+{
+    if (!training || net->dropout_p <= 0.0f || l >= net->arch.depth - 1)
+        return NULL;
+    const double p = net->dropout_p;
+    *d = (bn_dropout){.layer_key = bn_dropout_layer_key(net->dropout_seed, net->dropout_step, l),
+                      .first_row = net->dropout_first_row,
+                      .threshold = (uint32_t)fmin(p * 4294967296.0, 4294967295.0),
+                      .keep = (float)(1.0 - p),
+                      .scale = (float)(1.0 / (1.0 - p))};
+    return d;
+}
+
+/* Hidden layers: layer_out[l] (B, n[l+1]) = act(in (B, n[l]) . W_l (n[l], n[l+1]) + b_l), with dropout in a
+ * training pass. The output layer's product is left in layer_out[L-1] without its bias, for the softmax
+ * kernel, which adds it. */
+static void forward_products(bn_net *net, const float *x, int B, bool training)
 {
     const bn_backend *be = net->backend;
     const int L = net->arch.depth;
@@ -273,9 +327,10 @@ static void forward_products(bn_net *net, const float *x, int B)
         bn_gemm g = bn_net_forward_product(net, l, x, B);
         bn_gemm_plan on_the_spot;
         be->gemm(&g, bn_net_forward_plan(net, l, &g, &on_the_spot));
+        bn_dropout drop;
         if (l < L - 1)
             be->bias_act(net->layer_out[l], net->pre_act[l], bn_net_bias(net, l), B, g.N, net->arch.act,
-                         net->arch.leaky_slope);
+                         net->arch.leaky_slope, layer_dropout(net, l, training, &drop));
     }
     net->batch = B;
 }
@@ -286,7 +341,7 @@ int bn_net_forward(bn_net *net, const float *x, int batch)
     if (status)
         return status;
     const int L = net->arch.depth;
-    forward_products(net, x, batch);
+    forward_products(net, x, batch, false);
     net->backend->bias_softmax_xent(NULL, net->layer_out[L - 1], bn_net_bias(net, L - 1), NULL, batch,
                                     net->arch.sizes[L], 0.0f, NULL);
     return BN_OK;
@@ -299,7 +354,7 @@ int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int 
     if (status)
         return status;
     const int L = net->arch.depth;
-    forward_products(net, x, batch);
+    forward_products(net, x, batch, false);
     *loss_sum += net->backend->bias_softmax_xent(NULL, net->layer_out[L - 1], bn_net_bias(net, L - 1), labels,
                                                  batch, net->arch.sizes[L], 0.0f, correct);
     return BN_OK;
@@ -351,29 +406,84 @@ static void backward_layer(bn_net *net, int l, const float *x, int B)
     if (l == 0)
         return;
     float *below = delta_of(net, l - 1);
-    /* delta_{l-1} = dA * act'(Z_{l-1}), in place */
-    be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], (size_t)B * n[l], net->arch.act,
-                     net->arch.leaky_slope);
+    /* delta_{l-1} = dA * act'(Z_{l-1}) (times the mask of the layer below under dropout), in place */
+    bn_dropout drop;
+    be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], B, n[l], net->arch.act,
+                     net->arch.leaky_slope, layer_dropout(net, l - 1, true, &drop));
 }
 
 /* The update of layer l's W and b; returns ||W||^2 read before it when want_sq. Biases get no decay. */
-static double update_layer(bn_net *net, int l, const bn_sgd *sgd, bool want_sq)
+static double update_layer(bn_net *net, int l, const bn_update *u, float weight_decay, bool want_sq)
 {
     const bn_backend *be = net->backend;
     const int *n = net->arch.sizes;
-    double sq = be->sgd_update(bn_net_weight(net, l), net->velocity + net->w_offset[l], bn_net_dweight(net, l),
-                               (size_t)n[l] * (size_t)n[l + 1], sgd->lr, sgd->momentum, sgd->weight_decay,
-                               sgd->nesterov, want_sq);
-    be->sgd_update(bn_net_bias(net, l), net->velocity + net->b_offset[l], bn_net_dbias(net, l), (size_t)n[l + 1],
-                   sgd->lr, sgd->momentum, 0.0f, sgd->nesterov, false);
+    const size_t w = net->w_offset[l], b = net->b_offset[l];
+    double sq = be->update(net->params + w, net->velocity + w, net->moment2 + w, net->grads + w,
+                           (size_t)n[l] * (size_t)n[l + 1], u, weight_decay, want_sq);
+    be->update(net->params + b, net->velocity + b, net->moment2 + b, net->grads + b, (size_t)n[l + 1], u, 0.0f,
+               false);
     return sq;
 }
 
-/* Forward, loss, backward from the output layer down, and (with sgd) the update. Each layer is updated as
- * soon as nothing below needs its weights (after the product that reads W for the delta below), while W and
- * its gradient are still in cache: one pass over what the sgemm calls just touched, instead of a second pass
- * over the whole block after it has been evicted. *weight_sq receives ||W||^2 read before the update. */
-static int forward_backward_update(bn_net *net, const float *x, const int32_t *labels, int B, const bn_sgd *sgd,
+/* ||dW_l||^2 + ||db_l||^2 */
+static double layer_grad_sqnorm(const bn_net *net, int l)
+{
+    const int *n = net->arch.sizes;
+    return net->backend->sqnorm(net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1]) +
+           net->backend->sqnorm(net->grads + net->b_offset[l], (size_t)n[l + 1]);
+}
+
+/* The clipping scale for a gradient of squared norm sq, recording the norm. */
+static float clip_scale(bn_net *net, double sq, float clip_norm)
+{
+    net->grad_norm = sqrt(sq);
+    return net->grad_norm > clip_norm ? (float)(clip_norm / net->grad_norm) : 1.0f;
+}
+
+/* Every layer's update after the whole backward pass, layer by layer from the top as the fused pass goes,
+ * so ||W||^2 is summed in the same order. With clipping, grad_sq is the squared global norm, summed per
+ * layer from the top (layer_grad_sqnorm). */
+static double update_all(bn_net *net, const bn_optim *opt, bool want_sq, double grad_sq)
+{
+    const int L = net->arch.depth;
+    float scale = 1.0f;
+    net->grad_norm = NAN;
+    if (opt->clip_norm > 0.0f)
+        scale = clip_scale(net, grad_sq, opt->clip_norm);
+    bn_update u = bn_update_for(opt, scale);
+    double weight_sq = 0.0;
+    for (int l = L - 1; l >= 0; l--)
+        weight_sq += update_layer(net, l, &u, opt->weight_decay, want_sq);
+    return weight_sq;
+}
+
+/* The backward pass from the output layer down, and (with opt) the update. Without clipping each layer is
+ * updated as soon as nothing below needs its weights (after the product that reads W for the delta below),
+ * while W and its gradient are still in cache: one pass over what the sgemm calls just touched, instead of a
+ * second pass over the whole block after it has been evicted. Clipping needs the norm of every layer's
+ * gradient before any update: each layer's part is read while it is in cache, and the updates wait for the
+ * whole pass (BENCHMARKS.md says what that costs). */
+static double backward_and_update(bn_net *net, const float *x, int B, const bn_optim *opt, bool want_sq)
+{
+    const int L = net->arch.depth;
+    const bool clipping = opt && opt->clip_norm > 0.0f;
+    bn_update u;
+    if (opt && !clipping)
+        u = bn_update_for(opt, 1.0f);
+    double weight_sq = 0.0, grad_sq = 0.0;
+    for (int l = L - 1; l >= 0; l--) {
+        backward_layer(net, l, x, B);
+        if (clipping)
+            grad_sq += layer_grad_sqnorm(net, l);
+        else if (opt)
+            weight_sq += update_layer(net, l, &u, opt->weight_decay, want_sq);
+    }
+    net->grad_norm = NAN;
+    return clipping ? update_all(net, opt, want_sq, grad_sq) : weight_sq;
+}
+
+/* Forward, loss, backward and (with opt) the update. *weight_sq receives ||W||^2 read before the update. */
+static int forward_backward_update(bn_net *net, const float *x, const int32_t *labels, int B, const bn_optim *opt,
                                    double *loss, int *correct, double *weight_sq)
 {
     int status = check_batch(net, B);
@@ -382,7 +492,7 @@ static int forward_backward_update(bn_net *net, const float *x, const int32_t *l
     if (status)
         return status;
     const int L = net->arch.depth;
-    forward_products(net, x, B);
+    forward_products(net, x, B, true);
     int right = 0;
     /* delta_{L-1} (B, C) = (softmax - onehot) / B: the gradient of the batch-mean cross-entropy. */
     double sum = net->backend->bias_softmax_xent(delta_of(net, L - 1), net->layer_out[L - 1],
@@ -392,14 +502,9 @@ static int forward_backward_update(bn_net *net, const float *x, const int32_t *l
         *loss = sum / B;
     if (correct)
         *correct = right;
-    if (sgd && !isfinite(sum)) /* leave the weights as they were before this step */
+    if (opt && !isfinite(sum)) /* leave the weights as they were before this step */
         return bn_fail(BN_E_DIVERGED, "loss became %s", isnan(sum) ? "NaN" : "infinite");
-    double sq = 0.0;
-    for (int l = L - 1; l >= 0; l--) {
-        backward_layer(net, l, x, B);
-        if (sgd)
-            sq += update_layer(net, l, sgd, weight_sq != NULL);
-    }
+    double sq = backward_and_update(net, x, B, opt, weight_sq != NULL);
     if (weight_sq)
         *weight_sq = sq;
     return BN_OK;
@@ -410,10 +515,15 @@ int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batc
     return forward_backward_update(net, x, labels, batch, NULL, loss, correct, NULL);
 }
 
-int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_sgd *sgd,
+int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_optim *opt,
                       double *loss, int *correct, double *weight_sqnorm)
 {
-    return forward_backward_update(net, x, labels, batch, sgd, loss, correct, weight_sqnorm);
+    return forward_backward_update(net, x, labels, batch, opt, loss, correct, weight_sqnorm);
+}
+
+double bn_net_grad_norm(const bn_net *net)
+{
+    return net->grad_norm;
 }
 
 double bn_net_weight_sqnorm(const bn_net *net)
@@ -430,14 +540,13 @@ void bn_net_add_decay_grad(bn_net *net, float lambda)
         net->grads[i] += lambda * net->params[i];
 }
 
-void bn_net_sgd_step(bn_net *net, const bn_sgd *sgd, double *weight_sqnorm)
+void bn_net_optim_step(bn_net *net, const bn_optim *opt, double *weight_sqnorm)
 {
-    const bn_backend *be = net->backend;
-    size_t nw = net->weight_count, nb = net->param_count - nw;
-    double sq = be->sgd_update(net->params, net->velocity, net->grads, nw, sgd->lr, sgd->momentum,
-                               sgd->weight_decay, sgd->nesterov, weight_sqnorm != NULL);
-    be->sgd_update(net->params + nw, net->velocity + nw, net->grads + nw, nb, sgd->lr, sgd->momentum, 0.0f,
-                   sgd->nesterov, false);
+    double grad_sq = 0.0;
+    if (opt->clip_norm > 0.0f)
+        for (int l = net->arch.depth - 1; l >= 0; l--)
+            grad_sq += layer_grad_sqnorm(net, l);
+    double sq = update_all(net, opt, weight_sqnorm != NULL, grad_sq);
     if (weight_sqnorm)
         *weight_sqnorm = sq;
 }

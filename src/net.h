@@ -11,9 +11,11 @@ struct bn_net {
     const bn_backend *backend;
     float *block; /* the one allocation */
     size_t block_bytes;
-    size_t param_count;  /* floats in each of params, grads, velocity (alignment padding included) */
+    size_t param_count;  /* floats in each of params, grads, velocity, moment2, best (padding included) */
     size_t weight_count; /* leading floats of params that are weights: the L2 term's domain */
-    float *params, *grads, *velocity;
+    float *params, *grads;
+    float *velocity, *moment2; /* sgd's velocity or adam's first moment; adam's second moment */
+    float *best;               /* early stopping's best weights */
     size_t w_offset[BN_MAX_LAYERS], b_offset[BN_MAX_LAYERS];
     float *x;                      /* (max_batch, inputs) staging */
     int32_t *labels;               /* (max_batch) staging */
@@ -23,6 +25,10 @@ struct bn_net {
      * layer below's into the other, so two buffers serve any depth (see delta_of in net.c). */
     float *delta[2];
     int batch;                     /* rows of the last forward pass */
+    /* dropout of the training passes (bn_net_set_dropout): probability, seed, step, first global row */
+    float dropout_p;
+    uint64_t dropout_seed, dropout_step, dropout_first_row;
+    double grad_norm; /* of the last step, before clipping; NaN when it did not clip */
     /* How each product is spread over the threads, made for plan_batch rows on plan_team threads
      * (net_plan.c); other batch sizes and teams get the model's plan on the spot. */
     bn_plan_mode plan_mode;

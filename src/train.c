@@ -38,9 +38,12 @@ void bn_hparams_default(bn_hparams *hp)
     memset(hp, 0, sizeof *hp);
     hp->epochs = 10;
     hp->batch = 64;
-    hp->sgd.lr = 0.05f;
-    hp->sgd.momentum = 0.9f;
+    hp->opt = (bn_optim){.kind = BN_OPT_SGD, .lr = 0.05f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
+                         .eps = 1e-8f};
     hp->lr_decay = 1.0f;
+    hp->schedule = BN_SCHED_CONSTANT;
+    hp->step_epochs = 1;
+    hp->monitor = BN_MONITOR_LOSS;
     hp->seed = 1;
     hp->init = BN_INIT_HE;
     hp->init_std = 0.01f;
@@ -50,6 +53,7 @@ void bn_train_state_init(bn_train_state *state)
 {
     memset(state, 0, sizeof *state);
     bn_hparams_default(&state->hp);
+    state->target_seconds = NAN;
 }
 
 /* train_n is recorded before the first step and never reset, and an empty training set is refused, so it is
@@ -108,6 +112,38 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
     return BN_OK;
 }
 
+static int check_optimizer(const bn_optim *o)
+{
+    if ((unsigned)o->kind >= BN_OPT_COUNT)
+        return bn_fail(BN_E_INVALID, "unknown optimizer %d (0..%d)", (int)o->kind, BN_OPT_COUNT - 1);
+    if (!(o->lr > 0.0f) || !isfinite(o->lr))
+        return bn_fail(BN_E_INVALID, "learning rate %g must be positive and finite", (double)o->lr);
+    if (!(o->momentum >= 0.0f && o->momentum < 1.0f))
+        return bn_fail(BN_E_INVALID, "momentum %g is outside [0, 1)", (double)o->momentum);
+    if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
+        return bn_fail(BN_E_INVALID, "weight decay %g must be >= 0", (double)o->weight_decay);
+    if (o->kind != BN_OPT_SGD && !(o->beta1 >= 0.0f && o->beta1 < 1.0f && o->beta2 >= 0.0f && o->beta2 < 1.0f))
+        return bn_fail(BN_E_INVALID, "betas %g, %g must lie in [0, 1)", (double)o->beta1, (double)o->beta2);
+    if (o->kind != BN_OPT_SGD && !(o->eps > 0.0f && isfinite(o->eps)))
+        return bn_fail(BN_E_INVALID, "eps %g must be positive and finite", (double)o->eps);
+    if (!(o->clip_norm >= 0.0f) || !isfinite(o->clip_norm))
+        return bn_fail(BN_E_INVALID, "clip norm %g must be >= 0 (0: no clipping)", (double)o->clip_norm);
+    return BN_OK;
+}
+
+static int check_schedule(const bn_hparams *hp)
+{
+    if ((unsigned)hp->schedule >= BN_SCHED_COUNT)
+        return bn_fail(BN_E_INVALID, "unknown schedule %d (0..%d)", (int)hp->schedule, BN_SCHED_COUNT - 1);
+    if (!(hp->lr_decay > 0.0f && hp->lr_decay <= 1.0f))
+        return bn_fail(BN_E_INVALID, "learning-rate decay %g is outside (0, 1]", (double)hp->lr_decay);
+    if (hp->step_epochs < 0)
+        return bn_fail(BN_E_INVALID, "step schedule period %d must be >= 0 epochs (0: 1)", hp->step_epochs);
+    if (!(hp->lr_min >= 0.0f && hp->lr_min <= hp->opt.lr))
+        return bn_fail(BN_E_INVALID, "final rate %g is outside [0, lr %g]", (double)hp->lr_min, (double)hp->opt.lr);
+    return BN_OK;
+}
+
 /* The rules a run's hyperparameters must meet to train. Stricter than a checkpoint's storable state (see
  * checkpoint.c), which also admits the zeros a model saved without a run stores. */
 static int check_trainable_hparams(const bn_net *net, const bn_hparams *hp)
@@ -117,14 +153,17 @@ static int check_trainable_hparams(const bn_net *net, const bn_hparams *hp)
     if (hp->batch < 1 || hp->batch > net->max_batch)
         return bn_fail(BN_E_INVALID, "batch %d is outside 1..%d (the network's workspace)", hp->batch,
                        net->max_batch);
-    if (!(hp->sgd.lr > 0.0f) || !isfinite(hp->sgd.lr))
-        return bn_fail(BN_E_INVALID, "learning rate %g must be positive and finite", (double)hp->sgd.lr);
-    if (!(hp->sgd.momentum >= 0.0f && hp->sgd.momentum < 1.0f))
-        return bn_fail(BN_E_INVALID, "momentum %g is outside [0, 1)", (double)hp->sgd.momentum);
-    if (!(hp->sgd.weight_decay >= 0.0f) || !isfinite(hp->sgd.weight_decay))
-        return bn_fail(BN_E_INVALID, "weight decay %g must be >= 0", (double)hp->sgd.weight_decay);
-    if (!(hp->lr_decay > 0.0f && hp->lr_decay <= 1.0f))
-        return bn_fail(BN_E_INVALID, "learning-rate decay %g is outside (0, 1]", (double)hp->lr_decay);
+    int status = check_optimizer(&hp->opt);
+    if (!status)
+        status = check_schedule(hp);
+    if (status)
+        return status;
+    if (!(hp->dropout >= 0.0f && hp->dropout < 1.0f))
+        return bn_fail(BN_E_INVALID, "dropout %g is outside [0, 1)", (double)hp->dropout);
+    if (hp->patience < 0 || (unsigned)hp->monitor >= BN_MONITOR_COUNT)
+        return bn_fail(BN_E_INVALID, "patience %d must be >= 0 (monitor %d)", hp->patience, (int)hp->monitor);
+    if (!(hp->target_acc >= 0.0f && hp->target_acc <= 1.0f))
+        return bn_fail(BN_E_INVALID, "target accuracy %g is outside [0, 1]", (double)hp->target_acc);
     if ((unsigned)hp->init >= BN_INIT_COUNT)
         return bn_fail(BN_E_INVALID, "unknown initialisation %d (0..%d)", (int)hp->init, BN_INIT_COUNT - 1);
     if (hp->init == BN_INIT_NORMAL && !(hp->init_std > 0.0f && isfinite(hp->init_std)))
@@ -151,6 +190,9 @@ static int check_run(const bn_net *net, const bn_dataset *train, const bn_datase
         return bn_fail(BN_E_INVALID, "the training set is empty");
     if (train->n > UINT32_MAX)
         return bn_fail(BN_E_INVALID, "training sets above %u samples are not supported", UINT32_MAX);
+    if ((st->hp.patience > 0 || st->hp.target_acc > 0.0f) && !(val && val->n))
+        return bn_fail(BN_E_INVALID, "early stopping and a target accuracy watch the validation set, and there "
+                                     "is none: keep some training data for validation");
     if (!bn_train_started(st))
         return BN_OK;
     /* A resumed run must see the same samples in the same order, or it is a different run. */
@@ -184,7 +226,7 @@ typedef struct {
     bn_train_state *st;
     uint32_t *order;         /* this epoch's shuffle of 0..n-1 */
     uint64_t steps;          /* per epoch */
-    bn_sgd sgd;              /* the hyperparameters with this epoch's rate */
+    bn_optim opt;            /* the hyperparameters with this epoch's rate */
     double t0;               /* when the clock last started */
     double seconds_before;   /* this epoch's time before a mid-epoch checkpoint stopped the clock */
 } run;
@@ -214,7 +256,8 @@ static void report_progress(const run *r, double step_loss)
                      .running_loss = st->loss_sum / (double)st->seen,
                      .step_loss = step_loss,
                      .grad_norm_w1 = h->progress_grad_norm ? first_layer_grad_norm(r->net) : NAN,
-                     .lr = r->sgd.lr};
+                     .grad_norm = bn_net_grad_norm(r->net),
+                     .lr = r->opt.lr};
     h->on_progress(h->ctx, &p);
 }
 
@@ -245,17 +288,23 @@ static int run_step(run *r)
     const size_t B = (size_t)st->hp.batch, start = (size_t)st->step * B;
     const size_t count = r->train->n - start < B ? r->train->n - start : B;
     bn_dataset_gather(r->train, r->order, start, count, r->net->x, r->net->labels);
+    /* The rate, Adam's count and the dropout masks follow the global step alone: a resume needs no more. */
+    const uint64_t global = (uint64_t)st->epoch * r->steps + st->step;
+    r->opt.lr = bn_schedule_lr(&st->hp, global, r->steps);
+    r->opt.t = global + 1;
+    bn_net_set_dropout(r->net, st->hp.dropout, st->hp.seed, global, 0);
     double loss = 0.0, weight_sq = 0.0;
     int correct = 0;
-    int status = bn_net_train_step(r->net, r->net->x, r->net->labels, (int)count, &r->sgd, &loss, &correct,
-                                   r->sgd.weight_decay > 0.0f ? &weight_sq : NULL);
+    int status = bn_net_train_step(r->net, r->net->x, r->net->labels, (int)count, &r->opt, &loss, &correct,
+                                   r->opt.weight_decay > 0.0f && r->opt.kind != BN_OPT_ADAMW ? &weight_sq : NULL);
     if (status == BN_E_DIVERGED)
         return bn_fail(BN_E_DIVERGED, "loss became %s at epoch %d, step %llu (lr %g): lower the learning rate (--lr)",
                        isnan(loss) ? "NaN" : "infinite", st->epoch + 1, (unsigned long long)st->step + 1,
-                       (double)r->sgd.lr);
+                       (double)r->opt.lr);
     if (status)
         return status;
-    loss += 0.5 * r->sgd.weight_decay * weight_sq; /* the L2 term, from the norm the update read anyway */
+    if (r->opt.kind != BN_OPT_ADAMW) /* the L2 term, from the norm the update read anyway; AdamW has none */
+        loss += 0.5 * r->opt.weight_decay * weight_sq;
     st->loss_sum += loss * (double)count;
     st->correct += (uint64_t)correct;
     st->seen += count;
@@ -263,6 +312,19 @@ static int run_step(run *r)
     st->step++;
     report_progress(r, loss);
     return checkpoint_or_stop(r);
+}
+
+/* The last epoch is done: with early stopping the network ends with the best epoch's weights, so a model
+ * saved now is the best one. */
+static void end_run(run *r)
+{
+    bn_train_state *st = r->st;
+    if (st->end == BN_END_NONE)
+        st->end = BN_END_EPOCHS;
+    if (st->hp.patience > 0 && st->best_epoch > 0 && st->best_epoch != st->epoch) {
+        size_t count;
+        memcpy(r->net->params, bn_net_best_params(r->net, &count), r->net->param_count * sizeof(float));
+    }
 }
 
 /* The epoch's summary, before the state moves on to the next epoch. */
@@ -275,15 +337,41 @@ static bn_epoch_stats epoch_stats(const run *r, double seconds)
         .train_acc = st->seen ? (double)st->correct / (double)st->seen : NAN,
         .val_loss = NAN,
         .val_acc = NAN,
-        .lr = r->sgd.lr,
+        .lr = r->opt.lr,
         .seconds = seconds,
         .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
         .grad_norm_w1 = first_layer_grad_norm(r->net),
     };
 }
 
+/* Early stopping and the target, after the epoch's validation: keeps the best weights so far, and says
+ * when the run is over. Only validation figures are read. */
+static void watch_validation(run *r, bn_epoch_stats *stats)
+{
+    bn_train_state *st = r->st;
+    const bn_hparams *hp = &st->hp;
+    if (hp->patience > 0) {
+        double metric = hp->monitor == BN_MONITOR_ACC ? stats->val_acc : stats->val_loss;
+        bool better = hp->monitor == BN_MONITOR_ACC ? metric > st->best_metric : metric < st->best_metric;
+        if (st->best_epoch == 0 || better) {
+            size_t count;
+            memcpy(bn_net_best_params(r->net, &count), r->net->params, r->net->param_count * sizeof(float));
+            st->best_epoch = st->epoch;
+            st->best_metric = metric;
+            st->bad_epochs = 0;
+            stats->best = true;
+        } else if (++st->bad_epochs >= hp->patience) {
+            st->end = BN_END_PATIENCE;
+        }
+    }
+    if (hp->target_acc > 0.0f && stats->val_acc >= hp->target_acc) {
+        st->end = BN_END_TARGET;
+        st->target_seconds = st->train_seconds;
+    }
+}
+
 /* Closes an epoch: moves the state to the next one (the rng after this epoch's shuffle is where the next
- * shuffle starts), evaluates, reports, checkpoints, and honours a stop. */
+ * shuffle starts), evaluates, watches the validation figures, reports, checkpoints, and honours a stop. */
 static int finish_epoch(run *r, const bn_rng *rng_after_shuffle)
 {
     bn_train_state *st = r->st;
@@ -304,13 +392,17 @@ static int finish_epoch(run *r, const bn_rng *rng_after_shuffle)
             return status;
         stats.val_loss = ev.loss;
         stats.val_acc = ev.accuracy;
+        watch_validation(r, &stats);
     }
     const bn_train_hooks *h = r->hooks;
     if (h->on_epoch)
         h->on_epoch(h->ctx, &stats);
-    if (h->checkpoint_every > 0 && (st->epoch % h->checkpoint_every == 0 || st->epoch == st->hp.epochs))
+    bool last = st->epoch == st->hp.epochs || st->end != BN_END_NONE;
+    if (last)
+        end_run(r);
+    if (h->checkpoint_every > 0 && (st->epoch % h->checkpoint_every == 0 || last))
         status = save_checkpoint(r);
-    if (status || !(h->stop && *h->stop) || st->epoch == st->hp.epochs)
+    if (status || !(h->stop && *h->stop) || last)
         return status;
     status = save_checkpoint(r);
     return status ? status : bn_fail(BN_E_INTERRUPTED, "stopped after epoch %d", st->epoch);
@@ -320,9 +412,7 @@ static int run_epoch(run *r)
 {
     bn_train_state *st = r->st;
     const size_t n = r->train->n;
-    /* The rate of epoch e is lr * decay^e, recomputed rather than carried, so a resume needs no extra state. */
-    r->sgd = st->hp.sgd;
-    r->sgd.lr = (float)(st->hp.sgd.lr * pow(st->hp.lr_decay, st->epoch));
+    r->opt = st->hp.opt; /* run_step sets each step's rate and count */
     /* The epoch's order is replayed from the rng saved at its start, so a mid-epoch resume sees it again. */
     bn_rng rng = st->rng;
     for (size_t i = 0; i < n; i++)
@@ -343,14 +433,17 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
     int status = check_run(net, train, val, st);
     if (status)
         return status;
+    if (st->end == BN_END_PATIENCE || st->end == BN_END_TARGET)
+        return BN_OK; /* a run that stopped early is over; its weights are the ones it ended with */
     uint32_t *order = malloc(train->n * sizeof *order);
     if (!order)
         return bn_fail(BN_E_NOMEM, "cannot allocate the shuffle order for %zu samples", train->n);
     if (!bn_train_started(st))
         start_run(net, st, train->n);
+    st->end = BN_END_NONE; /* a finished run given more epochs goes on */
     run r = {.net = net, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks, .st = st,
              .order = order, .steps = steps_per_epoch(st)};
-    while (!status && st->epoch < st->hp.epochs)
+    while (!status && st->epoch < st->hp.epochs && st->end == BN_END_NONE)
         status = run_epoch(&r);
     free(order);
     return status;

@@ -206,14 +206,14 @@ static bn_dataset make_dataset(size_t n, uint64_t seed)
 
 /* One step exactly as bn_train does it: gather a shuffled batch into the staging, backprop, update. */
 static void one_step(bn_net *net, const bn_dataset *ds, const uint32_t *order, size_t start, int count,
-                     const bn_sgd *sgd)
+                     const bn_optim *sgd)
 {
     double loss = 0.0, sq = 0.0;
     int correct = 0;
     bn_dataset_gather(ds, order, start, (size_t)count, bn_net_input(net), bn_net_labels(net));
     int st = bn_net_backprop(net, bn_net_input(net), bn_net_labels(net), count, &loss, &correct);
     CHECKF(st == BN_OK, "backprop: %s", bn_errmsg());
-    bn_net_sgd_step(net, sgd, &sq);
+    bn_net_optim_step(net, sgd, &sq);
 }
 
 static void step_allocates_nothing(const char *backend_name, const bn_dataset *ds, const uint32_t *order)
@@ -239,7 +239,7 @@ static void step_allocates_nothing(const char *backend_name, const bn_dataset *d
     bn_rng rng;
     bn_rng_seed(&rng, 7);
     bn_net_init(net, BN_INIT_HE, 0.01f, &rng);
-    bn_sgd sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f, .nesterov = false};
+    bn_optim sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f, .nesterov = false};
 
     one_step(net, ds, order, 0, 64, &sgd); /* warm-up: first-touch effects, lazy library state */
 
@@ -299,7 +299,7 @@ static unsigned long train_allocs(const bn_dataset *train, const bn_dataset *val
     bn_train_state_init(&state);
     state.hp.epochs = epochs;
     state.hp.batch = 50; /* 230 samples: four full batches and a partial one per epoch */
-    state.hp.sgd.weight_decay = 1e-4f;
+    state.hp.opt.weight_decay = 1e-4f;
     state.hp.lr_decay = 0.9f;
     start_counting();
     st = bn_train(net, train, val, NULL, &state);

@@ -39,7 +39,7 @@ static run_result train_once(const bn_dataset *train, const bn_dataset *val, con
     bn_train_state_init(&state);
     state.hp.epochs = 2;
     state.hp.batch = 64;
-    state.hp.sgd = (bn_sgd){.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f, .nesterov = false};
+    state.hp.opt = (bn_optim){.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f, .nesterov = false};
     state.hp.lr_decay = 0.8f;
     state.hp.seed = seed;
     const bn_train_hooks hooks = {.on_epoch = on_epoch, .ctx = &r};

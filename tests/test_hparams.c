@@ -82,8 +82,8 @@ static void initialisation_follows_hp(void)
     st.hp.seed = 987654321;
     st.hp.init = BN_INIT_NORMAL;
     st.hp.init_std = 0.25f;
-    st.hp.sgd.lr = 1e-30f;
-    st.hp.sgd.momentum = 0.0f;
+    st.hp.opt.lr = 1e-30f;
+    st.hp.opt.momentum = 0.0f;
     st.hp.epochs = 1;
     st.hp.batch = 16;
     bn_net *trained = new_net(16), *by_hand = new_net(16), *other_seed = new_net(16);
@@ -115,8 +115,8 @@ static bn_net *two_steps_by_hand(const bn_hparams *hp)
     bn_net_init(net, hp->init, hp->init_std, &rng);
     bn_dataset_gather(&data, NULL, 0, SAMPLES, bn_net_input(net), bn_net_labels(net));
     for (int epoch = 0; epoch < 2; epoch++) {
-        bn_sgd sgd = hp->sgd;
-        sgd.lr = (float)(hp->sgd.lr * pow(hp->lr_decay, epoch));
+        bn_optim sgd = hp->opt;
+        sgd.lr = (float)(hp->opt.lr * pow(hp->lr_decay, epoch));
         double loss;
         CHECK(bn_net_train_step(net, bn_net_input(net), bn_net_labels(net), SAMPLES, &sgd, &loss, NULL, NULL) ==
               BN_OK);
@@ -130,7 +130,7 @@ static void optimisation_follows_hp(void)
     bn_train_state st;
     bn_train_state_init(&st);
     const bn_hparams want = {.epochs = 2, .batch = SAMPLES,
-                             .sgd = {.lr = 0.4f, .momentum = 0.5f, .weight_decay = 0.05f, .nesterov = true},
+                             .opt = {.lr = 0.4f, .momentum = 0.5f, .weight_decay = 0.05f, .nesterov = true},
                              .lr_decay = 0.5f, .seed = 42, .init = BN_INIT_XAVIER, .init_std = 0.01f};
     st.hp = want;
     observed seen = {0};
@@ -151,10 +151,10 @@ static void optimisation_follows_hp(void)
     bn_hparams def;
     bn_hparams_default(&def);
     bn_hparams variants[5] = {want, want, want, want, want};
-    variants[0].sgd.lr = def.sgd.lr;
-    variants[1].sgd.momentum = def.sgd.momentum;
-    variants[2].sgd.weight_decay = def.sgd.weight_decay;
-    variants[3].sgd.nesterov = def.sgd.nesterov;
+    variants[0].opt.lr = def.opt.lr;
+    variants[1].opt.momentum = def.opt.momentum;
+    variants[2].opt.weight_decay = def.opt.weight_decay;
+    variants[3].opt.nesterov = def.opt.nesterov;
     variants[4].lr_decay = def.lr_decay;
     static const char *const names[5] = {"lr", "momentum", "weight decay", "nesterov", "lr decay"};
     for (int i = 0; i < 5; i++) {

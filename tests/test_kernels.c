@@ -163,6 +163,13 @@ static void check_gemm(int M, int N, int K, int pad, bn_rng *rng)
 }
 
 /* ---- bias + activation, activation backward -------------------------------------------------------------- */
+/* A dropout of probability 0.3 at an arbitrary key and first row, as net.c builds one. */
+static bn_dropout test_dropout(void)
+{
+    return (bn_dropout){.layer_key = bn_dropout_layer_key(7, 42, 1), .first_row = 1000,
+                        .threshold = (uint32_t)(0.3 * 4294967296.0), .keep = 0.7f, .scale = 1.0f / 0.7f};
+}
+
 static void check_bias_act(int rows, int n, bn_rng *rng)
 {
     size_t count = (size_t)rows * n;
@@ -171,16 +178,19 @@ static void check_bias_act(int rows, int n, bn_rng *rng)
           *Zf = alloc_floats(count);
     fill(X, count, 3.0, rng); /* wide enough to reach the saturated ends of sigmoid and tanh */
     fill(b, (size_t)n, 1.0, rng);
+    const bn_dropout dropout = test_dropout();
     for (int act = 0; act < BN_ACT_COUNT; act++) {
-        for (int with_z = 0; with_z < 2; with_z++) {
+        for (int variant = 0; variant < 4; variant++) {
+            const int with_z = variant & 1;
+            const bn_dropout *drop = variant & 2 ? &dropout : NULL;
             memcpy(Yn, X, count * sizeof(float));
-            naive->bias_act(Yn, with_z ? Zn : NULL, b, rows, n, (bn_act)act, 0.1f);
+            naive->bias_act(Yn, with_z ? Zn : NULL, b, rows, n, (bn_act)act, 0.1f, drop);
             for (int f = 0; f < 2; f++) {
                 char what[128];
-                snprintf(what, sizeof what, "bias_act %s %s, %d x %d, Z %s", fast[f]->name,
-                         bn_act_name((bn_act)act), rows, n, with_z ? "kept" : "not kept");
+                snprintf(what, sizeof what, "bias_act %s %s, %d x %d, Z %s%s", fast[f]->name,
+                         bn_act_name((bn_act)act), rows, n, with_z ? "kept" : "not kept", drop ? ", dropout" : "");
                 memcpy(Yf, X, count * sizeof(float));
-                fast[f]->bias_act(Yf, with_z ? Zf : NULL, b, rows, n, (bn_act)act, 0.1f);
+                fast[f]->bias_act(Yf, with_z ? Zf : NULL, b, rows, n, (bn_act)act, 0.1f, drop);
                 int bad = compare(W_BIAS_ACT, what, Yf, Yn, NULL, count, ELEM_ABS, ELEM_REL);
                 if (with_z) /* one float add: identical everywhere */
                     bad += compare(W_BIAS_ACT, what, Zf, Zn, NULL, count, 0, 0);
@@ -190,7 +200,7 @@ static void check_bias_act(int rows, int n, bn_rng *rng)
     }
     /* The naive kernel itself against the definition, for one activation whose value is exact: leaky relu. */
     memcpy(Yn, X, count * sizeof(float));
-    naive->bias_act(Yn, NULL, b, rows, n, BN_ACT_LEAKY_RELU, 0.25f);
+    naive->bias_act(Yn, NULL, b, rows, n, BN_ACT_LEAKY_RELU, 0.25f, NULL);
     int bad = 0;
     for (size_t k = 0; k < count; k++) {
         float z = X[k] + b[k % (size_t)n];
@@ -205,31 +215,36 @@ static void check_bias_act(int rows, int n, bn_rng *rng)
     free(Zf);
 }
 
-static void check_act_backward(size_t n, bn_rng *rng)
+static void check_act_backward(int rows, int cols, bn_rng *rng)
 {
+    const size_t n = (size_t)rows * cols;
     float *Z = alloc_floats(n), *Y = alloc_floats(n), *dY = alloc_floats(n), *dn = alloc_floats(n),
-          *df = alloc_floats(n), *zero = alloc_floats(1);
-    zero[0] = 0.0f;
+          *df = alloc_floats(n), *zero = alloc_floats((size_t)cols);
+    memset(zero, 0, (size_t)cols * sizeof(float));
+    const bn_dropout dropout = test_dropout();
     for (int act = 0; act < BN_ACT_COUNT; act++) {
-        /* A consistent (Z, Y) pair from the naive forward kernel: derivatives are taken from Y. */
-        fill(Y, n, 3.0, rng);
-        naive->bias_act(Y, Z, zero, (int)n, 1, (bn_act)act, 0.1f);
-        fill(dY, n, 1.0, rng);
-        const float *zin = bn_act_needs_z((bn_act)act) ? Z : NULL;
-        naive->act_backward(dn, dY, zin, Y, n, (bn_act)act, 0.1f);
-        for (int f = 0; f < 2; f++) {
-            for (int alias = 0; alias < 2; alias++) {
-                char what[128];
-                snprintf(what, sizeof what, "act_backward %s %s, n %zu%s", fast[f]->name, bn_act_name((bn_act)act),
-                         n, alias ? ", dZ aliasing dY" : "");
-                float *out = df;
-                if (alias) {
-                    memcpy(df, dY, n * sizeof(float));
-                    fast[f]->act_backward(df, df, zin, Y, n, (bn_act)act, 0.1f);
-                } else {
-                    fast[f]->act_backward(out, dY, zin, Y, n, (bn_act)act, 0.1f);
+        for (int dropped = 0; dropped < 2; dropped++) {
+            const bn_dropout *drop = dropped ? &dropout : NULL;
+            /* A consistent (Z, Y) pair from the naive forward kernel: derivatives are taken from Y. */
+            fill(Y, n, 3.0, rng);
+            naive->bias_act(Y, Z, zero, rows, cols, (bn_act)act, 0.1f, drop);
+            fill(dY, n, 1.0, rng);
+            const float *zin = bn_act_needs_z((bn_act)act) ? Z : NULL;
+            naive->act_backward(dn, dY, zin, Y, rows, cols, (bn_act)act, 0.1f, drop);
+            for (int f = 0; f < 2; f++) {
+                for (int alias = 0; alias < 2; alias++) {
+                    char what[128];
+                    snprintf(what, sizeof what, "act_backward %s %s, %d x %d%s%s", fast[f]->name,
+                             bn_act_name((bn_act)act), rows, cols, alias ? ", dZ aliasing dY" : "",
+                             drop ? ", dropout" : "");
+                    if (alias) {
+                        memcpy(df, dY, n * sizeof(float));
+                        fast[f]->act_backward(df, df, zin, Y, rows, cols, (bn_act)act, 0.1f, drop);
+                    } else {
+                        fast[f]->act_backward(df, dY, zin, Y, rows, cols, (bn_act)act, 0.1f, drop);
+                    }
+                    CHECKF(compare(W_ACT_BWD, what, df, dn, NULL, n, ELEM_ABS, ELEM_REL) == 0, "%s", what);
                 }
-                CHECKF(compare(W_ACT_BWD, what, out, dn, NULL, n, ELEM_ABS, ELEM_REL) == 0, "%s", what);
             }
         }
     }
@@ -346,7 +361,9 @@ static void check_sgd_update(size_t n, bn_rng *rng)
             /* With mu == 0 the velocity is neither read nor written: NaN there must not leak into w. */
             for (size_t i = 0; i < n; i++)
                 vn[i] = mu == 0.0f ? NAN : v0[i];
-            double sn = naive->sgd_update(wn, vn, g, n, 0.1f, mu, wd, nest, want_sq);
+            const bn_update u = {.kind = BN_OPT_SGD, .lr = 0.1f, .momentum = mu, .nesterov = nest,
+                                 .grad_scale = 1.0f};
+            double sn = naive->update(wn, vn, NULL, g, n, &u, wd, want_sq);
             CHECK_CLOSE(sn, want_sq ? exact_sq : 0.0, 0, 1e-12);
             for (int f = 0; f < 2; f++) {
                 char what[128];
@@ -355,7 +372,7 @@ static void check_sgd_update(size_t n, bn_rng *rng)
                 memcpy(wf, w0, n * sizeof(float));
                 for (size_t i = 0; i < n; i++)
                     vf[i] = mu == 0.0f ? NAN : v0[i];
-                double sf = fast[f]->sgd_update(wf, vf, g, n, 0.1f, mu, wd, nest, want_sq);
+                double sf = fast[f]->update(wf, vf, NULL, g, n, &u, wd, want_sq);
                 int bad = compare(W_SGD, what, wf, wn, NULL, n, ELEM_ABS, ELEM_REL);
                 if (mu != 0.0f) {
                     bad += compare(W_SGD, what, vf, vn, NULL, n, ELEM_ABS, ELEM_REL);
@@ -375,7 +392,9 @@ static void check_sgd_update(size_t n, bn_rng *rng)
     /* One step of the naive kernel against the formula, written out in double. */
     memcpy(wn, w0, n * sizeof(float));
     memcpy(vn, v0, n * sizeof(float));
-    naive->sgd_update(wn, vn, g, n, 0.1f, 0.9f, 0.01f, true, false);
+    const bn_update nesterov = {.kind = BN_OPT_SGD, .lr = 0.1f, .momentum = 0.9f, .nesterov = true,
+                                .grad_scale = 1.0f};
+    naive->update(wn, vn, NULL, g, n, &nesterov, 0.01f, false);
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         double step = -0.1 * ((double)g[i] + 0.01 * w0[i]), v = 0.9 * v0[i] + step, w = w0[i] + 0.9 * v + step;
@@ -389,6 +408,87 @@ static void check_sgd_update(size_t n, bn_rng *rng)
     free(vn);
     free(wf);
     free(vf);
+}
+
+/* Adam and AdamW, with and without decay and a clipping scale: fast equals naive, and one naive step equals
+ * the formula written out in double. */
+static void check_adam_update(size_t n, bn_rng *rng)
+{
+    float *w0 = alloc_floats(n), *m0 = alloc_floats(n), *v0 = alloc_floats(n), *g = alloc_floats(n);
+    float *w[2], *m[2], *v[2];
+    for (int k = 0; k < 2; k++) {
+        w[k] = alloc_floats(n);
+        m[k] = alloc_floats(n);
+        v[k] = alloc_floats(n);
+    }
+    fill(w0, n, 1.0, rng);
+    fill(m0, n, 0.1, rng);
+    fill(g, n, 1.0, rng);
+    for (size_t i = 0; i < n; i++)
+        v0[i] = m0[i] * m0[i] + 1e-3f; /* a second moment is positive */
+    for (int kind = BN_OPT_ADAM; kind <= BN_OPT_ADAMW; kind++) {
+        for (int variant = 0; variant < 4; variant++) {
+            const float wd = variant & 1 ? 0.01f : 0.0f, scale = variant & 2 ? 0.5f : 1.0f;
+            const bn_optim opt = {.kind = (bn_optimizer)kind, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f,
+                                  .eps = 1e-8f, .t = 3};
+            const bn_update u = bn_update_for(&opt, scale);
+            for (int k = 0; k < 2; k++) {
+                memcpy(w[k], w0, n * sizeof(float));
+                memcpy(m[k], m0, n * sizeof(float));
+                memcpy(v[k], v0, n * sizeof(float));
+            }
+            naive->update(w[0], m[0], v[0], g, n, &u, wd, false);
+            for (int f = 0; f < 2; f++) {
+                char what[128];
+                snprintf(what, sizeof what, "update %s %s, n %zu, wd %g, scale %g", fast[f]->name,
+                         bn_optimizer_name((bn_optimizer)kind), n, wd, scale);
+                memcpy(w[1], w0, n * sizeof(float));
+                memcpy(m[1], m0, n * sizeof(float));
+                memcpy(v[1], v0, n * sizeof(float));
+                fast[f]->update(w[1], m[1], v[1], g, n, &u, wd, false);
+                int bad = compare(W_SGD, what, w[1], w[0], NULL, n, ELEM_ABS, ELEM_REL) +
+                          compare(W_SGD, what, m[1], m[0], NULL, n, ELEM_ABS, ELEM_REL) +
+                          compare(W_SGD, what, v[1], v[0], NULL, n, ELEM_ABS, ELEM_REL);
+                CHECKF(bad == 0, "%s", what);
+            }
+            int bad = 0;
+            const double bc1 = 1 - pow(0.9, 3), bc2 = 1 - pow(0.999, 3);
+            for (size_t i = 0; i < n; i++) {
+                double wi = w0[i], gi = (double)g[i] * scale;
+                if (kind == BN_OPT_ADAMW)
+                    wi -= 1e-3 * wd * wi;
+                else
+                    gi += wd * wi;
+                double mi = 0.9 * m0[i] + 0.1 * gi, vi = 0.999 * v0[i] + 0.001 * gi * gi;
+                double want = wi - 1e-3 * (mi / bc1) / (sqrt(vi / bc2) + 1e-8);
+                bad += fabs(w[0][i] - want) > 1e-6 * (1 + fabs(want)) || fabs(m[0][i] - mi) > 1e-6 * (1 + fabs(mi));
+            }
+            CHECKF(bad == 0, "naive %s step, n %zu, wd %g: %d entries differ from the formula",
+                   bn_optimizer_name((bn_optimizer)kind), n, wd, bad);
+        }
+    }
+    free(w0);
+    free(m0);
+    free(v0);
+    free(g);
+    for (int k = 0; k < 2; k++) {
+        free(w[k]);
+        free(m[k]);
+        free(v[k]);
+    }
+}
+
+static void check_sqnorm(size_t n, bn_rng *rng)
+{
+    float *x = alloc_floats(n);
+    fill(x, n, 1.0, rng);
+    double exact = 0.0;
+    for (size_t i = 0; i < n; i++)
+        exact += (double)x[i] * x[i];
+    for (int f = 0; f < 2; f++)
+        CHECKF(fabs(fast[f]->sqnorm(x, n) - exact) <= 1e-12 * exact, "sqnorm %s, n %zu", fast[f]->name, n);
+    CHECK(fabs(naive->sqnorm(x, n) - exact) <= 1e-12 * exact);
+    free(x);
 }
 
 static void run_all(uint64_t seed)
@@ -408,10 +508,13 @@ static void run_all(uint64_t seed)
         if (mats[s][1] >= 2)
             check_softmax_xent(mats[s][0], mats[s][1], &rng);
     }
+    for (size_t s = 0; s < sizeof mats / sizeof mats[0]; s++)
+        check_act_backward(mats[s][0], mats[s][1], &rng);
     static const size_t lens[] = {1, 3, 17, 127, 300 * 257};
     for (size_t s = 0; s < sizeof lens / sizeof lens[0]; s++) {
-        check_act_backward(lens[s], &rng);
         check_sgd_update(lens[s], &rng);
+        check_adam_update(lens[s], &rng);
+        check_sqnorm(lens[s], &rng);
     }
 }
 

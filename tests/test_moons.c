@@ -75,7 +75,7 @@ static double test_accuracy(bn_net *net)
 
 /* Trains on the first N_TRAIN rows in batches of `batch` rows, in order (the data are already shuffled);
  * returns the test accuracy, or -1 on an error. */
-static double train(const bn_arch *arch, bn_init init, float std, const bn_sgd *sgd, int steps, int batch,
+static double train(const bn_arch *arch, bn_init init, float std, const bn_optim *sgd, int steps, int batch,
                     uint64_t seed)
 {
     bn_net *net = NULL;
@@ -95,7 +95,7 @@ static double train(const bn_arch *arch, bn_init init, float std, const bn_sgd *
             bn_net_destroy(&net);
             return -1.0;
         }
-        bn_net_sgd_step(net, sgd, NULL);
+        bn_net_optim_step(net, sgd, NULL);
         row = row + rows >= N_TRAIN ? 0 : row + rows;
     }
     double acc = test_accuracy(net);
@@ -115,7 +115,7 @@ int main(void)
 
     /* The coursework's network: sigmoid, N(0, 1) weights, plain gradient descent on the whole training set. */
     bn_arch sig = {.depth = 3, .sizes = {2, 100, 100, 2}, .act = BN_ACT_SIGMOID};
-    bn_sgd plain = {.lr = 0.1f};
+    bn_optim plain = {.lr = 0.1f};
     double acc[5];
     for (int s = 0; s < 5; s++) {
         bn_rng data_rng;
@@ -135,7 +135,7 @@ int main(void)
 
     /* A tuned recipe: ReLU, He initialisation, momentum, minibatches. */
     bn_arch relu = {.depth = 3, .sizes = {2, 64, 64, 2}, .act = BN_ACT_RELU};
-    bn_sgd tuned = {.lr = 0.1f, .momentum = 0.9f};
+    bn_optim tuned = {.lr = 0.1f, .momentum = 0.9f};
     bn_rng data_rng;
     bn_rng_seed(&data_rng, 300);
     moons_make(xs, ys, N_POINTS, 0.1, &data_rng);

@@ -27,12 +27,12 @@ static void check_activation_extremes(const bn_backend *be)
     for (int act = 0; act < BN_ACT_COUNT; act++) {
         float Y[N], Z[N], dY[N], dZ[N];
         memcpy(Y, z, sizeof Y);
-        be->bias_act(Y, Z, zero, 1, N, (bn_act)act, 0.1f);
+        be->bias_act(Y, Z, zero, 1, N, (bn_act)act, 0.1f, NULL);
         CHECKF(all_finite(Y, N), "%s %s: non-finite activation at +-1e4 (%g, %g)", name, bn_act_name((bn_act)act),
                (double)Y[0], (double)Y[1]);
         for (int i = 0; i < N; i++)
             dY[i] = 1.0f;
-        be->act_backward(dZ, dY, Z, Y, N, (bn_act)act, 0.1f);
+        be->act_backward(dZ, dY, Z, Y, 1, N, (bn_act)act, 0.1f, NULL);
         CHECKF(all_finite(dZ, N), "%s %s: non-finite derivative at +-1e4 (%g, %g)", name,
                bn_act_name((bn_act)act), (double)dZ[0], (double)dZ[1]);
         switch ((bn_act)act) {
@@ -109,9 +109,9 @@ static void check_extreme_logits(const bn_backend *be, bn_act act)
     CHECK(status == BN_OK);
     for (int i = 0; i < 2; i++)
         CHECK_CLOSE((double)p[2 * i] + p[2 * i + 1], 1.0, SUM_TOL, 0);
-    bn_sgd sgd = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 1e-4f};
+    bn_optim sgd = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 1e-4f};
     double sq = NAN;
-    bn_net_sgd_step(net, &sgd, &sq);
+    bn_net_optim_step(net, &sgd, &sq);
     CHECK(isfinite(sq));
     params = bn_net_params(net, &count);
     CHECKF(all_finite(params, count), "%s %s: non-finite weights after a step", name, bn_act_name(act));

@@ -76,7 +76,7 @@ static bn_train_state fresh_state(void)
     bn_train_state_init(&st);
     st.hp.epochs = 3;
     st.hp.batch = 16;
-    st.hp.sgd = (bn_sgd){.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-3f, .nesterov = true};
+    st.hp.opt = (bn_optim){.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-3f, .nesterov = true};
     st.hp.lr_decay = 0.9f;
     st.hp.seed = 7;
     st.hp.init = BN_INIT_XAVIER;

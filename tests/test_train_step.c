@@ -1,5 +1,5 @@
 /* bn_net_train_step fuses the SGD update into the backward pass. It must leave weights, momentum and
- * gradients bitwise equal to bn_net_backprop followed by bn_net_sgd_step (the elementwise update does the
+ * gradients bitwise equal to bn_net_backprop followed by bn_net_optim_step (the elementwise update does the
  * same float operations in the same order, whatever the split), report the same loss, and update nothing
  * when the loss is not finite. */
 #include "harness.h"
@@ -38,7 +38,7 @@ static bool blocks_equal(bn_net *a, bn_net *b)
     return same && memcmp(pa, pb, n * sizeof(float)) == 0;
 }
 
-static void compare(const char *backend, const char *sizes, bn_act act, int batch, bn_sgd sgd)
+static void compare(const char *backend, const char *sizes, bn_act act, int batch, bn_optim sgd)
 {
     bn_net *split = make(backend, sizes, act, batch, 5), *fused = make(backend, sizes, act, batch, 5);
     const bn_arch *arch = bn_net_arch(split);
@@ -55,7 +55,7 @@ static void compare(const char *backend, const char *sizes, bn_act act, int batc
         double loss_a = 0, loss_b = 0, sq_a = 0, sq_b = 0;
         int right_a = -1, right_b = -2;
         CHECK(bn_net_backprop(split, x, labels, rows, &loss_a, &right_a) == BN_OK);
-        bn_net_sgd_step(split, &sgd, &sq_a);
+        bn_net_optim_step(split, &sgd, &sq_a);
         CHECK(bn_net_train_step(fused, x, labels, rows, &sgd, &loss_b, &right_b, &sq_b) == BN_OK);
         CHECKF(loss_a == loss_b && right_a == right_b, "%s %s: loss %.9g vs %.9g, correct %d vs %d", backend,
                sizes, loss_a, loss_b, right_a, right_b);
@@ -84,7 +84,7 @@ static void nan_updates_nothing(const char *backend)
     CHECK(n <= 256);
     memcpy(before, p, n * sizeof(float));
     double loss = 0;
-    bn_sgd sgd = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f};
+    bn_optim sgd = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f};
     int status = bn_net_train_step(net, x, labels, 4, &sgd, &loss, NULL, NULL);
     CHECKF(status == BN_E_DIVERGED && strstr(bn_errmsg(), "NaN"), "%s: NaN loss gave status %d (%s)", backend,
            status, bn_errmsg());
@@ -101,7 +101,7 @@ static void nan_updates_nothing(const char *backend)
 int main(void)
 {
     static const char *const backends[] = {"blas", "naive", "naive-omp"};
-    const bn_sgd rules[] = {
+    const bn_optim rules[] = {
         {.lr = 0.05f},
         {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f},
         {.lr = 0.02f, .momentum = 0.8f, .weight_decay = 0.001f, .nesterov = true},

@@ -63,8 +63,8 @@ static void fixture_loads(void)
     CHECK(strcmp(bn_arch_format(bn_net_arch(net), desc, sizeof desc), "64-12-4") == 0);
     CHECK(bn_net_arch(net)->act == BN_ACT_TANH);
     CHECK(st.hp.epochs == 3 && st.hp.batch == 16 && st.hp.seed == 7 && st.hp.init == BN_INIT_XAVIER);
-    CHECK(st.hp.sgd.lr == 0.05f && st.hp.sgd.momentum == 0.9f && st.hp.sgd.weight_decay == 1e-3f);
-    CHECK(st.hp.sgd.nesterov && st.hp.lr_decay == 0.9f);
+    CHECK(st.hp.opt.lr == 0.05f && st.hp.opt.momentum == 0.9f && st.hp.opt.weight_decay == 1e-3f);
+    CHECK(st.hp.opt.nesterov && st.hp.lr_decay == 0.9f);
     CHECK(st.epoch == 1 && st.step == 7 && st.train_n == TRAIN && bn_train_started(&st));
     check_floats_match_file(net, file);
     bn_net_destroy(&net);

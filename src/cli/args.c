@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shared options plus the largest command's own (train has 25). */
-#define MAX_OPTIONS 40
+/* Shared options plus the largest command's own (train has 38). */
+#define MAX_OPTIONS 56
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
 cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...)
@@ -242,6 +242,8 @@ static args_outcome parse(const cli_command *c, int argc, char **argv, cli_args 
         }
         if (o->id == OPT_HELP) {
             fputs(c->usage, stdout);
+            if (c->usage_more)
+                fputs(c->usage_more, stdout);
             return ARGS_HELP_SHOWN;
         }
         if (store(c->name, o, optarg))

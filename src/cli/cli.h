@@ -88,6 +88,7 @@ typedef struct cli_command {
     cli_exit (*check)(void *ctx);
     cli_exit (*run)(void *ctx);
     void *ctx;
+    const char *usage_more; /* printed after usage; NULL: none (C caps one string literal at 4095 bytes) */
 } cli_command;
 
 /* The shared options and what the parser found, in one place. */

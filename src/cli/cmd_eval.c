@@ -373,6 +373,6 @@ cli_exit cmd_eval(int argc, char **argv)
         opt_text("confusion-csv", OPT_CONFUSION_CSV, &o.confusion_csv), opt_flag("brief", OPT_BRIEF, &o.brief),
     };
     const cli_command command = {"eval", usage_text, COMMON_DATA | COMMON_THREADS | COMMON_BACKEND, own,
-                                 ARRAY_LEN(own), 0, check_options, run_eval, &o};
+                                 ARRAY_LEN(own), 0, check_options, run_eval, &o, NULL};
     return args_run(&command, argc, argv, &o.common);
 }

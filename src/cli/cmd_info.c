@@ -122,6 +122,6 @@ cli_exit cmd_info(int argc, char **argv)
     const cli_option own[] = {opt_text("layers", OPT_LAYERS, &o.layers),
                               opt_int("batch", OPT_BATCH, &o.batch, 1, 65536)};
     const cli_command command = {"info", usage_text, COMMON_THREADS | COMMON_BLAS_CORE | COMMON_PLAN, own,
-                                 ARRAY_LEN(own), 0, NULL, run_info, &o};
+                                 ARRAY_LEN(own), 0, NULL, run_info, &o, NULL};
     return args_run(&command, argc, argv, &o.common);
 }

@@ -228,7 +228,7 @@ static cli_exit make_data_and_net(const moons_options *o, moons_run *r)
  * BN_E_DIVERGED from bn_net_train_step, the one signal for it. */
 static cli_exit train_moons(const moons_options *o, moons_run *r)
 {
-    const bn_sgd sgd = {.lr = o->lr, .momentum = 0.9f, .weight_decay = 0.0f, .nesterov = false};
+    const bn_optim sgd = {.lr = o->lr, .momentum = 0.9f, .weight_decay = 0.0f, .nesterov = false};
     float *x = bn_net_input(r->net);
     int32_t *y = bn_net_labels(r->net);
     size_t pos = (size_t)r->n_train;
@@ -300,6 +300,6 @@ cli_exit cmd_moons(int argc, char **argv)
         opt_float("noise", OPT_NOISE, &o.noise, CLOSED, 0, 10, CLOSED),
         opt_float("lr", OPT_LR, &o.lr, OPEN, 0, 100, CLOSED), opt_int("batch", OPT_BATCH, &o.batch, 1, 4096),
     };
-    const cli_command command = {"moons", usage_text, 0, own, ARRAY_LEN(own), 0, check_options, run_moons, &o};
+    const cli_command command = {"moons", usage_text, 0, own, ARRAY_LEN(own), 0, check_options, run_moons, &o, NULL};
     return args_run(&command, argc, argv, &o.common);
 }

@@ -388,6 +388,6 @@ cli_exit cmd_plot(int argc, char **argv)
         opt_text("steps", OPT_STEPS, &o.steps_csv), with_short('o', opt_text("output", OPT_OUTPUT, &o.png)),
         opt_int("smooth", OPT_SMOOTH, &o.smooth, 1, 100000), opt_text("size", OPT_SIZE, &o.size),
     };
-    const cli_command command = {"plot", usage_text, 0, own, ARRAY_LEN(own), 1, check_options, run_plot, &o};
+    const cli_command command = {"plot", usage_text, 0, own, ARRAY_LEN(own), 1, check_options, run_plot, &o, NULL};
     return args_run(&command, argc, argv, &o.common);
 }

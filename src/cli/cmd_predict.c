@@ -236,6 +236,6 @@ cli_exit cmd_predict(int argc, char **argv)
         opt_text("fitted", OPT_FITTED, &o.fitted_dir),
     };
     /* "-" stays an operand, and images may come before the flags: no short options. */
-    const cli_command command = {"predict", usage_text, 0, own, ARRAY_LEN(own), -1, check_options, run_predict, &o};
+    const cli_command command = {"predict", usage_text, 0, own, ARRAY_LEN(own), -1, check_options, run_predict, &o, NULL};
     return args_run(&command, argc, argv, &o.common);
 }

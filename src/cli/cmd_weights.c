@@ -133,6 +133,6 @@ cli_exit cmd_weights(int argc, char **argv)
         opt_int("scale", OPT_SCALE, &o.scale, 1, 32), opt_int("units", OPT_UNITS, &o.units, 1, BN_MAX_WIDTH),
         opt_text("shape", OPT_SHAPE, &o.shape),
     };
-    const cli_command command = {"weights", usage_text, 0, own, ARRAY_LEN(own), 0, check_options, run_weights, &o};
+    const cli_command command = {"weights", usage_text, 0, own, ARRAY_LEN(own), 0, check_options, run_weights, &o, NULL};
     return args_run(&command, argc, argv, &o.common);
 }

@@ -1,4 +1,5 @@
-/* Names of activations and initialisations, for the CLI and model files. */
+/* Names of the enums a user chooses by name (activations, initialisations, optimizers, schedules, early
+ * stopping monitors), for the CLI, model files and messages. */
 #include "blasnet.h"
 #include "error.h"
 
@@ -36,8 +37,23 @@ static int parse_name(const name_table *t, const char *name, int *value)
     return bn_fail(BN_E_INVALID, "unknown %s '%s' (%s)", t->what, name, t->choices);
 }
 
+static const char *const optimizer_names[BN_OPT_COUNT] = {
+    [BN_OPT_SGD] = "sgd", [BN_OPT_ADAM] = "adam", [BN_OPT_ADAMW] = "adamw"};
+static const name_table optimizers = {optimizer_names, BN_OPT_COUNT, "optimizer", "sgd, adam, adamw"};
+
+static const char *const schedule_names[BN_SCHED_COUNT] = {
+    [BN_SCHED_CONSTANT] = "constant", [BN_SCHED_STEP] = "step", [BN_SCHED_COSINE] = "cosine",
+    [BN_SCHED_ONECYCLE] = "onecycle"};
+static const name_table schedules = {schedule_names, BN_SCHED_COUNT, "schedule", "constant, step, cosine, onecycle"};
+
+static const char *const monitor_names[BN_MONITOR_COUNT] = {[BN_MONITOR_LOSS] = "loss", [BN_MONITOR_ACC] = "acc"};
+static const name_table monitors = {monitor_names, BN_MONITOR_COUNT, "monitor", "loss, acc"};
+
 const char *bn_act_name(bn_act act) { return name_of(&acts, (int)act); }
 const char *bn_init_name(bn_init init) { return name_of(&inits, (int)init); }
+const char *bn_optimizer_name(bn_optimizer kind) { return name_of(&optimizers, (int)kind); }
+const char *bn_schedule_name(bn_schedule schedule) { return name_of(&schedules, (int)schedule); }
+const char *bn_monitor_name(bn_monitor monitor) { return name_of(&monitors, (int)monitor); }
 
 int bn_act_parse(bn_act *act, const char *name)
 {
@@ -52,5 +68,29 @@ int bn_init_parse(bn_init *init, const char *name)
     int value = 0, status = parse_name(&inits, name, &value);
     if (!status)
         *init = (bn_init)value;
+    return status;
+}
+
+int bn_optimizer_parse(bn_optimizer *kind, const char *name)
+{
+    int value = 0, status = parse_name(&optimizers, name, &value);
+    if (!status)
+        *kind = (bn_optimizer)value;
+    return status;
+}
+
+int bn_schedule_parse(bn_schedule *schedule, const char *name)
+{
+    int value = 0, status = parse_name(&schedules, name, &value);
+    if (!status)
+        *schedule = (bn_schedule)value;
+    return status;
+}
+
+int bn_monitor_parse(bn_monitor *monitor, const char *name)
+{
+    int value = 0, status = parse_name(&monitors, name, &value);
+    if (!status)
+        *monitor = (bn_monitor)value;
     return status;
 }
