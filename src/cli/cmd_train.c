@@ -74,7 +74,8 @@ static const char usage_more[] =
     "  --resume FILE         continue the run stored in FILE; only --epochs, --data, --threads, --backend,\n"
     "                        --plan, logs, --save and checkpoint flags may be given with it\n"
     "\n"
-    "stdout: one line per epoch, then `test: loss=L acc=A% n=N` and `train: S s, R samples/s, E epochs`.\n"
+    "stdout: one line per epoch, then `test: loss=L acc=A% n=N` and `train: S s, R samples/s, E epochs` (with\n"
+    "--target-acc reached: `, P% validation accuracy after T s`).\n"
     "exit status: 0 done, 1 runtime error (data, I/O, divergence), 2 usage error.\n";
 
 /* The options a checkpoint fixes are numbered together, OPT_VAL..OPT_SEED, so --resume refuses them as a
@@ -212,8 +213,8 @@ static void on_progress(void *ctx, const bn_progress *p)
 {
     const train_output *out = ctx;
     if (out->steps) {
-        fprintf(out->steps, "%d,%zu,%llu,%.6f,%.6g,%.6g\n", p->epoch, p->step, (unsigned long long)p->global_step,
-                p->step_loss, p->grad_norm_w1, p->lr);
+        fprintf(out->steps, "%d,%zu,%llu,%.6f,%.6g,%.6g,%.6g\n", p->epoch, p->step,
+                (unsigned long long)p->global_step, p->step_loss, p->grad_norm_w1, p->lr, p->grad_norm);
         if (p->step == p->steps)
             fflush(out->steps);
     }
@@ -233,7 +234,7 @@ static void on_epoch(void *ctx, const bn_epoch_stats *s)
     printf("epoch %3d: train loss=%.4f acc=%.2f%%", s->epoch, s->train_loss, 100.0 * s->train_acc);
     if (!isnan(s->val_acc))
         printf("  val loss=%.4f acc=%.2f%%", s->val_loss, 100.0 * s->val_acc);
-    printf("  lr=%.4g  %.2f s  %.0f samples/s\n", s->lr, s->seconds, s->samples_per_s);
+    printf("  lr=%.4g  %.2f s  %.0f samples/s%s\n", s->lr, s->seconds, s->samples_per_s, s->best ? "  best" : "");
     fflush(stdout);
     if (out->log) {
         fprintf(out->log, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.4f,%.1f,%.6g\n", s->epoch, s->train_loss, s->train_acc,
@@ -260,7 +261,8 @@ static cli_exit open_logs(const train_options *o, train_output *out)
 {
     cli_exit rc = open_log(&out->log, o->log_path,
                            "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n");
-    return rc ? rc : open_log(&out->steps, o->steps_path, "epoch,step,global_step,loss,grad_norm_w1,lr\n");
+    /* grad_norm: the global gradient norm before clipping, NaN without --clip-norm */
+    return rc ? rc : open_log(&out->steps, o->steps_path, "epoch,step,global_step,loss,grad_norm_w1,lr,grad_norm\n");
 }
 
 /* Closes whichever logs are open. A failed close is reported only when nothing failed before it: one error,
@@ -449,17 +451,43 @@ static void set_hooks(const train_options *o, train_output *out, bn_train_hooks 
     hooks->checkpoint_every_steps = o->checkpoint_steps;
 }
 
+/* The recipe in words: optimizer, schedule and regularisers, only what differs from "none". */
+static void format_recipe(const bn_hparams *hp, char *buf, size_t cap)
+{
+    size_t n = 0;
+#define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
+    ADD("%s lr %g", bn_optimizer_name(hp->opt.kind), (double)hp->opt.lr);
+    if (hp->opt.kind == BN_OPT_SGD)
+        ADD(", momentum %g%s", (double)hp->opt.momentum, hp->opt.nesterov ? " (nesterov)" : "");
+    else
+        ADD(", betas %g %g, eps %g", (double)hp->opt.beta1, (double)hp->opt.beta2, (double)hp->opt.eps);
+    ADD(", weight decay %g, %s schedule", (double)hp->opt.weight_decay, bn_schedule_name(hp->schedule));
+    if (hp->lr_decay != 1.0f)
+        ADD(" (decay %g)", (double)hp->lr_decay);
+    if (hp->warmup_steps)
+        ADD(", warm-up %llu steps", (unsigned long long)hp->warmup_steps);
+    if (hp->opt.clip_norm > 0.0f)
+        ADD(", clip norm %g", (double)hp->opt.clip_norm);
+    if (hp->dropout > 0.0f)
+        ADD(", dropout %g", (double)hp->dropout);
+    if (hp->patience)
+        ADD(", patience %d (validation %s)", hp->patience, bn_monitor_name(hp->monitor));
+    if (hp->target_acc > 0.0f)
+        ADD(", target %.2f%%", 100.0 * hp->target_acc);
+#undef ADD
+}
+
 static void print_run_header(const train_options *o, const train_run *r)
 {
     const bn_arch *arch = bn_net_arch(r->net);
     const bn_train_state *s = &r->state;
     const bn_hparams *hp = &s->hp;
-    char arch_text[256];
+    char arch_text[256], recipe[512];
     bn_arch_format(arch, arch_text, sizeof arch_text);
-    printf("blasnet %s: %s %s, %s init, batch %d, lr %g, momentum %g%s, weight decay %g, lr decay %g, seed %llu\n",
-           BLASNET_VERSION, arch_text, bn_act_name(arch->act), bn_init_name(hp->init), hp->batch,
-           (double)hp->opt.lr, (double)hp->opt.momentum, hp->opt.nesterov ? " (nesterov)" : "",
-           (double)hp->opt.weight_decay, (double)hp->lr_decay, (unsigned long long)hp->seed);
+    format_recipe(hp, recipe, sizeof recipe);
+    printf("blasnet %s: %s %s, %s init, batch %d, %d epochs, %s, seed %llu\n", BLASNET_VERSION, arch_text,
+           bn_act_name(arch->act), bn_init_name(hp->init), hp->batch, hp->epochs, recipe,
+           (unsigned long long)hp->seed);
     printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n",
            o->common.data_dir, r->train.n, r->val.n, r->test.n, o->common.backend_name, bn_get_threads(),
            bn_blas_corename(), bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
@@ -467,6 +495,20 @@ static void print_run_header(const train_options *o, const train_run *r)
         printf("resumed from %s at epoch %d, step %llu\n", o->resume_path, s->epoch + 1,
                (unsigned long long)s->step);
     fflush(stdout);
+}
+
+/* How early stopping and the target ended the run, when they did. */
+static void report_early_end(const bn_train_state *s)
+{
+    const bn_hparams *hp = &s->hp;
+    if (s->end == BN_END_PATIENCE)
+        printf("early stop: no better validation %s for %d epochs\n", bn_monitor_name(hp->monitor), hp->patience);
+    if (s->end == BN_END_TARGET)
+        printf("target: validation accuracy reached %.2f%% at epoch %d\n", 100.0 * hp->target_acc, s->epoch);
+    if (hp->patience && s->best_epoch)
+        printf("best: epoch %d, validation %s %.4f%s; the model has its weights\n", s->best_epoch,
+               bn_monitor_name(hp->monitor), hp->monitor == BN_MONITOR_ACC ? 100.0 * s->best_metric : s->best_metric,
+               hp->monitor == BN_MONITOR_ACC ? "%" : "");
 }
 
 /* bn_train's status as the line and exit code a user sees. */
@@ -505,9 +547,13 @@ static cli_exit report_test(train_run *r)
     int status = bn_evaluate(r->net, &r->test, &ev, NULL);
     if (status)
         return runtime_error("train", status, NULL);
+    const bn_train_state *s = &r->state;
     printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
-    printf("train: %.1f s, %.0f samples/s, %d epochs\n", r->state.train_seconds,
-           r->state.train_seconds > 0 ? (double)r->state.samples / r->state.train_seconds : 0.0, r->state.epoch);
+    printf("train: %.1f s, %.0f samples/s, %d epochs", s->train_seconds,
+           s->train_seconds > 0 ? (double)s->samples / s->train_seconds : 0.0, s->epoch);
+    if (s->end == BN_END_TARGET)
+        printf(", %.2f%% validation accuracy after %.1f s", 100.0 * s->hp.target_acc, s->target_seconds);
+    printf("\n");
     return EXIT_OK;
 }
 
@@ -529,6 +575,8 @@ static cli_exit run_train(void *ctx)
     warn_empty_classes(o, &r.train);
     catch_stop_signals();
     rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
+    if (!rc)
+        report_early_end(&r.state);
     rc = close_logs(o, &r.out, rc);
     if (!rc)
         rc = save_model(o, &r);
