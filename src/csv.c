@@ -45,8 +45,9 @@ static int parse_field_slow(const csv_reader *r, const char **pp, const char *en
         p++;
     const char *digits = p;
     *v = 0;
-    while (p < end && (unsigned)(*p - '0') < 10 && p - digits < 4)
-        *v = *v * 10 + (unsigned)(*p++ - '0');
+    for (; p < end && (unsigned)(*p - '0') < 10; p++)
+        if (p - digits < 4) /* enough to tell 255 from 1000 without overflowing */
+            *v = *v * 10 + (unsigned)(*p - '0');
     const char *after = p;
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
@@ -103,15 +104,15 @@ static int first_line(csv_reader *r, const char *p, const char *end, bool *heade
         return bn_fail(BN_E_FORMAT, "'%s' line 1 has one column: rows need the label, then the pixels", r->path);
     int dim = r->columns - 1;
     if (r->rows && r->rows * r->cols != dim)
-        return bn_fail(BN_E_FORMAT, "'%s' has %d pixels per row, but images of %dx%d have %d", r->path, dim, r->rows,
+        return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim, r->rows,
                        r->cols, r->rows * r->cols);
     if (!r->rows) {
         int side = 1;
         while ((side + 1) * (side + 1) <= dim)
             side++;
         if (side * side != dim)
-            return bn_fail(BN_E_FORMAT, "'%s' has %d pixels per row, which is not a square image: give its shape "
-                                        "as rows x cols", r->path, dim);
+            return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, which is not a square image: give its "
+                                        "shape as rows x cols", r->path, dim);
         r->rows = r->cols = side;
     }
     return BN_OK;

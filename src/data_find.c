@@ -14,9 +14,9 @@ enum { TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS, TRAIN_CSV, TEST_CSV
 #define MAX_SETS 64
 #define NAME_MAX_LEN 256
 
-static const char *const role_names[N_ROLES] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train.csv",
-                                                "test.csv"};
+/* The IDX roles' names, for a message that says which file is missing. */
+static const char *const role_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                          "t10k-labels-idx1-ubyte"};
 
 /* The files of one set found in a folder, by role ("" where none). */
 typedef struct {
@@ -197,11 +197,18 @@ static int explain_missing(const found_sets *found, const char *dir)
         return bn_fail(BN_E_IO, "'%s' holds no data set: looked for train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (plain or .gz, - or . before idx, "
                                 "any prefix) and for PREFIXtrain.csv with PREFIXtest.csv", dir);
-    int first = best->csv ? TRAIN_CSV : TRAIN_IMAGES, last = best->csv ? TEST_CSV : TEST_LABELS, missing = first;
-    while (missing < last && best->file[missing][0])
+    if (best->csv) { /* the twin of the one that is there */
+        bool has_train = best->file[TRAIN_CSV][0];
+        const char *have = best->file[has_train ? TRAIN_CSV : TEST_CSV], *from = has_train ? "train" : "test";
+        const char *at = strstr(have, from);
+        return bn_fail(BN_E_IO, "'%s/%.*s%s%s' not found beside '%s'", dir, (int)(at - have), have,
+                       has_train ? "test" : "train", at + strlen(from), have);
+    }
+    int missing = TRAIN_IMAGES;
+    while (missing < TEST_LABELS && best->file[missing][0])
         missing++;
-    return bn_fail(BN_E_IO, "'%s/%s%s' not found (nor .gz%s), but the folder holds the rest of that set", dir,
-                   best->prefix, role_names[missing], best->csv ? "" : ", nor with a dot before idx");
+    return bn_fail(BN_E_IO, "'%s/%s%s' not found (nor .gz, nor with a dot before idx), but the folder holds the rest "
+                            "of that set", dir, best->prefix, role_names[missing]);
 }
 
 /* The one complete set that set (NULL: any) names. */
