@@ -312,7 +312,8 @@ int main(void)
     CHECK(idxw_write_synth_pair(plain, "train", 600, 28, 28, 10, 11) == 0);
     CHECK(idxw_write_synth_pair(plain, "t10k", 100, 28, 28, 10, 12) == 0);
 
-    bn_test_case("gzip folder, CSV from convert, explicit files: the plain folder's weights", gz_and_csv_train_the_same);
+    bn_test_case("gzip folder, CSV from convert, explicit files: the plain folder's weights",
+                 gz_and_csv_train_the_same);
     bn_test_case("EMNIST-style set: right way up, 0-based, the upright weights", emnist_right_way_up);
     bn_test_case("several sets ask for --set; data info", sets_and_info);
     bn_test_case("broken gzip, bombs, bad CSV rows, missing files, folders: one line, exit 1", broken_files);
