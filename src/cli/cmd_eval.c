@@ -171,6 +171,8 @@ static cli_exit plan_tiles(tile_plan *plan, miss *m, size_t n, int classes, int 
     plan->take = calloc((size_t)classes, sizeof *plan->take);
     if (!plan->start || !plan->take)
         return cli_error(EXIT_RUNTIME, "eval", "out of memory for the --errors layout of %d classes", classes);
+    if (n == 0) /* nothing misclassified: m may be NULL, which qsort must not be given even with 0 elements */
+        return EXIT_OK;
     qsort(m, n, sizeof *m, by_truth_then_confidence);
     for (size_t i = 0; i < n; i++)
         plan->start[m[i].truth + 1]++;
