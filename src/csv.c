@@ -104,8 +104,8 @@ static int first_line(csv_reader *r, const char *p, const char *end, bool *heade
         return bn_fail(BN_E_FORMAT, "'%s' line 1 has one column: rows need the label, then the pixels", r->path);
     int dim = r->columns - 1;
     if (r->rows && r->rows * r->cols != dim)
-        return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim, r->rows,
-                       r->cols, r->rows * r->cols);
+        return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim,
+                       r->rows, r->cols, r->rows * r->cols);
     if (!r->rows) {
         int side = 1;
         while ((side + 1) * (side + 1) <= dim)

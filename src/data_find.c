@@ -15,8 +15,8 @@ enum { TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS, TRAIN_CSV, TEST_CSV
 #define NAME_MAX_LEN 256
 
 /* The IDX roles' names, for a message that says which file is missing. */
-static const char *const role_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                                          "t10k-labels-idx1-ubyte"};
+static const char *const role_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
 /* The files of one set found in a folder, by role ("" where none). */
 typedef struct {

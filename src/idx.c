@@ -32,8 +32,9 @@ static void put_be32(uint8_t *p, uint32_t v)
 
 static int check_magic(const char *path, uint32_t got, uint32_t magic)
 {
-    const char *what = got == IDX_MAGIC_IMAGES ? " (an IDX image file)" : got == IDX_MAGIC_LABELS ? " (an IDX label file)"
-                                                                                                : "";
+    const char *what = got == IDX_MAGIC_IMAGES   ? " (an IDX image file)"
+                       : got == IDX_MAGIC_LABELS ? " (an IDX label file)"
+                                                 : "";
     return bn_fail(BN_E_FORMAT, "'%s' has magic 0x%08x%s, expected 0x%08x (IDX %s file)", path, got, what, magic,
                    magic == IDX_MAGIC_IMAGES ? "image" : "label");
 }
