@@ -5,6 +5,7 @@
 #include "act.h"
 #include "backend.h"
 #include "blasnet.h"
+#include "data.h"
 #include "net.h"
 #include "plans.h"
 #include "report.h"
@@ -32,8 +33,10 @@ extern char **environ;
 
 /* The backends in the order of every table; naive is the reference every other one is checked against. */
 enum { BE_NAIVE, BE_NAIVE_OMP, BE_BLAS, N_BACKENDS };
-enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_PLANS = 32, SEC_ALL = 63 };
-static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans"};
+/* data is not in the default set: it writes a 110 MB CSV and times file loading, not the step. */
+enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_PLANS = 32, SEC_ALL = 63,
+       SEC_DATA = 64 };
+static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans", "data"};
 static const char *const backend_names[N_BACKENDS] = {"naive", "naive-omp", "blas"};
 
 typedef struct options {
@@ -1307,7 +1310,8 @@ static void usage(FILE *f)
             "  --batches LIST     batch sizes of the batch sweep\n"
             "  --thread-list LIST thread counts of the thread sweep\n"
             "  --backends LIST    of naive,naive-omp,blas for the sweeps (the per-op table always has all)\n"
-            "  --only LIST        sections among peak,cores,ops,batch,threads,plans (default all)\n"
+            "  --only LIST        sections among peak,cores,ops,batch,threads,plans (default all), and data (loading\n"
+            "                     $BLASNET_DATA or data/mnist as gzip IDX and as CSV: only when named)\n"
             "  --peak-n N         size of the square sgemm that measures the peak (default 4096)\n"
             "  --budget S         seconds of repeats per measurement (default 0.5, quick 0.15)\n"
             "  --naive-cap S      longest naive step the sweeps attempt (default 10, quick 4)\n"
@@ -1419,7 +1423,8 @@ static int read_backends(options *o, const char *text)
 static int read_sections(options *o, const char *text)
 {
     int n = (int)(sizeof section_names / sizeof section_names[0]);
-    return read_name_set("--only", text, section_names, n, "peak, cores, ops, batch or threads", &o->sections);
+    return read_name_set("--only", text, section_names, n, "peak, cores, ops, batch, threads, plans or data",
+                         &o->sections);
 }
 
 static int read_layers(options *o, const char *text)
@@ -1645,6 +1650,10 @@ static int run_benchmark(bench *b)
     }
     if ((o->sections & (SEC_BATCH | SEC_THREADS)) && section_steps(b))
         return 1;
+    if (o->sections & SEC_DATA) {
+        const char *env = getenv("BLASNET_DATA");
+        b->failures += bench_data_section(env && *env ? env : "data/mnist", o->budget_s, b->samples);
+    }
     double peak_now = peak_at(b, o->threads);
     if ((o->sections & SEC_PEAK) && (o->sections & (SEC_OPS | SEC_BATCH | SEC_THREADS)))
         recheck_peak(b, &peak_now);

@@ -218,10 +218,50 @@ typedef struct bn_dataset {
     int rows, cols, dim;
     void *storage; /* owner of the bytes, NULL for a view */
 } bn_dataset;
-/* Reads an IDX image file (magic 0x803) and its label file (magic 0x801), checking magic, dimensions,
- * file sizes and that the counts agree. */
+/* Reads an IDX image file (magic 0x803) and its label file (magic 0x801), each plain or gzip-compressed
+ * (recognised by its magic, inflated straight into the data set's storage), checking magic, dimensions, sizes
+ * (a gzip file must inflate to exactly what its header promises) and that the counts agree. */
 BN_API int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path);
-/* dir/train-images-idx3-ubyte ... dir/t10k-labels-idx1-ubyte */
+/* Writes ds as an IDX image file and label file (uncompressed), each replaced atomically. */
+BN_API int bn_idx_write(const bn_dataset *ds, const char *images_path, const char *labels_path);
+/* Reads a CSV file (plain or gzip): one image per row, the label first, then the pixels 0..255; a header
+ * line is optional (recognised by a first field that is not a number); "\r\n" line ends are accepted.
+ * Images are rows x cols when both are given, else square. Memory stays near the size of the uint8 data.
+ * A bad row fails with the file, line, column and value. */
+BN_API int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols);
+/* Writes ds as CSV with a header line (label,pixel0,...), replaced atomically. */
+BN_API int bn_csv_write(const bn_dataset *ds, const char *path);
+
+#define BN_PATH_MAX 4096
+/* Where one part (train or test) of a data set is: IDX images and labels, or one CSV file. "" when absent. */
+typedef struct bn_data_source {
+    char images[BN_PATH_MAX], labels[BN_PATH_MAX], csv[BN_PATH_MAX];
+} bn_data_source;
+typedef struct bn_data_files {
+    bn_data_source train, test;
+    char set[256]; /* the set's name: the prefix before train-/t10k-/test- ("" for none) */
+} bn_data_files;
+/* Finds a data set at path. A folder: the IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte,
+ * t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (test- for t10k- too), each plain or .gz, with a hyphen or
+ * a dot before idx, after an optional prefix (emnist-letters-train-images-idx3-ubyte.gz); or a pair
+ * PREFIXtrainSUFFIX.csv and PREFIXtestSUFFIX.csv (or .csv.gz). Where several sets are found, set (NULL: none)
+ * names one by its prefix, and the error lists them. A .csv file: it is the training part, and its test
+ * part is the file of the same name with test for train, where there is one (or the other way round). */
+BN_API int bn_data_find(bn_data_files *files, const char *path, const char *set);
+
+/* How stored images and labels become a data set. */
+typedef struct bn_data_layout {
+    int rows, cols;   /* CSV images' shape as stored; 0, 0: square */
+    bool transpose;   /* images are stored transposed (EMNIST): each is transposed back as it loads */
+    int label_offset; /* subtracted from every label (EMNIST letters are 1..26); a smaller label fails */
+} bn_data_layout;
+/* Loads src (IDX or CSV) into ds, laid out as layout says (NULL: as stored). */
+BN_API int bn_data_load_source(bn_dataset *ds, const bn_data_source *src, const bn_data_layout *layout);
+/* Loads both parts of files that are present (an absent part is left empty) and checks that they have
+ * images of one shape. */
+BN_API int bn_data_load(const bn_data_files *files, const bn_data_layout *layout, bn_dataset *train,
+                        bn_dataset *test);
+/* The four MNIST files in dir, found as bn_data_find finds them, both parts required. */
 BN_API int bn_mnist_load(const char *dir, bn_dataset *train, bn_dataset *test);
 BN_API void bn_dataset_free(bn_dataset *ds);
 BN_API bn_dataset bn_dataset_slice(const bn_dataset *ds, size_t start, size_t count);

@@ -1,8 +1,10 @@
-/* IDX files (the MNIST format): big-endian header, then raw uint8. Every field is checked against the file
- * size before anything is trusted, and each failure names the file and the numbers involved. */
+/* IDX files (the MNIST format): big-endian header, then raw uint8, plain or gzip-compressed. Every field is
+ * checked against the file size before anything is allocated or trusted, the body is read straight into the
+ * data set's storage, and each failure names the file and the numbers involved. */
+#include "atomic_file.h"
 #include "blasnet.h"
 #include "error.h"
-#include "file_read.h"
+#include "stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,122 +13,174 @@
 #define IDX_MAGIC_LABELS 0x00000801u
 #define IDX_MAGIC_IMAGES 0x00000803u
 
+/* One IDX file being read: its stream, its header's dimensions, and the body size they promise. */
 typedef struct {
-    uint8_t *data; /* header included */
-    size_t size;
-} file_bytes;
+    bn_stream s;
+    uint32_t dims[3];
+    uint64_t body;
+} idx_file;
 
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-/* Checks the header: magic, dimension count, and that the dimensions account for the exact file size. */
-static int check_header(const file_bytes *f, const char *path, uint32_t magic, int ndims, uint32_t *dims)
+static void put_be32(uint8_t *p, uint32_t v)
 {
-    size_t header = 4 + 4 * (size_t)ndims;
-    /* The magic first, whenever there are 4 bytes: a label file given as images should say so, not
-     * "truncated". */
-    if (f->size >= 4 && be32(f->data) != magic) {
-        uint32_t got = be32(f->data);
-        const char *what = got == IDX_MAGIC_IMAGES ? " (an IDX image file)"
-                           : got == IDX_MAGIC_LABELS ? " (an IDX label file)"
-                                                     : "";
-        return bn_fail(BN_E_FORMAT, "'%s' has magic 0x%08x%s, expected 0x%08x (IDX %s file)", path, got, what,
-                       magic, magic == IDX_MAGIC_IMAGES ? "image" : "label");
-    }
-    if (f->size < header)
-        return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, shorter than the %zu-byte IDX header", path,
-                       f->size, header);
-    uint64_t expect = header, count = 1;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static int check_magic(const char *path, uint32_t got, uint32_t magic)
+{
+    const char *what = got == IDX_MAGIC_IMAGES   ? " (an IDX image file)"
+                       : got == IDX_MAGIC_LABELS ? " (an IDX label file)"
+                                                 : "";
+    return bn_fail(BN_E_FORMAT, "'%s' has magic 0x%08x%s, expected 0x%08x (IDX %s file)", path, got, what, magic,
+                   magic == IDX_MAGIC_IMAGES ? "image" : "label");
+}
+
+/* The body size the header's dimensions promise, each checked against overflow and implausible sizes. */
+static int body_size(idx_file *f, const uint8_t *header, int ndims)
+{
+    const char *path = f->s.path;
+    uint64_t count = 1;
     for (int i = 0; i < ndims; i++) {
-        dims[i] = be32(f->data + 4 + 4 * i);
-        if (dims[i] == 0 && i > 0)
+        f->dims[i] = be32(header + 4 + 4 * i);
+        if (f->dims[i] == 0 && i > 0)
             return bn_fail(BN_E_FORMAT, "'%s': dimension %d is 0", path, i);
-        if (dims[i] > (1u << 30) || __builtin_mul_overflow(count, (uint64_t)dims[i], &count))
-            return bn_fail(BN_E_FORMAT, "'%s': dimension %d = %u is implausibly large", path, i, dims[i]);
+        if (f->dims[i] > (1u << 30) || __builtin_mul_overflow(count, (uint64_t)f->dims[i], &count))
+            return bn_fail(BN_E_FORMAT, "'%s': dimension %d = %u is implausibly large", path, i, f->dims[i]);
     }
-    if (count > UINT64_MAX - expect)
+    if (count > UINT64_MAX - 16)
         return bn_fail(BN_E_FORMAT, "'%s': dimensions overflow", path);
-    expect += count;
-    if ((uint64_t)f->size != expect)
-        return bn_fail(BN_E_FORMAT, "'%s' is %zu bytes, but its header promises %llu (%s)", path, f->size,
-                       (unsigned long long)expect, (uint64_t)f->size < expect ? "truncated" : "trailing bytes");
+    f->body = count;
     return BN_OK;
 }
 
-/* Both files' headers, and that they describe the same samples. */
-static int check_pair(const file_bytes *images, const char *images_path, const file_bytes *labels,
-                      const char *labels_path, uint32_t idims[3])
+/* What the file's size says of the header's promise, before anything is allocated: a plain file must be
+ * exactly that long; a gzip file must be able to inflate to it. */
+static int check_size(const idx_file *f, size_t header)
 {
-    uint32_t ldims[1] = {0};
-    int status = check_header(images, images_path, IDX_MAGIC_IMAGES, 3, idims);
+    uint64_t expect = header + f->body;
+    const bn_stream *s = &f->s;
+    if (s->file_size < 0 || (!s->gz && (uint64_t)s->file_size == expect))
+        return BN_OK;
+    if (!s->gz)
+        return bn_fail(BN_E_FORMAT, "'%s' is %lld bytes, but its header promises %llu (%s)", s->path,
+                       (long long)s->file_size, (unsigned long long)expect,
+                       (uint64_t)s->file_size < expect ? "truncated" : "trailing bytes");
+    if (expect > bn_stream_max_size(s))
+        return bn_fail(BN_E_FORMAT, "'%s' is truncated: %lld gzip bytes cannot inflate to the %llu its header "
+                                    "promises", s->path, (long long)s->file_size, (unsigned long long)expect);
+    return BN_OK;
+}
+
+/* Opens path and reads its header: magic, dimension count, and that the dimensions fit the file. */
+static int open_idx(idx_file *f, const char *path, uint32_t magic, int ndims)
+{
+    uint8_t header[16];
+    size_t size = 4 + 4 * (size_t)ndims, got = 0;
+    int status = bn_stream_open(&f->s, path);
     if (!status)
-        status = check_header(labels, labels_path, IDX_MAGIC_LABELS, 1, ldims);
-    if (!status && idims[0] != ldims[0])
-        status = bn_fail(BN_E_FORMAT, "'%s' holds %u images but '%s' holds %u labels", images_path, idims[0],
-                         labels_path, ldims[0]);
-    if (!status && (uint64_t)idims[1] * idims[2] > BN_MAX_WIDTH)
+        status = bn_stream_read(&f->s, header, size, &got);
+    if (status)
+        return status;
+    /* The magic first, whenever there are 4 bytes: a label file given as images should say so, not
+     * "truncated". */
+    if (got >= 4 && be32(header) != magic)
+        return check_magic(path, be32(header), magic);
+    if (got < size)
+        return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, shorter than the %zu-byte IDX header", path, got,
+                       size);
+    status = body_size(f, header, ndims);
+    return status ? status : check_size(f, size);
+}
+
+/* The body, exactly as long as the header promised, into dst; then the data must end. */
+static int read_body(idx_file *f, uint8_t *dst)
+{
+    size_t got = 0;
+    bool more = false;
+    int status = bn_stream_read(&f->s, dst, f->body, &got);
+    if (!status && got < f->body)
+        return bn_fail(BN_E_FORMAT, "'%s' is truncated: its data ends after %zu of the %llu bytes its header "
+                                    "promises", f->s.path, got, (unsigned long long)f->body);
+    if (!status)
+        status = bn_stream_has_more(&f->s, &more);
+    if (!status && more)
+        return bn_fail(BN_E_FORMAT, "'%s' holds more than the %llu bytes its header promises (trailing bytes%s)",
+                       f->s.path, (unsigned long long)f->body, f->s.gz ? ", or a gzip bomb" : "");
+    return status;
+}
+
+/* Both files' headers, and that they describe the same samples. */
+static int open_pair(idx_file *images, const char *images_path, idx_file *labels, const char *labels_path)
+{
+    int status = open_idx(images, images_path, IDX_MAGIC_IMAGES, 3);
+    if (!status)
+        status = open_idx(labels, labels_path, IDX_MAGIC_LABELS, 1);
+    if (!status && images->dims[0] != labels->dims[0])
+        status = bn_fail(BN_E_FORMAT, "'%s' holds %u images but '%s' holds %u labels", images_path,
+                         images->dims[0], labels_path, labels->dims[0]);
+    if (!status && (uint64_t)images->dims[1] * images->dims[2] > BN_MAX_WIDTH)
         status = bn_fail(BN_E_FORMAT, "'%s': images of %ux%u pixels are larger than blasnet supports", images_path,
-                         idims[1], idims[2]);
+                         images->dims[1], images->dims[2]);
     return status;
 }
 
 int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path)
 {
     memset(ds, 0, sizeof *ds);
-    file_bytes images = {0}, labels = {0};
-    uint32_t idims[3] = {0};
-    int status = bn_read_file(images_path, &images.data, &images.size);
-    if (!status)
-        status = bn_read_file(labels_path, &labels.data, &labels.size);
-    if (!status)
-        status = check_pair(&images, images_path, &labels, labels_path, idims);
+    idx_file images = {.s.fd = -1}, labels = {.s.fd = -1};
+    uint8_t *block = NULL;
+    int status = open_pair(&images, images_path, &labels, labels_path);
     if (status)
         goto out;
-    /* One block owns both: the labels move in behind the pixels, so a data set frees with one call. */
-    size_t pixel_bytes = images.size - 16, n = idims[0];
-    uint8_t *block = realloc(images.data, images.size + n);
-    if (!block) {
-        status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes for '%s'", images.size + n, labels_path);
+    /* One block owns both: the labels sit behind the pixels, so a data set frees with one call. */
+    size_t pixel_bytes = images.body, n = images.dims[0];
+    if (!(block = malloc(pixel_bytes + n + 1))) {
+        status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes for '%s'", pixel_bytes + n, images_path);
         goto out;
     }
-    images.data = NULL; /* now owned by block */
-    memcpy(block + images.size, labels.data + 8, n);
-    ds->pixels = block + 16;
-    ds->labels = block + 16 + pixel_bytes;
-    ds->n = n;
-    ds->rows = (int)idims[1];
-    ds->cols = (int)idims[2];
-    ds->dim = (int)(idims[1] * idims[2]);
-    ds->storage = block;
+    status = read_body(&images, block);
+    if (!status)
+        status = read_body(&labels, block + pixel_bytes);
+    if (status)
+        goto out;
+    *ds = (bn_dataset){.pixels = block, .labels = block + pixel_bytes, .n = n, .rows = (int)images.dims[1],
+                       .cols = (int)images.dims[2], .dim = (int)(images.dims[1] * images.dims[2]), .storage = block};
+    block = NULL;
 out:
-    free(images.data);
-    free(labels.data);
+    free(block);
+    bn_stream_close(&images.s);
+    bn_stream_close(&labels.s);
     return status;
 }
 
-int bn_mnist_load(const char *dir, bn_dataset *train, bn_dataset *test)
+/* header (magic and dims, big-endian) then body, replacing path atomically. */
+static int write_idx(const char *path, uint32_t magic, const uint32_t *dims, int ndims, const uint8_t *body,
+                     size_t body_size)
 {
-    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    char paths[4][4096];
-    for (int i = 0; i < 4; i++)
-        if ((size_t)snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]) >= sizeof paths[i])
-            return bn_fail(BN_E_INVALID, "data folder path '%s' is too long", dir);
-    memset(test, 0, sizeof *test);
-    int status = bn_idx_load(train, paths[0], paths[1]);
-    if (status)
-        return status;
-    status = bn_idx_load(test, paths[2], paths[3]);
-    if (!status && (test->rows != train->rows || test->cols != train->cols))
-        status = bn_fail(BN_E_MISMATCH, "'%s' holds %dx%d images but '%s' holds %dx%d", paths[2], test->rows,
-                         test->cols, paths[0], train->rows, train->cols);
-    if (status) {
-        bn_dataset_free(train);
-        bn_dataset_free(test);
-    }
+    size_t header = 4 + 4 * (size_t)ndims;
+    uint8_t *buf = malloc(header + body_size + 1);
+    if (!buf)
+        return bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to write '%s'", header + body_size, path);
+    put_be32(buf, magic);
+    for (int i = 0; i < ndims; i++)
+        put_be32(buf + 4 + 4 * i, dims[i]);
+    memcpy(buf + header, body, body_size);
+    int status = bn_atomic_write(path, buf, header + body_size);
+    free(buf);
     return status;
+}
+
+int bn_idx_write(const bn_dataset *ds, const char *images_path, const char *labels_path)
+{
+    if (ds->n > UINT32_MAX)
+        return bn_fail(BN_E_INVALID, "%zu images do not fit an IDX file (at most %u)", ds->n, UINT32_MAX);
+    uint32_t idims[3] = {(uint32_t)ds->n, (uint32_t)ds->rows, (uint32_t)ds->cols}, ldims[1] = {(uint32_t)ds->n};
+    int status = write_idx(images_path, IDX_MAGIC_IMAGES, idims, 3, ds->pixels, ds->n * (size_t)ds->dim);
+    return status ? status : write_idx(labels_path, IDX_MAGIC_LABELS, ldims, 1, ds->labels, ds->n);
 }
 
 void bn_dataset_free(bn_dataset *ds)

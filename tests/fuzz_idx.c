@@ -4,25 +4,9 @@
 #define _GNU_SOURCE
 #include "blasnet.h"
 #include "fuzz_main.h"
+#include "fuzz_memfile.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-/* An in-memory file with a path, so the reader's real open/stat/read path is exercised without disk I/O. */
-static int memfile(const uint8_t *data, size_t size, char *path, size_t path_size)
-{
-    int fd = memfd_create("fuzz", 0);
-    if (fd < 0)
-        return -1;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return -1;
-    }
-    snprintf(path, path_size, "/proc/self/fd/%d", fd);
-    return fd;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -208,7 +208,7 @@ static void case_train_csvs(void)
                          col0, 64, NULL);
     CHECKF(rows == 2, "%d epoch rows, want 2", rows);
     CHECK(col0[0] == 1 && col0[1] == 2);
-    rows = check_csv(steps_csv, "epoch,step,global_step,loss,grad_norm_w1,lr", 6, col0, 64, col3);
+    rows = check_csv(steps_csv, "epoch,step,global_step,loss,grad_norm_w1,lr,grad_norm", 7, col0, 64, col3);
     CHECKF(rows == 10, "%d step rows, want 10 (2 epochs x 25 steps, every 5th)", rows);
     for (int r = 0; r < rows && r < 64; r++)
         CHECKF(col3[r] > 0 && isfinite(col3[r]), "step row %d loss %g", r, col3[r]);

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shared options plus the largest command's own (train has 38). */
-#define MAX_OPTIONS 56
+/* Shared options (16) plus the largest command's own (train has 38), with room for more. */
+#define MAX_OPTIONS 64
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
 cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...)
@@ -52,7 +52,8 @@ cli_exit runtime_error(const char *cmd, int status, const char *hint)
 
 const char *data_hint(void)
 {
-    return "fetch MNIST with ./data/fetch-mnist.sh or point --data at a folder of IDX files";
+    return "fetch MNIST with ./data/fetch-mnist.sh, or point --data at a folder of IDX files (plain or .gz) or at a "
+           ".csv file";
 }
 
 /* ---- the table ---------------------------------------------------------------------------------------- */
@@ -160,13 +161,54 @@ typedef enum args_outcome {
     ARGS_INVALID,    /* one usage line was printed: exit 2 */
 } args_outcome;
 
+/* --data and the flags that go with it, into all; returns how many. */
+static size_t data_options(cli_args *a, cli_option *all)
+{
+    cli_data_flags *d = &a->data;
+    const cli_option data[] = {
+        opt_text("data", OPT_DATA, &a->data_dir), opt_text("set", OPT_SET, &d->set),
+        opt_text("train-images", OPT_TRAIN_IMAGES, &d->train_images),
+        opt_text("train-labels", OPT_TRAIN_LABELS, &d->train_labels),
+        opt_text("test-images", OPT_TEST_IMAGES, &d->test_images),
+        opt_text("test-labels", OPT_TEST_LABELS, &d->test_labels), opt_text("train-csv", OPT_TRAIN_CSV, &d->train_csv),
+        opt_text("test-csv", OPT_TEST_CSV, &d->test_csv), opt_text("image-size", OPT_IMAGE_SIZE, &d->image_size),
+        opt_flag("transpose", OPT_TRANSPOSE, &d->layout.transpose),
+        opt_int("label-offset", OPT_LABEL_OFFSET, &d->layout.label_offset, 0, 255),
+    };
+    memcpy(all, data, sizeof data);
+    return ARRAY_LEN(data);
+}
+
+/* The data flags that only make sense together: both files of a part, one form per part, a valid shape. */
+static cli_exit check_data_flags(const cli_command *c, cli_args *a)
+{
+    cli_data_flags *d = &a->data;
+    const char *pairs[2][2] = {{d->train_images, d->train_labels}, {d->test_images, d->test_labels}};
+    const char *csv[2] = {d->train_csv, d->test_csv}, *part[2] = {"train", "test"};
+    for (int i = 0; i < 2; i++) {
+        if (!pairs[i][0] != !pairs[i][1])
+            return cli_error(EXIT_USAGE, c->name, "--%s-images and --%s-labels go together: give both", part[i],
+                             part[i]);
+        if (pairs[i][0] && csv[i])
+            return cli_error(EXIT_USAGE, c->name, "give --%s-csv or --%s-images with --%s-labels, not both", part[i],
+                             part[i], part[i]);
+    }
+    char tail;
+    if (d->image_size && (sscanf(d->image_size, "%d x %d%c", &d->layout.rows, &d->layout.cols, &tail) != 2 ||
+                          d->layout.rows <= 0 || d->layout.cols <= 0 ||
+                          (int64_t)d->layout.rows * d->layout.cols > BN_MAX_WIDTH))
+        return cli_error(EXIT_USAGE, c->name, "--image-size '%s' must be RxC with positive R and C, e.g. 28x28",
+                         d->image_size);
+    return EXIT_OK;
+}
+
 /* The shared options the command takes, then its own, into all; returns how many. */
 static size_t gather_options(const cli_command *c, cli_args *a, cli_option *all)
 {
     size_t n = 0;
     all[n++] = opt_flag("help", OPT_HELP, NULL);
     if (c->common & COMMON_DATA)
-        all[n++] = opt_text("data", OPT_DATA, &a->data_dir);
+        n += data_options(a, all + n);
     if (c->common & COMMON_THREADS)
         all[n++] = opt_int("threads", OPT_THREADS, &a->threads, 1, 4096);
     if (c->common & COMMON_BACKEND)
@@ -217,6 +259,8 @@ static cli_exit finish(const cli_command *c, cli_args *a)
         const char *env = getenv("BLASNET_DATA");
         a->data_dir = env && *env ? env : DEFAULT_DATA_DIR;
     }
+    if ((c->common & COMMON_DATA) && check_data_flags(c, a))
+        return EXIT_USAGE;
     a->backend = bn_backend_find(a->backend_name);
     if ((c->common & COMMON_BACKEND) && !a->backend)
         return cli_error(EXIT_USAGE, c->name, "--backend '%s' is not one of blas, naive, naive-omp", a->backend_name);

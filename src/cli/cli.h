@@ -36,7 +36,12 @@ typedef enum cli_exit {
  * --threads, and runs the command. */
 
 /* Ids of the shared options; a command numbers its own from OPT_COMMAND_FIRST. Ids stay below 64. */
-enum { OPT_HELP = 1, OPT_DATA, OPT_THREADS, OPT_BACKEND, OPT_BLAS_CORE, OPT_PLAN, OPT_COMMAND_FIRST };
+enum {
+    OPT_HELP = 1, OPT_DATA, OPT_THREADS, OPT_BACKEND, OPT_BLAS_CORE, OPT_PLAN,
+    OPT_SET, OPT_TRAIN_IMAGES, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_TRAIN_CSV, OPT_TEST_CSV,
+    OPT_IMAGE_SIZE, OPT_TRANSPOSE, OPT_LABEL_OFFSET, /* COMMON_DATA's, beside --data */
+    OPT_COMMAND_FIRST
+};
 
 /* The shared options a command may take (--help is always there). */
 enum {
@@ -91,10 +96,30 @@ typedef struct cli_command {
     const char *usage_more; /* printed after usage; NULL: none (C caps one string literal at 4095 bytes) */
 } cli_command;
 
+/* COMMON_DATA's flags besides --data: which set, explicit files, and how the images are stored. */
+typedef struct cli_data_flags {
+    const char *set, *train_images, *train_labels, *test_images, *test_labels, *train_csv, *test_csv;
+    const char *image_size;  /* --image-size RxC, parsed into layout */
+    bn_data_layout layout;   /* rows, cols, transpose, label_offset */
+} cli_data_flags;
+
+/* The usage lines of COMMON_DATA's flags, for a command's --help. */
+#define DATA_FLAGS_USAGE                                                                                        \
+    "  --data DIR|FILE       a folder of IDX files (plain or .gz, any prefix) or of train/test CSV files, or a\n" \
+    "                        .csv file (default: $BLASNET_DATA or data/mnist)\n"                                   \
+    "  --set NAME            which set, where the folder holds several (the prefix, e.g. emnist-letters)\n"       \
+    "  --train-images FILE, --train-labels FILE, --test-images FILE, --test-labels FILE\n"                       \
+    "                        IDX files (plain or .gz) by name, instead of --data\n"                                \
+    "  --train-csv FILE, --test-csv FILE  CSV files (label, then pixels 0..255) by name, instead of --data\n"      \
+    "  --image-size RxC      CSV images' shape (default: square)\n"                                               \
+    "  --transpose           images are stored transposed (EMNIST): turn them the right way up\n"                 \
+    "  --label-offset K      subtract K from every label (EMNIST letters: 1, for labels 1..26)\n"
+
 /* The shared options and what the parser found, in one place. */
 typedef struct cli_args {
     const cli_command *command; /* while args_run runs */
     const char *data_dir;       /* --data, else $BLASNET_DATA, else data/mnist */
+    cli_data_flags data;        /* the other data flags */
     int threads;                /* --threads, else bn_default_threads() */
     const char *backend_name;   /* --backend, else blas */
     const bn_backend *backend;  /* the table it names */
@@ -125,6 +150,20 @@ cli_exit runtime_error(const char *cmd, int status, const char *hint);
 
 const char *data_hint(void);
 
+/* ---- data (data_args.c) --------------------------------------------------------------------------------- */
+enum { DATA_TRAIN = 1u << 0, DATA_TEST = 1u << 1 }; /* the parts a command needs */
+/* Finds the files the data flags name (explicit files, else --data), says which in one line on stdout unless
+ * quiet, and loads the parts that `need` asks for (with need 0: whatever is there). */
+cli_exit data_load(const cli_args *args, unsigned need, bool quiet, bn_data_files *files, bn_dataset *train,
+                   bn_dataset *test);
+/* The file that holds a part's labels: its IDX label file or its CSV file. */
+const char *data_labels_path(const bn_data_source *part);
+/* What the data is called in messages: --data, or the explicit training (else test) file. */
+const char *data_name(const cli_args *args);
+/* One warning line when the training and test labels are not the same set of labels. */
+void data_warn_label_sets(const char *cmd, const bn_data_files *files, const bn_dataset *train,
+                          const bn_dataset *test);
+
 cli_exit cmd_train(int argc, char **argv);
 cli_exit cmd_eval(int argc, char **argv);
 cli_exit cmd_info(int argc, char **argv);
@@ -132,6 +171,7 @@ cli_exit cmd_plot(int argc, char **argv);
 cli_exit cmd_weights(int argc, char **argv);
 cli_exit cmd_predict(int argc, char **argv);
 cli_exit cmd_moons(int argc, char **argv);
+cli_exit cmd_data(int argc, char **argv);
 
 /* OpenBLAS kernel choice: warns when OPENBLAS_CORETYPE holds back this CPU, and with --blas-core re-executes
  * the program with the variable set (the kernel is chosen when OpenBLAS loads, so there is no other way). */

@@ -14,7 +14,8 @@ static const char usage_text[] =
     "usage: blasnet eval --model FILE [--data DIR] [--threads N] [--backend NAME]\n"
     "                    [--errors PNG [--errors-max N]] [--confusion-csv FILE] [--brief]\n"
     "  --model FILE     a model written by blasnet train --save\n"
-    "  --data DIR       folder with the MNIST IDX files (default: $BLASNET_DATA or data/mnist)\n"
+    "  (data flags: the test part of the data is read; give the training run's --transpose and --label-offset)\n"
+    DATA_FLAGS_USAGE
     "  --threads N      OpenMP and OpenBLAS threads (default: $OMP_NUM_THREADS, else all cores)\n"
     "  --backend NAME   blas | naive | naive-omp (default: blas)\n"
     "  --errors PNG     draw misclassified test images, one row per true class (its most confident\n"
@@ -170,6 +171,8 @@ static cli_exit plan_tiles(tile_plan *plan, miss *m, size_t n, int classes, int 
     plan->take = calloc((size_t)classes, sizeof *plan->take);
     if (!plan->start || !plan->take)
         return cli_error(EXIT_RUNTIME, "eval", "out of memory for the --errors layout of %d classes", classes);
+    if (n == 0) /* nothing misclassified: m may be NULL, which qsort must not be given even with 0 elements */
+        return EXIT_OK;
     qsort(m, n, sizeof *m, by_truth_then_confidence);
     for (size_t i = 0; i < n; i++)
         plan->start[m[i].truth + 1]++;
@@ -298,11 +301,10 @@ static cli_exit load_model_and_test_set(const eval_options *o, bn_net **net, bn_
     if (status)
         return runtime_error("eval", status, "give a file written by blasnet train --save");
     bn_dataset train;
-    status = bn_mnist_load(o->common.data_dir, &train, test);
-    if (status)
-        return runtime_error("eval", status, data_hint());
-    bn_dataset_free(&train);
-    return EXIT_OK;
+    bn_data_files files;
+    cli_exit rc = data_load(&o->common, DATA_TEST, o->brief, &files, &train, test);
+    bn_dataset_free(&train); /* not read: only the test part was asked for */
+    return rc;
 }
 
 /* The confusion matrix into *cm (classes, classes) and the loss and accuracy into ev. */
@@ -316,7 +318,7 @@ static cli_exit evaluate(const eval_options *o, bn_net *net, const bn_dataset *t
     if (status) {
         char hint[4400];
         snprintf(hint, sizeof hint, "model '%s' does not fit the test set in '%s'", o->model_path,
-                 o->common.data_dir);
+                 data_name(&o->common));
         return runtime_error("eval", status, hint);
     }
     return EXIT_OK;

@@ -15,7 +15,7 @@ static const char usage_text[] =
     "usage: blasnet train [options]\n"
     "\n"
     "data\n"
-    "  --data DIR            folder with the four MNIST IDX files (default: $BLASNET_DATA or data/mnist)\n"
+    DATA_FLAGS_USAGE
     "  --val N               validation samples taken from the end of the training file\n"
     "                        (default: 10000 for 60000 images, else a sixth)\n"
     "  --classes N           number of classes (default: largest training label + 1)\n"
@@ -283,6 +283,7 @@ static cli_exit close_logs(const train_options *o, train_output *out, cli_exit r
 /* ---- the run ------------------------------------------------------------------------------------------ */
 /* What the steps of run_train hand on to each other, and what its one cleanup releases. */
 typedef struct {
+    bn_data_files files;   /* where all and test came from */
     bn_dataset all, test;  /* owned */
     bn_dataset train, val; /* views of all: its first part and its last --val images */
     bn_net *net;
@@ -293,18 +294,22 @@ typedef struct {
 
 static cli_exit load_data(const train_options *o, train_run *r)
 {
-    const char *dir = o->common.data_dir;
-    int status = bn_mnist_load(dir, &r->all, &r->test);
-    if (status)
-        return runtime_error("train", status, data_hint());
+    cli_exit rc = data_load(&o->common, DATA_TRAIN | DATA_TEST, false, &r->files, &r->all, &r->test);
+    if (rc)
+        return rc;
+    const bn_data_source *empty = r->all.n == 0 ? &r->files.train : &r->files.test;
     if (r->all.n == 0 || r->test.n == 0)
-        return cli_error(EXIT_RUNTIME, "train", "'%s/%s' holds no images; fetch the data again (./data/fetch-mnist.sh)",
-                         dir, r->all.n == 0 ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+        return cli_error(EXIT_RUNTIME, "train", "'%s' holds no images; fetch the data again (./data/fetch-mnist.sh)",
+                         empty->csv[0] ? empty->csv : empty->images);
+    int max_label = bn_dataset_max_label(&r->all);
+    if (o->classes && max_label >= o->classes)
+        return cli_error(EXIT_RUNTIME, "train",
+                         "'%s' has label %d, which does not fit --classes %d; raise --classes or fix the data",
+                         data_labels_path(&r->files.train), max_label, o->classes);
     size_t val_n = args_given(&o->common, OPT_VAL) ? (size_t)o->val : r->all.n == 60000 ? 10000 : r->all.n / 6;
     if (val_n >= r->all.n)
-        return cli_error(EXIT_USAGE, "train",
-                         "--val %zu leaves no training data ('%s/train-images-idx3-ubyte' holds %zu images)", val_n,
-                         dir, r->all.n);
+        return cli_error(EXIT_USAGE, "train", "--val %zu leaves no training data ('%s' holds %zu images)", val_n,
+                         data_name(&o->common), r->all.n);
     r->train = bn_dataset_slice(&r->all, 0, r->all.n - val_n);
     r->val = bn_dataset_slice(&r->all, r->all.n - val_n, val_n);
     return EXIT_OK;
@@ -314,13 +319,7 @@ static cli_exit load_data(const train_options *o, train_run *r)
 static cli_exit build_arch(const train_options *o, const bn_dataset *train, bn_arch *arch)
 {
     memset(arch, 0, sizeof *arch);
-    int max_label = bn_dataset_max_label(train);
-    int classes = o->classes ? o->classes : max_label + 1;
-    if (max_label >= classes)
-        return cli_error(EXIT_RUNTIME, "train",
-                         "'%s/train-labels-idx1-ubyte' has label %d, which does not fit --classes %d; raise --classes "
-                         "or fix the data",
-                         o->common.data_dir, max_label, classes);
+    int classes = o->classes ? o->classes : bn_dataset_max_label(train) + 1; /* load_data checked the labels fit */
     if (!o->layers) {
         cli_exit rc = hidden_sizes(o->hidden ? o->hidden : "512", train->dim, classes, arch);
         if (rc)
@@ -378,30 +377,30 @@ static cli_exit resume(const train_options *o, bn_net **net, bn_train_state *sta
 }
 
 /* The validation and test labels must fit the model's classes too. */
-static cli_exit check_labels_fit(const train_options *o, const train_run *r)
+static cli_exit check_labels_fit(const train_run *r)
 {
     const bn_arch *arch = bn_net_arch(r->net);
     int classes = arch->sizes[arch->depth];
     int test_max = bn_dataset_max_label(&r->test), val_max = bn_dataset_max_label(&r->val);
     if (test_max >= classes)
         return cli_error(EXIT_RUNTIME, "train",
-                         "'%s/t10k-labels-idx1-ubyte' has label %d, but the model has %d classes (training labels "
-                         "reach %d): check --classes or the data files",
-                         o->common.data_dir, test_max, classes, bn_dataset_max_label(&r->train));
+                         "'%s' has label %d, but the model has %d classes (training labels reach %d): check --classes "
+                         "or the data files",
+                         data_labels_path(&r->files.test), test_max, classes, bn_dataset_max_label(&r->train));
     if (val_max >= classes)
         return cli_error(EXIT_RUNTIME, "train",
-                         "'%s/train-labels-idx1-ubyte' has label %d in its validation part, but the model has %d "
-                         "classes; raise --classes",
-                         o->common.data_dir, val_max, classes);
+                         "'%s' has label %d in its validation part, but the model has %d classes; raise --classes",
+                         data_labels_path(&r->files.train), val_max, classes);
     return EXIT_OK;
 }
 
 /* Labels that leave classes empty (one stray 200 among the digits makes 201 classes) build outputs that no
- * sample ever trains. When the labels chose the class count, say so once. */
-static void warn_empty_classes(const train_options *o, const bn_dataset *train)
+ * sample ever trains. When the labels chose the class count, say so once; true if it did. */
+static bool warn_empty_classes(const train_options *o, const train_run *r)
 {
+    const bn_dataset *train = &r->train;
     if (o->classes || o->resume_path)
-        return;
+        return false;
     bool seen[256] = {false};
     for (size_t i = 0; i < train->n; i++)
         seen[train->labels[i]] = true;
@@ -410,9 +409,9 @@ static void warn_empty_classes(const train_options *o, const bn_dataset *train)
         empty += !seen[k];
     if (empty)
         fprintf(stderr, "blasnet train: warning: %d of %d classes have no training sample (labels run 0..%d); "
-                        "check '%s/train-labels-idx1-ubyte' for stray labels, or give --classes %d if the empty "
-                        "classes are meant\n",
-                empty, classes, classes - 1, o->common.data_dir, classes);
+                        "check '%s' for stray labels, or give --classes %d if the empty classes are meant\n",
+                empty, classes, classes - 1, data_labels_path(&r->files.train), classes);
+    return empty > 0;
 }
 
 static volatile int stop_requested;
@@ -489,7 +488,7 @@ static void print_run_header(const train_options *o, const train_run *r)
            bn_act_name(arch->act), bn_init_name(hp->init), hp->batch, hp->epochs, recipe,
            (unsigned long long)hp->seed);
     printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n",
-           o->common.data_dir, r->train.n, r->val.n, r->test.n, o->common.backend_name, bn_get_threads(),
+           data_name(&o->common), r->train.n, r->val.n, r->test.n, o->common.backend_name, bn_get_threads(),
            bn_blas_corename(), bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
     if (o->resume_path)
         printf("resumed from %s at epoch %d, step %llu\n", o->resume_path, s->epoch + 1,
@@ -566,13 +565,14 @@ static cli_exit run_train(void *ctx)
     if (rc)
         goto out;
     rc = o->resume_path ? resume(o, &r.net, &r.state) : start_fresh(o, &r.train, &r.net, &r.state);
-    if (rc || (rc = args_apply_plan(&o->common, r.net)) || (rc = check_labels_fit(o, &r)) ||
+    if (rc || (rc = args_apply_plan(&o->common, r.net)) || (rc = check_labels_fit(&r)) ||
         (rc = open_logs(o, &r.out)))
         goto out;
     set_hooks(o, &r.out, &r.hooks);
     print_run_header(o, &r);
     blas_core_notice(); /* after every check: an error stays a single line */
-    warn_empty_classes(o, &r.train);
+    if (!warn_empty_classes(o, &r)) /* one warning about the labels: stray ones explain both */
+        data_warn_label_sets("train", &r.files, &r.all, &r.test);
     catch_stop_signals();
     rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
     if (!rc)

@@ -9,7 +9,7 @@ static void print_usage(FILE *out)
     fputs("usage: blasnet <command> [options]\n"
           "\n"
           "commands:\n"
-          "  train    train an MLP on MNIST-style IDX data (blasnet train --help)\n"
+          "  train    train an MLP on MNIST-style data: IDX (plain or .gz) or CSV (blasnet train --help)\n"
           "  eval     evaluate a saved model: confusion matrix, per-class precision/recall, misclassified\n"
           "           images (blasnet eval --help)\n"
           "  predict  classify PNG/JPEG/PGM pictures, or IDX images on stdin (blasnet predict --help)\n"
@@ -17,6 +17,7 @@ static void print_usage(FILE *out)
           "  weights  draw the first layer's weights as image tiles (blasnet weights --help)\n"
           "  moons    train on the two-moons toy data and draw the decision regions (blasnet moons --help)\n"
           "  info     print the BLAS library, its kernel, thread counts and the CPU\n"
+          "  data     what blasnet sees in a data set, and converting IDX <-> CSV (blasnet data --help)\n"
           "\n"
           "  blasnet --version | --help\n",
           out);
@@ -29,7 +30,7 @@ int main(int argc, char **argv)
         cli_exit (*run)(int argc, char **argv);
     } commands[] = {
         {"train", cmd_train},     {"eval", cmd_eval},       {"info", cmd_info},   {"plot", cmd_plot},
-        {"weights", cmd_weights}, {"predict", cmd_predict}, {"moons", cmd_moons},
+        {"weights", cmd_weights}, {"predict", cmd_predict}, {"moons", cmd_moons},   {"data", cmd_data},
     };
     if (argc < 2) {
         print_usage(stderr);

@@ -1,0 +1,144 @@
+/* The data flags of every command that reads a data set: explicit files, or what bn_data_find finds at
+ * --data; the one line that says which files were found; and the label checks that warn rather than fail. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static bool present(const bn_data_source *s)
+{
+    return s->csv[0] || s->images[0];
+}
+
+const char *data_labels_path(const bn_data_source *part)
+{
+    return part->csv[0] ? part->csv : part->labels;
+}
+
+static bool explicit_files(const cli_data_flags *d)
+{
+    return d->train_images || d->test_images || d->train_csv || d->test_csv;
+}
+
+const char *data_name(const cli_args *a)
+{
+    const cli_data_flags *d = &a->data;
+    if (!explicit_files(d))
+        return a->data_dir;
+    return d->train_csv ? d->train_csv : d->train_images ? d->train_images : d->test_csv ? d->test_csv : d->test_images;
+}
+
+/* The explicit files into files; false, after one line, when a path is too long. */
+static bool copy_explicit(const char *cmd, const cli_data_flags *d, bn_data_files *files)
+{
+    const char *from[6] = {d->train_images, d->train_labels, d->train_csv, d->test_images, d->test_labels, d->test_csv};
+    char *to[6] = {files->train.images, files->train.labels, files->train.csv,
+                   files->test.images,  files->test.labels,  files->test.csv};
+    memset(files, 0, sizeof *files);
+    for (int i = 0; i < 6; i++)
+        if (from[i] && (size_t)snprintf(to[i], BN_PATH_MAX, "%s", from[i]) >= BN_PATH_MAX) {
+            cli_error(EXIT_USAGE, cmd, "the path '%.60s...' is too long", from[i]);
+            return false;
+        }
+    return true;
+}
+
+static void print_part(const char *what, const bn_data_source *s)
+{
+    if (s->csv[0])
+        printf("%s %s", what, s->csv);
+    else if (s->images[0])
+        printf("%s %s + %s", what, s->images, s->labels);
+}
+
+/* The one line that says which files were found. */
+static void print_found(const bn_data_files *files)
+{
+    printf("data files:");
+    if (files->set[0])
+        printf(" set %s,", files->set);
+    print_part(" train", &files->train);
+    if (present(&files->train) && present(&files->test))
+        printf(";");
+    print_part(" test", &files->test);
+    printf("\n");
+}
+
+/* The files the flags name, and whether the parts that `need` asks for are among them. */
+static cli_exit resolve(const cli_args *a, unsigned need, bn_data_files *files)
+{
+    const char *cmd = a->command->name;
+    if (explicit_files(&a->data)) {
+        if (!copy_explicit(cmd, &a->data, files))
+            return EXIT_USAGE;
+    } else {
+        int status = bn_data_find(files, a->data_dir, a->data.set);
+        if (status)
+            return runtime_error(cmd, status, status == BN_E_INVALID ? "pick one with --set NAME" : data_hint());
+    }
+    if ((need & DATA_TRAIN) && !present(&files->train))
+        return cli_error(EXIT_RUNTIME, cmd, "no training part in '%s': give --train-csv FILE, or --train-images and "
+                                            "--train-labels", data_name(a));
+    if ((need & DATA_TEST) && !present(&files->test))
+        return cli_error(EXIT_RUNTIME, cmd, "no test part for '%s' (a CSV file's test part is the file named with test "
+                                            "for train): give --test-csv FILE, or --test-images and --test-labels",
+                         data_name(a));
+    if (need && !(need & DATA_TRAIN))
+        memset(&files->train, 0, sizeof files->train); /* not needed: not read */
+    if (need && !(need & DATA_TEST))
+        memset(&files->test, 0, sizeof files->test);
+    return EXIT_OK;
+}
+
+cli_exit data_load(const cli_args *a, unsigned need, bool quiet, bn_data_files *files, bn_dataset *train,
+                   bn_dataset *test)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    cli_exit rc = resolve(a, need, files);
+    if (rc)
+        return rc;
+    int status = bn_data_load(files, &a->data.layout, train, test);
+    if (status)
+        return runtime_error(a->command->name, status, status == BN_E_IO ? data_hint() : NULL);
+    if (!quiet)
+        print_found(files);
+    return EXIT_OK;
+}
+
+/* Up to 6 of the labels in `a` and not in `b`, as "3, 5, 7" into text; returns how many there are. */
+static int only_in(const bool *a, const bool *b, char *text, size_t size)
+{
+    int n = 0;
+    text[0] = '\0';
+    for (int k = 0; k < 256; k++) {
+        if (!a[k] || b[k])
+            continue;
+        size_t len = strlen(text);
+        if (n < 6)
+            snprintf(text + len, size - len, "%s%d", n ? ", " : "", k);
+        else if (n == 6)
+            snprintf(text + len, size - len, ", ...");
+        n++;
+    }
+    return n;
+}
+
+void data_warn_label_sets(const char *cmd, const bn_data_files *files, const bn_dataset *train,
+                          const bn_dataset *test)
+{
+    bool in_train[256] = {false}, in_test[256] = {false};
+    for (size_t i = 0; i < train->n; i++)
+        in_train[train->labels[i]] = true;
+    for (size_t i = 0; i < test->n; i++)
+        in_test[test->labels[i]] = true;
+    char train_only[64], test_only[64];
+    int a = only_in(in_train, in_test, train_only, sizeof train_only);
+    int b = only_in(in_test, in_train, test_only, sizeof test_only);
+    if (!a && !b)
+        return;
+    fprintf(stderr, "blasnet %s: warning: the training and test labels differ: %d label(s) only in '%s' (%s), %d only "
+                    "in '%s' (%s); check that both parts come from one set (--set) with one --label-offset\n",
+            cmd, a, data_labels_path(&files->train), a ? train_only : "none", b, data_labels_path(&files->test),
+            b ? test_only : "none");
+}

@@ -1,0 +1,295 @@
+/* CSV data (one image per row: the label, then the pixels 0..255), read as a stream of 1 MiB chunks through
+ * stream.h, so plain or gzip alike and memory near the uint8 data (which grows by doubling: untouched pages
+ * cost nothing). The row parser is written by hand, one pass over the bytes with no strtol, because CSV
+ * copies of MNIST are large and a parser is what loading them costs. */
+#include "atomic_file.h"
+#include "blasnet.h"
+#include "error.h"
+#include "stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK ((size_t)1 << 20)
+
+typedef struct {
+    bn_stream s;
+    const char *path;
+    char *buf;                   /* buf[pos..len) not parsed yet; buf[len] is a '\n' sentinel */
+    size_t cap, len, pos;
+    bool eof;
+    size_t line;                 /* the number of the line being parsed, from 1 */
+    int columns;                 /* fields per row, from the first line; 0 before it */
+    int rows, cols;              /* the images' shape, asked or square */
+    uint8_t *pixels, *labels;    /* (n, dim) and (n), room for row_cap rows */
+    size_t n, row_cap;
+} csv_reader;
+
+/* ---- fields ------------------------------------------------------------------------------------------- */
+/* The field at p (up to the next comma or end) for a message, cut to 24 characters. */
+static int bad_field(const csv_reader *r, const char *p, const char *end, int col, const char *why)
+{
+    const char *stop = p;
+    while (stop < end && *stop != ',')
+        stop++;
+    int len = (int)(stop - p);
+    return bn_fail(BN_E_FORMAT, "'%s' line %zu, column %d: '%.*s%s' %s", r->path, r->line, col, len > 24 ? 24 : len,
+                   p, len > 24 ? "..." : "", why);
+}
+
+/* The slow path of a field: spaces or tabs around the number are accepted; anything else is an error. */
+static int parse_field_slow(const csv_reader *r, const char **pp, const char *end, int col, unsigned *v)
+{
+    const char *p = *pp, *start = p;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *digits = p;
+    *v = 0;
+    for (; p < end && (unsigned)(*p - '0') < 10; p++)
+        if (p - digits < 4) /* enough to tell 255 from 1000 without overflowing */
+            *v = *v * 10 + (unsigned)(*p - '0');
+    const char *after = p;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (after == digits || (p < end && *p != ','))
+        return bad_field(r, start, end, col, "is not a number 0..255");
+    if (after - digits > 3 || *v > 255)
+        return bad_field(r, start, end, col, "is out of range 0..255");
+    *pp = p;
+    return BN_OK;
+}
+
+/* One row of r->columns fields from [p, end) into label and px (dim bytes). The fast path takes 1 to 3
+ * digits and a comma; anything else goes to the slow path, which accepts blanks or explains the error. */
+static int parse_row(const csv_reader *r, const char *p, const char *end, uint8_t *label, uint8_t *px)
+{
+    const int last = r->columns - 1;
+    for (int col = 0; col <= last; col++) {
+        const char *field = p;
+        unsigned v = 0, d;
+        while ((d = (unsigned)(*p - '0')) < 10) /* stops at the line's '\r' or '\n' at the latest */
+            v = v * 10 + d, p++;
+        if (p == field || p - field > 3 || v > 255 || (col < last ? *p != ',' : p != end)) {
+            p = field;
+            int status = parse_field_slow(r, &p, end, col + 1, &v);
+            if (status)
+                return status;
+        }
+        if (col < last && p == end)
+            return bn_fail(BN_E_FORMAT, "'%s' line %zu, column %d: the row ends, but rows have %d columns", r->path,
+                           r->line, col + 2, r->columns);
+        if (col == last && p != end)
+            return bad_field(r, p + 1, end, col + 2, "is one column too many (rows have as many as the first)");
+        if (col == 0)
+            *label = (uint8_t)v;
+        else
+            px[col - 1] = (uint8_t)v;
+        p++; /* the comma */
+    }
+    return BN_OK;
+}
+
+/* ---- rows and shape ----------------------------------------------------------------------------------- */
+/* The first line fixes the column count; a header is a first line whose first field is not a number. */
+static int first_line(csv_reader *r, const char *p, const char *end, bool *header)
+{
+    const char *q = p;
+    while (q < end && (*q == ' ' || *q == '\t'))
+        q++;
+    *header = q < end && (unsigned)(*q - '0') >= 10;
+    r->columns = 1;
+    for (const char *c = p; (c = memchr(c, ',', (size_t)(end - c))); c++)
+        r->columns++;
+    if (r->columns < 2)
+        return bn_fail(BN_E_FORMAT, "'%s' line 1 has one column: rows need the label, then the pixels", r->path);
+    int dim = r->columns - 1;
+    if (r->rows && r->rows * r->cols != dim)
+        return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim,
+                       r->rows, r->cols, r->rows * r->cols);
+    if (!r->rows) {
+        int side = 1;
+        while ((side + 1) * (side + 1) <= dim)
+            side++;
+        if (side * side != dim)
+            return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, which is not a square image: give its "
+                                        "shape as rows x cols", r->path, dim);
+        r->rows = r->cols = side;
+    }
+    return BN_OK;
+}
+
+/* Room for one more row: the pixel and label arrays double. */
+static int make_room(csv_reader *r)
+{
+    if (r->n < r->row_cap)
+        return BN_OK;
+    size_t dim = (size_t)r->columns - 1, cap = r->row_cap ? 2 * r->row_cap : 1024;
+    if (cap > SIZE_MAX / (dim + 1))
+        return bn_fail(BN_E_NOMEM, "'%s' has too many rows to hold", r->path);
+    uint8_t *px = realloc(r->pixels, cap * dim + cap + 1); /* room for the labels behind them at the end */
+    if (px)
+        r->pixels = px;
+    uint8_t *lab = px ? realloc(r->labels, cap) : NULL;
+    if (!lab)
+        return bn_fail(BN_E_NOMEM, "out of memory reading '%s' at line %zu", r->path, r->line);
+    r->labels = lab;
+    r->row_cap = cap;
+    return BN_OK;
+}
+
+/* One line [p, end), its '\r' still on: the header, or a row stored as the next sample. */
+static int take_line(csv_reader *r, const char *p, const char *end)
+{
+    if (end > p && end[-1] == '\r')
+        end--;
+    if (end == p)
+        return bn_fail(BN_E_FORMAT, "'%s' line %zu, column 1: the row is empty", r->path, r->line);
+    bool header = false;
+    int status = BN_OK;
+    if (!r->columns && ((status = first_line(r, p, end, &header)) || header))
+        return status;
+    if ((status = make_room(r)))
+        return status;
+    size_t dim = (size_t)r->columns - 1;
+    status = parse_row(r, p, end, &r->labels[r->n], r->pixels + r->n * dim);
+    r->n += !status;
+    return status;
+}
+
+/* ---- the stream ---------------------------------------------------------------------------------------- */
+/* More bytes behind the unparsed ones; the buffer doubles when one line fills it. */
+static int fill(csv_reader *r)
+{
+    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+    r->len -= r->pos;
+    r->pos = 0;
+    if (r->len == r->cap) {
+        char *grown = r->cap < SIZE_MAX / 4 ? realloc(r->buf, 2 * r->cap + 1) : NULL;
+        if (!grown)
+            return bn_fail(BN_E_NOMEM, "'%s' line %zu is too long to hold", r->path, r->line);
+        r->buf = grown;
+        r->cap *= 2;
+    }
+    size_t got = 0;
+    int status = bn_stream_read(&r->s, r->buf + r->len, r->cap - r->len, &got);
+    r->len += got;
+    r->eof = got == 0;
+    r->buf[r->len] = '\n';
+    return status;
+}
+
+static int read_rows(csv_reader *r)
+{
+    int status = fill(r);
+    if (!status && r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
+        r->pos = 3;
+    while (!status) {
+        char *p = r->buf + r->pos, *nl = memchr(p, '\n', r->len - r->pos);
+        if (!nl && !r->eof) {
+            status = fill(r);
+            continue;
+        }
+        if (!nl && p == r->buf + r->len)
+            break;
+        nl = nl ? nl : r->buf + r->len; /* the last line, without its '\n' */
+        status = take_line(r, p, nl);
+        r->pos = (size_t)(nl - r->buf) + (nl < r->buf + r->len);
+        r->line++;
+    }
+    if (!status && !r->columns)
+        status = bn_fail(BN_E_FORMAT, "'%s' is empty: no header and no rows", r->path);
+    return status;
+}
+
+/* The rows into one block, pixels then labels, as every data set is held. */
+static void finish(csv_reader *r, bn_dataset *ds)
+{
+    size_t dim = (size_t)r->columns - 1;
+    uint8_t *block = r->pixels;
+    memcpy(block + r->n * dim, r->labels, r->n);
+    uint8_t *exact = realloc(block, r->n * dim + r->n + 1);
+    block = exact ? exact : block;
+    *ds = (bn_dataset){.pixels = block, .labels = block + r->n * dim, .n = r->n, .rows = r->rows, .cols = r->cols,
+                       .dim = (int)dim, .storage = block};
+    r->pixels = NULL;
+}
+
+int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols)
+{
+    memset(ds, 0, sizeof *ds);
+    if (rows < 0 || cols < 0 || (rows > 0) != (cols > 0) || (uint64_t)rows * (uint64_t)cols > BN_MAX_WIDTH)
+        return bn_fail(BN_E_INVALID, "'%s': images of %dx%d pixels", path, rows, cols);
+    csv_reader r = {.s.fd = -1, .path = path, .cap = CHUNK, .line = 1, .rows = rows, .cols = cols};
+    int status = bn_stream_open(&r.s, path);
+    if (!status && !(r.buf = malloc(CHUNK + 1)))
+        status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to read '%s'", CHUNK, path);
+    if (!status)
+        status = read_rows(&r);
+    if (!status && !r.pixels)
+        status = make_room(&r); /* a header and no rows: an empty data set still owns a block */
+    if (!status)
+        finish(&r, ds);
+    bn_stream_close(&r.s);
+    free(r.buf);
+    free(r.pixels);
+    free(r.labels);
+    return status;
+}
+
+/* ---- writing ------------------------------------------------------------------------------------------- */
+static size_t digits(size_t v)
+{
+    size_t n = 1;
+    while (v >= 10)
+        v /= 10, n++;
+    return n;
+}
+
+static char *put_uint(char *p, unsigned v)
+{
+    if (v >= 100)
+        *p++ = (char)('0' + v / 100);
+    if (v >= 10)
+        *p++ = (char)('0' + v / 10 % 10);
+    *p++ = (char)('0' + v % 10);
+    return p;
+}
+
+/* The header, then label,pixels per row, into text (len bytes, exact). */
+static char *format_csv(const bn_dataset *ds, size_t *len)
+{
+    size_t dim = (size_t)ds->dim, size = 6; /* "label" + '\n' */
+    for (size_t j = 0; j < dim; j++)
+        size += 6 + digits(j); /* ",pixel" + j */
+    for (size_t i = 0; i < ds->n; i++) {
+        size += digits(ds->labels[i]) + 1 + dim; /* each value's comma, or the row's '\n' */
+        for (size_t j = 0; j < dim; j++)
+            size += digits(ds->pixels[i * dim + j]);
+    }
+    char *text = malloc(size + 1), *p = text;
+    if (!text)
+        return NULL;
+    p += sprintf(p, "label");
+    for (size_t j = 0; j < dim; j++)
+        p += sprintf(p, ",pixel%zu", j);
+    *p++ = '\n';
+    for (size_t i = 0; i < ds->n; i++) {
+        p = put_uint(p, ds->labels[i]);
+        for (size_t j = 0; j < dim; j++)
+            *p++ = ',', p = put_uint(p, ds->pixels[i * dim + j]);
+        *p++ = '\n';
+    }
+    *len = (size_t)(p - text);
+    return text;
+}
+
+int bn_csv_write(const bn_dataset *ds, const char *path)
+{
+    size_t len = 0;
+    char *text = format_csv(ds, &len);
+    if (!text)
+        return bn_fail(BN_E_NOMEM, "cannot allocate the text of '%s' (%zu images)", path, ds->n);
+    int status = bn_atomic_write(path, text, len);
+    free(text);
+    return status;
+}
