@@ -8,6 +8,7 @@
 #include "data.h"
 #include "net.h"
 #include "plans.h"
+#include "recipe.h"
 #include "report.h"
 #include "timer.h"
 #include "util.h"
@@ -35,8 +36,8 @@ extern char **environ;
 enum { BE_NAIVE, BE_NAIVE_OMP, BE_BLAS, N_BACKENDS };
 /* data is not in the default set: it writes a 110 MB CSV and times file loading, not the step. */
 enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_PLANS = 32, SEC_ALL = 63,
-       SEC_DATA = 64 };
-static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans", "data"};
+       SEC_DATA = 64, SEC_RECIPE = 128 };
+static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans", "data", "recipe"};
 static const char *const backend_names[N_BACKENDS] = {"naive", "naive-omp", "blas"};
 
 typedef struct options {
@@ -1311,7 +1312,8 @@ static void usage(FILE *f)
             "  --thread-list LIST thread counts of the thread sweep\n"
             "  --backends LIST    of naive,naive-omp,blas for the sweeps (the per-op table always has all)\n"
             "  --only LIST        sections among peak,cores,ops,batch,threads,plans (default all), and data (loading\n"
-            "                     $BLASNET_DATA or data/mnist as gzip IDX and as CSV: only when named)\n"
+            "                     $BLASNET_DATA or data/mnist as gzip IDX and as CSV: only when named) and recipe\n"
+            "                     (a step under each optimizer, clipping and dropout against sgd: only when named)\n"
             "  --peak-n N         size of the square sgemm that measures the peak (default 4096)\n"
             "  --budget S         seconds of repeats per measurement (default 0.5, quick 0.15)\n"
             "  --naive-cap S      longest naive step the sweeps attempt (default 10, quick 4)\n"
@@ -1423,8 +1425,8 @@ static int read_backends(options *o, const char *text)
 static int read_sections(options *o, const char *text)
 {
     int n = (int)(sizeof section_names / sizeof section_names[0]);
-    return read_name_set("--only", text, section_names, n, "peak, cores, ops, batch, threads, plans or data",
-                         &o->sections);
+    return read_name_set("--only", text, section_names, n,
+                         "peak, cores, ops, batch, threads, plans, data or recipe", &o->sections);
 }
 
 static int read_layers(options *o, const char *text)
@@ -1650,6 +1652,10 @@ static int run_benchmark(bench *b)
     }
     if ((o->sections & (SEC_BATCH | SEC_THREADS)) && section_steps(b))
         return 1;
+    if (o->sections & SEC_RECIPE) {
+        bn_set_threads(o->threads);
+        b->failures += bench_recipe_section(&o->arch, o->batch, o->budget_s, b->samples);
+    }
     if (o->sections & SEC_DATA) {
         const char *env = getenv("BLASNET_DATA");
         b->failures += bench_data_section(env && *env ? env : "data/mnist", o->budget_s, b->samples);

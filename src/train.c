@@ -36,12 +36,12 @@ static double first_layer_grad_norm(bn_net *net)
 void bn_hparams_default(bn_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
-    hp->epochs = 10;
+    hp->epochs = 3;
     hp->batch = 64;
-    hp->opt = (bn_optim){.kind = BN_OPT_SGD, .lr = 0.05f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
-                         .eps = 1e-8f};
+    hp->opt = (bn_optim){.kind = BN_OPT_ADAM, .lr = BN_DEFAULT_ADAM_LR, .momentum = 0.9f, .beta1 = 0.9f,
+                         .beta2 = 0.999f, .eps = 1e-8f};
     hp->lr_decay = 1.0f;
-    hp->schedule = BN_SCHED_CONSTANT;
+    hp->schedule = BN_SCHED_ONECYCLE;
     hp->step_epochs = 1;
     hp->monitor = BN_MONITOR_LOSS;
     hp->seed = 1;

@@ -27,10 +27,10 @@ static const char usage_text[] =
     "  --init NAME           he | xavier | lecun | normal (default: he)\n"
     "  --init-std F          standard deviation for --init normal (default: 0.01)\n"
     "optimisation (defaults: the recipe in the README, reaching 98% on MNIST in 3 epochs)\n"
-    "  --epochs N            passes over the training set (default: 10)\n"
+    "  --epochs N            passes over the training set (default: 3)\n"
     "  --batch N             minibatch size (default: 64)\n"
-    "  --optimizer NAME      sgd | adam | adamw (default: sgd)\n"
-    "  --lr F                peak learning rate (default: 0.05 for sgd, 0.001 for adam and adamw)\n"
+    "  --optimizer NAME      sgd | adam | adamw (default: adam)\n"
+    "  --lr F                peak learning rate (default: 0.004 for adam and adamw, 0.05 for sgd)\n"
     "  --momentum F          sgd: momentum in [0, 1) (default: 0.9)\n"
     "  --nesterov            sgd: Nesterov momentum\n"
     "  --beta1 F, --beta2 F  adam, adamw: moment decay rates in [0, 1) (default: 0.9, 0.999)\n"
@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  --weight-decay F      lambda on weights, not biases: sgd and adam add lambda W to the gradient (L2,\n"
     "                        loss + lambda/2 ||W||^2); adamw shrinks W by lr lambda W apart from it (default: 0)\n"
     "  --clip-norm C         scale the batch gradient to global L2 norm C when it is larger (default: off)\n"
-    "  --schedule NAME       constant | step | cosine | onecycle: the rate, moved every step (default: constant)\n"
+    "  --schedule NAME       constant | step | cosine | onecycle: the rate, moved every step (default: onecycle)\n"
     "  --warmup N            steps of linear warm-up; onecycle: its rising phase (default: 0; onecycle 30%)\n"
     "  --lr-decay F          constant: multiply the rate by F after each epoch; step: after every\n"
     "                        --step-epochs epochs, (0, 1] (default: 1)\n"
@@ -150,8 +150,8 @@ static cli_exit check_recipe_flags(train_options *o)
         return cli_error(EXIT_USAGE, cmd, "--lr-min applies to --schedule cosine only");
     if (!hp->patience && args_given(a, OPT_MONITOR))
         return cli_error(EXIT_USAGE, cmd, "--monitor says what --patience watches: give --patience N too");
-    if (!sgd && !args_given(a, OPT_LR))
-        hp->opt.lr = 1e-3f; /* Adam's customary rate; sgd's default would make it diverge */
+    if (!args_given(a, OPT_LR)) /* each optimizer's own rate: one's default would make the other crawl or diverge */
+        hp->opt.lr = sgd ? BN_DEFAULT_SGD_LR : BN_DEFAULT_ADAM_LR;
     if (hp->lr_min > hp->opt.lr)
         return cli_error(EXIT_USAGE, cmd, "--lr-min %g is above the peak rate --lr %g", (double)hp->lr_min,
                          (double)hp->opt.lr);
