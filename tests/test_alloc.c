@@ -204,19 +204,37 @@ static bn_dataset make_dataset(size_t n, uint64_t seed)
     return ds;
 }
 
-/* One step exactly as bn_train does it: gather a shuffled batch into the staging, backprop, update. */
+/* How a step is taken: SGD as backprop + optim_step, or the new recipe (Adam, clipping, dropout) fused in
+ * bn_net_train_step, as bn_train takes it. */
+typedef struct {
+    const char *name;
+    bn_optim opt;
+    float dropout;
+    bool fused;
+} step_recipe;
+
+/* One step exactly as bn_train does it: gather a shuffled batch into the staging, set the step's dropout,
+ * backprop and update. */
 static void one_step(bn_net *net, const bn_dataset *ds, const uint32_t *order, size_t start, int count,
-                     const bn_optim *sgd)
+                     const step_recipe *r, uint64_t step)
 {
     double loss = 0.0, sq = 0.0;
     int correct = 0;
     bn_dataset_gather(ds, order, start, (size_t)count, bn_net_input(net), bn_net_labels(net));
-    int st = bn_net_backprop(net, bn_net_input(net), bn_net_labels(net), count, &loss, &correct);
-    CHECKF(st == BN_OK, "backprop: %s", bn_errmsg());
-    bn_net_optim_step(net, sgd, &sq);
+    CHECK(bn_net_set_dropout(net, r->dropout, 9, step, 0) == BN_OK);
+    bn_optim opt = r->opt;
+    opt.t = step + 1;
+    opt.nesterov = r->opt.kind == BN_OPT_SGD && step % 2 == 1;
+    int st = r->fused ? bn_net_train_step(net, bn_net_input(net), bn_net_labels(net), count, &opt, &loss, &correct,
+                                          &sq)
+                      : bn_net_backprop(net, bn_net_input(net), bn_net_labels(net), count, &loss, &correct);
+    CHECKF(st == BN_OK, "%s step: %s", r->name, bn_errmsg());
+    if (!r->fused)
+        bn_net_optim_step(net, &opt, &sq);
 }
 
-static void step_allocates_nothing(const char *backend_name, const bn_dataset *ds, const uint32_t *order)
+static void step_allocates_nothing(const char *backend_name, const bn_dataset *ds, const uint32_t *order,
+                                   const step_recipe *recipe)
 {
     bn_arch arch = {0};
     CHECK(bn_arch_parse_sizes(&arch, "784,128,64,10") == BN_OK);
@@ -239,31 +257,29 @@ static void step_allocates_nothing(const char *backend_name, const bn_dataset *d
     bn_rng rng;
     bn_rng_seed(&rng, 7);
     bn_net_init(net, BN_INIT_HE, 0.01f, &rng);
-    bn_optim sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f, .nesterov = false};
-
-    one_step(net, ds, order, 0, 64, &sgd); /* warm-up: first-touch effects, lazy library state */
+    one_step(net, ds, order, 0, 64, recipe, 0); /* warm-up: first-touch effects, lazy library state */
 
     start_counting();
     for (int s = 0; s < 20; s++) {
         /* Every fifth step is a partial batch, as the last batch of an epoch is: 37 rows of 64. */
         int count = s % 5 == 4 ? 37 : 64;
         size_t start = (size_t)(s * 64) % (ds->n - 64);
-        sgd.nesterov = s % 2 == 1;
-        one_step(net, ds, order, start, count, &sgd);
+        one_step(net, ds, order, start, count, recipe, (uint64_t)s + 1);
     }
     st = bn_net_forward(net, bn_net_input(net), 17);
     double sq = bn_net_weight_sqnorm(net);
     unsigned long step_allocs = stop_counting(), direct, engine;
     char who[1024];
     describe_callers(step_allocs, who, sizeof who, &direct, &engine);
-    printf("%s backend, plan %s, %d threads: %lu allocations in 20 steps%s%s\n", backend_name,
+    printf("%s backend, %s, plan %s, %d threads: %lu allocations in 20 steps%s%s\n", backend_name, recipe->name,
            bn_plan_mode_name(bn_net_plan_mode(net)), omp_get_max_threads(), step_allocs, step_allocs ? ": " : "",
            who);
     CHECKF(st == BN_OK, "forward: %s", bn_errmsg());
     CHECK(sq > 0.0);
 #if !defined(__SANITIZE_ADDRESS__)
     /* blasnet's own code: the narrow reading of the contract (under ASan callers are not attributed). */
-    CHECKF(direct == 0, "%s backend: libblasnet itself allocated %lu times in 20 steps", backend_name, direct);
+    CHECKF(direct == 0, "%s backend, %s: libblasnet itself allocated %lu times in 20 steps", backend_name,
+           recipe->name, direct);
 #endif
     /* Everything, whoever calls malloc on blasnet's behalf: the header promises nothing below allocates.
      * The exceptions are the GEMM engine's own: the forced `library` plan on 2+ threads hands each product
@@ -275,8 +291,8 @@ static void step_allocates_nothing(const char *backend_name, const bn_dataset *d
     if (engine_allocates) /* ASan's hook cannot say who allocated: the engine's count is only reported */
         counted = 0;
 #endif
-    CHECKF(counted == 0, "%s backend: 20 training steps and a forward pass made %lu allocations: %s", backend_name,
-           step_allocs, who);
+    CHECKF(counted == 0, "%s backend, %s: 20 training steps and a forward pass made %lu allocations: %s",
+           backend_name, recipe->name, step_allocs, who);
 
     start_counting();
     bn_net_destroy(&net);
@@ -285,7 +301,7 @@ static void step_allocates_nothing(const char *backend_name, const bn_dataset *d
 }
 
 /* bn_train allocates its shuffle order once per call, so its count must not grow with the number of steps. */
-static unsigned long train_allocs(const bn_dataset *train, const bn_dataset *val, int epochs)
+static unsigned long train_allocs(const bn_dataset *train, const bn_dataset *val, int epochs, bool new_recipe)
 {
     bn_arch arch = {0};
     CHECK(bn_arch_parse_sizes(&arch, "784,32,10") == BN_OK);
@@ -301,12 +317,19 @@ static unsigned long train_allocs(const bn_dataset *train, const bn_dataset *val
     state.hp.batch = 50; /* 230 samples: four full batches and a partial one per epoch */
     state.hp.opt.weight_decay = 1e-4f;
     state.hp.lr_decay = 0.9f;
+    if (new_recipe) { /* Adam, clipping, dropout, a cosine schedule, and patience keeping the best weights */
+        state.hp.opt = (bn_optim){.kind = BN_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                                  .clip_norm = 0.5f};
+        state.hp.schedule = BN_SCHED_COSINE;
+        state.hp.dropout = 0.2f;
+        state.hp.patience = 10;
+    }
     start_counting();
     st = bn_train(net, train, val, NULL, &state);
     unsigned long n = stop_counting(), direct, engine;
     char who[1024];
     describe_callers(n, who, sizeof who, &direct, &engine);
-    printf("bn_train, %d epochs: %lu allocations: %s\n", epochs, n, who);
+    printf("bn_train, %s, %d epochs: %lu allocations: %s\n", new_recipe ? "adam+dropout" : "sgd", epochs, n, who);
     CHECKF(st == BN_OK, "bn_train: %s", bn_errmsg());
     CHECK(state.epoch == epochs);
     bn_net_destroy(&net);
@@ -334,22 +357,35 @@ int main(void)
     free(probe);
     CHECKF(probe_count == 1, "a direct malloc counted %lu times", probe_count);
 
-    step_allocates_nothing("blas", &ds, order);
-    step_allocates_nothing("naive", &ds, order);
+    const step_recipe recipes[2] = {
+        {"sgd", {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f}, 0.0f, false},
+        {"adam+clip+dropout, fused",
+         {.kind = BN_OPT_ADAM, .lr = 1e-3f, .weight_decay = 1e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+          .clip_norm = 0.1f},
+         0.3f, true},
+    };
+    for (int r = 0; r < 2; r++) {
+        step_allocates_nothing("blas", &ds, order, &recipes[r]);
+        step_allocates_nothing("naive", &ds, order, &recipes[r]);
+    }
 
     bn_dataset train = bn_dataset_slice(&ds, 0, 230);
     bn_dataset val = bn_dataset_slice(&ds, 230, 70);
-    train_allocs(&train, &val, 1); /* warm-up: an engine's one-time set-up (oneDNN generates code per shape) */
-    unsigned long one = train_allocs(&train, &val, 1), three = train_allocs(&train, &val, 3);
+    train_allocs(&train, &val, 1, false); /* warm-up: an engine's one-time set-up (oneDNN generates code per shape) */
+    unsigned long one = train_allocs(&train, &val, 1, false), three = train_allocs(&train, &val, 3, false);
+    unsigned long one_new = train_allocs(&train, &val, 1, true), three_new = train_allocs(&train, &val, 3, true);
 #if defined(__SANITIZE_ADDRESS__)
     /* Under ASan allocations are not attributed, so an engine that allocates per call grows this count. */
     bool attributable = !engine_allocates_per_step();
 #else
     bool attributable = true;
 #endif
-    if (attributable)
+    if (attributable) {
         CHECKF(one == three, "bn_train made %lu allocations for 1 epoch but %lu for 3: allocations grow with steps",
                one, three);
+        CHECKF(one_new == three_new, "bn_train with Adam, dropout, clipping and patience made %lu allocations for 1 "
+               "epoch but %lu for 3", one_new, three_new);
+    }
 
     bn_dataset_free(&ds);
     return bn_test_exit("alloc");

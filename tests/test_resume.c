@@ -240,6 +240,135 @@ static void divergence_keeps_last_good(const bn_dataset *train, const bn_dataset
     bn_net_destroy(&net);
 }
 
+/* ---- library level: the whole recipe ------------------------------------------------------------------
+ * Adam with decay, dropout 0.2, a cosine schedule after a warm-up, a clip that bites on some steps, and
+ * patience on a validation set with a third of its labels wrong (so the run ends early): stopped anywhere and
+ * resumed, it must end with the same weights, both moments, best weights and state as the run never stopped. */
+typedef struct {
+    float *blocks[4]; /* params, velocity (first moment), second moment, best weights */
+    size_t count;
+    bn_train_state st;
+    int clipped, unclipped; /* steps whose gradient norm was above, below the clip */
+} recipe_end;
+
+static bn_train_state recipe_state(void)
+{
+    bn_train_state st = fresh_state();
+    st.hp.epochs = 8;
+    st.hp.opt = (bn_optim){.kind = BN_OPT_ADAM, .lr = 0.001f, .weight_decay = 1e-4f, .beta1 = 0.9f, .beta2 = 0.999f,
+                           .eps = 1e-8f, .clip_norm = 1.0f};
+    st.hp.lr_decay = 1.0f;
+    st.hp.schedule = BN_SCHED_COSINE;
+    st.hp.warmup_steps = 8;
+    st.hp.lr_min = 1e-4f;
+    st.hp.dropout = 0.2f;
+    st.hp.patience = 2;
+    return st;
+}
+
+static recipe_end take_end(bn_net *net, const bn_train_state *st)
+{
+    float *(*const get[4])(bn_net *, size_t *) = {bn_net_params, bn_net_velocity, bn_net_moment2,
+                                                  bn_net_best_params};
+    recipe_end e = {.st = *st};
+    for (int k = 0; k < 4; k++) {
+        const float *b = get[k](net, &e.count);
+        e.blocks[k] = malloc(e.count * sizeof(float));
+        if (e.blocks[k])
+            memcpy(e.blocks[k], b, e.count * sizeof(float));
+    }
+    return e;
+}
+
+/* The blocks and every field of the state but the clock's (train_seconds, target_seconds). */
+static bool same_end(const recipe_end *a, const recipe_end *b)
+{
+    bool same = a->count == b->count;
+    for (int k = 0; k < 4 && same; k++)
+        same = a->blocks[k] && b->blocks[k] && memcmp(a->blocks[k], b->blocks[k], a->count * sizeof(float)) == 0;
+    const bn_train_state *x = &a->st, *y = &b->st;
+    return same && memcmp(&x->hp, &y->hp, sizeof x->hp) == 0 && x->epoch == y->epoch && x->step == y->step &&
+           memcmp(&x->rng, &y->rng, sizeof x->rng) == 0 && x->loss_sum == y->loss_sum && x->correct == y->correct &&
+           x->seen == y->seen && x->samples == y->samples && x->train_n == y->train_n &&
+           x->best_epoch == y->best_epoch && x->best_metric == y->best_metric && x->bad_epochs == y->bad_epochs &&
+           x->end == y->end;
+}
+
+static void drop_end(recipe_end *e)
+{
+    for (int k = 0; k < 4; k++)
+        free(e->blocks[k]);
+}
+
+static void count_clipping(void *ctx, const bn_progress *p)
+{
+    recipe_end *e = ctx;
+    const float clip = recipe_state().hp.opt.clip_norm;
+    e->clipped += p->grad_norm > clip;
+    e->unclipped += p->grad_norm <= clip;
+}
+
+static recipe_end recipe_uninterrupted(const bn_dataset *train, const bn_dataset *val)
+{
+    bn_train_state st = recipe_state();
+    bn_net *net = fresh_net(&st);
+    recipe_end counts = {.count = 0};
+    const bn_train_hooks cfg = {.on_progress = count_clipping, .progress_every = 1, .ctx = &counts};
+    CHECKF(bn_train(net, train, val, &cfg, &st) == BN_OK, "%s", bn_errmsg());
+    /* The recipe exercises what it says: patience ends the run after a best epoch, and the clip bites on some
+     * steps and not on others. */
+    CHECKF(st.end == BN_END_PATIENCE && st.best_epoch > 1 && st.epoch < st.hp.epochs, "recipe run: end %d after "
+           "%d epochs, best %d", (int)st.end, st.epoch, st.best_epoch);
+    CHECKF(counts.clipped > 0 && counts.unclipped > 0, "recipe run: %d steps clipped, %d not", counts.clipped,
+           counts.unclipped);
+    recipe_end e = take_end(net, &st);
+    bn_net_destroy(&net);
+    return e;
+}
+
+static void recipe_stop_and_resume(const bn_dataset *train, const bn_dataset *val, const recipe_end *want,
+                                   uint64_t stop_at)
+{
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/recipe-%llu.ck", tmpdir, (unsigned long long)stop_at);
+    hooks h = {.stop_at = stop_at};
+    const bn_train_hooks cfg = {
+        .on_progress = on_progress, .progress_every = 1, .ctx = &h, .stop = &h.stop, .checkpoint_path = ck};
+    bn_train_state st = recipe_state();
+    bn_net *net = fresh_net(&st);
+    int status = bn_train(net, train, val, &cfg, &st);
+    CHECKF(status == BN_E_INTERRUPTED, "recipe, stop at step %llu: status %d (%s)", (unsigned long long)stop_at,
+           status, bn_errmsg());
+    bn_net_destroy(&net);
+    status = bn_checkpoint_load(&net, &st, ck, 0, bn_backend_find("blas"));
+    CHECKF(status == BN_OK, "load '%s': %s", ck, bn_errmsg());
+    if (status)
+        return;
+    CHECK(st.epoch == (int)(stop_at / STEPS_PER_EPOCH) && st.step == stop_at % STEPS_PER_EPOCH);
+    CHECKF(bn_train(net, train, val, NULL, &st) == BN_OK, "%s", bn_errmsg());
+    recipe_end got = take_end(net, &st);
+    CHECKF(same_end(&got, want), "recipe stopped at global step %llu and resumed: weights, moments, best weights "
+           "or state differ from the uninterrupted run", (unsigned long long)stop_at);
+    drop_end(&got);
+    bn_net_destroy(&net);
+}
+
+static void recipe_resumes_exactly(const bn_dataset *train, const bn_dataset *val)
+{
+    bn_dataset noisy = make_data(val->n, 4);
+    for (size_t i = 0; i < noisy.n; i += 3)
+        ((uint8_t *)noisy.labels)[i] = (uint8_t)((noisy.labels[i] + 1) % CLASSES);
+    recipe_end want = recipe_uninterrupted(train, &noisy);
+    const uint64_t last = (uint64_t)want.st.epoch * STEPS_PER_EPOCH;
+    /* in the warm-up, mid-epoch before and after the first best epoch, an epoch's last step, the last epoch */
+    const uint64_t stops[] = {3, 9, STEPS_PER_EPOCH + 6, 2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH + 2, last - 4};
+    for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++)
+        if (stops[k] < last)
+            recipe_stop_and_resume(train, &noisy, &want, stops[k]);
+    drop_end(&want);
+    free_data(&noisy);
+}
+
 /* ---- CLI level: real signals --------------------------------------------------------------------------- */
 static int run_cli(char *const argv[], int kill_signal, int kill_after_ms, const char *err_path)
 {
@@ -372,6 +501,7 @@ int main(void)
     resume_on_other_data_is_refused(&train, &val);
     killed_between_checkpoints(&train, &val, &want);
     divergence_keeps_last_good(&train, &val);
+    recipe_resumes_exactly(&train, &val);
     drop(&want);
     free_data(&train);
     free_data(&val);
