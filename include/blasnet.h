@@ -200,7 +200,8 @@ BN_API int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels,
                              double *loss, int *correct, double *weight_sqnorm);
 
 /* The global L2 norm of the last step's loss gradient before clipping (every W and b of the batch mean
- * loss, no decay term); NaN when that step did not clip. */
+ * loss, no decay term), whether or not it was above clip_norm; NaN when the step was taken without
+ * clipping (clip_norm 0) or by bn_net_backprop alone. */
 BN_API double bn_net_grad_norm(const bn_net *net);
 /* Inverted dropout on every hidden layer's output in the training passes (bn_net_backprop,
  * bn_net_train_step; never in bn_net_forward or evaluation): a unit is zeroed with probability p and the
@@ -398,7 +399,7 @@ typedef struct bn_train_hooks {
  * that step) and BN_E_INTERRUPTED when *hooks->stop was set (state then says where to resume). net's
  * max_batch must be >= state->hp.batch. Early stopping (hp.patience) keeps the best epoch's weights in
  * bn_net_best_params and ends with them in the network; hp.target_acc ends the run at the first epoch that
- * reaches it. Either sets state->end, and a run that has ended trains no further when given again.
+ * reaches it, with the weights that reached it. Either sets state->end, and a run that has ended trains no further when given again.
  * Decisions read the validation set only; without one, patience and target_acc are refused. */
 BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
                     bn_train_state *state);

@@ -315,13 +315,13 @@ static int run_step(run *r)
 }
 
 /* The last epoch is done: with early stopping the network ends with the best epoch's weights, so a model
- * saved now is the best one. */
+ * saved now is the best one; except when the target ended the run: then the weights that reached it stay. */
 static void end_run(run *r)
 {
     bn_train_state *st = r->st;
     if (st->end == BN_END_NONE)
         st->end = BN_END_EPOCHS;
-    if (st->hp.patience > 0 && st->best_epoch > 0 && st->best_epoch != st->epoch) {
+    if (st->end != BN_END_TARGET && st->hp.patience > 0 && st->best_epoch > 0 && st->best_epoch != st->epoch) {
         size_t count;
         memcpy(r->net->params, bn_net_best_params(r->net, &count), r->net->param_count * sizeof(float));
     }
@@ -440,7 +440,8 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
         return bn_fail(BN_E_NOMEM, "cannot allocate the shuffle order for %zu samples", train->n);
     if (!bn_train_started(st))
         start_run(net, st, train->n);
-    st->end = BN_END_NONE; /* a finished run given more epochs goes on */
+    if (st->epoch < st->hp.epochs)
+        st->end = BN_END_NONE; /* a finished run given more epochs goes on */
     run r = {.net = net, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks, .st = st,
              .order = order, .steps = steps_per_epoch(st)};
     while (!status && st->epoch < st->hp.epochs && st->end == BN_END_NONE)

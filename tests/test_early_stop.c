@@ -39,6 +39,7 @@ static bn_train_state recipe(int epochs, int patience, bn_monitor monitor, float
     st.hp.epochs = epochs;
     st.hp.batch = 20;
     st.hp.opt = (bn_optim){.kind = BN_OPT_ADAM, .lr = 0.001f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    st.hp.schedule = BN_SCHED_CONSTANT; /* the run cut short must be the same run: no schedule over its length */
     st.hp.dropout = 0.1f;
     st.hp.patience = patience;
     st.hp.monitor = monitor;
