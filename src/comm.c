@@ -92,10 +92,10 @@ static uint64_t hash_progress(const bn_net *net, const bn_train_state *st)
 int bn_comm_agree_run(const bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_state *st)
 {
     static const char *const what[4] = {
-        "were given different flags or architectures: give every rank the same command line",
-        "see different training data: give every rank the same data files",
-        "see different validation data: give every rank the same data files and --val",
-        "hold different weights or progress: resume every rank from the same checkpoint",
+        "were given different flags or architectures",
+        "see different training data",
+        "see different validation data (data files or --val)",
+        "hold different weights or progress (checkpoints)",
     };
     const uint64_t h[4] = {hash_recipe(&net->arch, &st->hp), hash_data(train), hash_data(val),
                            hash_progress(net, st)};
