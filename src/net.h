@@ -74,8 +74,8 @@ typedef struct bn_share {
 /* bn_net_train_step over a share. Without a comm it is bn_net_train_step itself; with one, each layer's
  * gradient sum starts as soon as its backward product is done and the updates follow each sum, top layer
  * first (with a comm of one rank the weights are bitwise those of the local step). */
-int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
-                       double *weight_sq);
+BN_API int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share,
+                              const bn_optim *opt, double *weight_sq); /* exported for tests and the benchmark */
 /* begin and wait on the blocking slot: a sum (or max) over every rank of n values in place. */
 int bn_comm_combine(const bn_comm *comm, void *data, size_t n, bn_comm_op op);
 /* Before a run on several ranks: the architecture and hyperparameters, the training and validation data, and
