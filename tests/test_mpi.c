@@ -357,6 +357,12 @@ int main(void)
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1); /* CI runs as root */
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("OMP_NUM_THREADS", "1", 1);
+#if defined(__SANITIZE_ADDRESS__)
+    /* Open MPI 4.1 unloads its plugins in MPI_Finalize, so LeakSanitizer reports their leaks from an "unknown
+     * module" that no suppression can name (tests/lsan-openmpi.supp catches those it can name). So the ranks
+     * run without leak detection here; the shared step they run allocates nothing at all (test_share). */
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+#endif
     if (!have_mpirun()) {
         printf("skipped: no mpirun on PATH (apt-get install openmpi-bin)\n");
         bn_test_remove_tree(root);
