@@ -211,6 +211,31 @@ BN_API double bn_net_grad_norm(const bn_net *net);
  * global batch (0 on one process). p = 0: none. */
 BN_API int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint64_t first_row);
 
+/* ---- data parallelism: the seam a communicator plugs into ------------------------------------------
+ * blasnet itself never links MPI: a caller that runs several processes (the CLI under mpirun, src/comm_mpi.c)
+ * fills a bn_comm and attaches it to the network. bn_train then gives each rank a contiguous share of every
+ * batch's rows (rank r of K: rows [B r / K, B (r + 1) / K), empty when B < K), sums the loss, the counts and
+ * every layer's gradients over the ranks (each layer's sum is started as soon as the backward pass has it,
+ * while the layers below are still computed) and applies the same update everywhere; bn_evaluate splits the
+ * set and sums. All ranks must call both with the same network, data and state; bn_train checks that first
+ * (checksums) and refuses with BN_E_MISMATCH naming what differs. Rank 0 alone writes checkpoints.
+ * bn_net_train_step and bn_net_backprop stay local to the process. */
+typedef enum { BN_COMM_SUM_FLOAT, BN_COMM_SUM_DOUBLE, BN_COMM_SUM_U64, BN_COMM_MAX_U64 } bn_comm_op;
+/* Slots 0 .. 2 BN_MAX_LAYERS - 1: layer l's dW (2l) and db (2l + 1); then the step's sums; then blocking use. */
+#define BN_COMM_SLOTS (2 * BN_MAX_LAYERS + 2)
+typedef struct bn_comm {
+    int rank, size; /* this process, and how many take part (size >= 1) */
+    void *ctx;      /* handed to every call */
+    /* Starts combining n values at data, in place, over every rank as `slot`; the caller leaves data alone
+     * until wait(slot). BN_OK or a negative status. */
+    int (*begin)(void *ctx, int slot, void *data, size_t n, bn_comm_op op);
+    void (*progress)(void *ctx); /* lets started operations move while the caller computes; may be NULL */
+    int (*wait)(void *ctx, int slot);
+} bn_comm;
+/* NULL detaches; the comm must outlive its use by the network. */
+BN_API void bn_net_set_comm(bn_net *net, const bn_comm *comm);
+BN_API const bn_comm *bn_net_comm(const bn_net *net);
+
 /* ---- data sets: MNIST-style uint8 images with uint8 labels ------------------------------------------ */
 typedef struct bn_dataset {
     const uint8_t *pixels; /* (n, dim), 0..255, scaled to [0,1] when a batch is gathered */

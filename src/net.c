@@ -482,24 +482,31 @@ static double backward_and_update(bn_net *net, const float *x, int B, const bn_o
     return clipping ? update_all(net, opt, want_sq, grad_sq) : weight_sq;
 }
 
-/* Forward, loss, backward and (with opt) the update. *weight_sq receives ||W||^2 read before the update. */
+/* The training forward pass (dropout on), then the loss and the output layer's delta
+ * (B, C) = (softmax - onehot) * grad_scale; returns the summed cross-entropy and *right the correct rows. */
+static double forward_loss_delta(bn_net *net, const float *x, const int32_t *labels, int B, float grad_scale,
+                                 int *right)
+{
+    const int L = net->arch.depth;
+    forward_products(net, x, B, true);
+    return net->backend->bias_softmax_xent(delta_of(net, L - 1), net->layer_out[L - 1], bn_net_bias(net, L - 1),
+                                           labels, B, net->arch.sizes[L], grad_scale, right);
+}
+
+/* Forward, loss, backward and (with opt) the update. *loss_sum receives the summed cross-entropy, *weight_sq
+ * ||W||^2 read before the update. */
 static int forward_backward_update(bn_net *net, const float *x, const int32_t *labels, int B, const bn_optim *opt,
-                                   double *loss, int *correct, double *weight_sq)
+                                   double *loss_sum, int *correct, double *weight_sq)
 {
     int status = check_batch(net, B);
     if (!status)
         status = check_labels(net, labels, B);
     if (status)
         return status;
-    const int L = net->arch.depth;
-    forward_products(net, x, B, true);
     int right = 0;
-    /* delta_{L-1} (B, C) = (softmax - onehot) / B: the gradient of the batch-mean cross-entropy. */
-    double sum = net->backend->bias_softmax_xent(delta_of(net, L - 1), net->layer_out[L - 1],
-                                                 bn_net_bias(net, L - 1), labels, B, net->arch.sizes[L],
-                                                 1.0f / (float)B, &right);
-    if (loss)
-        *loss = sum / B;
+    /* 1/B: the gradient of the batch-mean cross-entropy. */
+    double sum = forward_loss_delta(net, x, labels, B, 1.0f / (float)B, &right);
+    *loss_sum = sum;
     if (correct)
         *correct = right;
     if (opt && !isfinite(sum)) /* leave the weights as they were before this step */
@@ -512,13 +519,128 @@ static int forward_backward_update(bn_net *net, const float *x, const int32_t *l
 
 int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss, int *correct)
 {
-    return forward_backward_update(net, x, labels, batch, NULL, loss, correct, NULL);
+    double sum = 0.0;
+    int status = forward_backward_update(net, x, labels, batch, NULL, &sum, correct, NULL);
+    if (loss)
+        *loss = sum / batch;
+    return status;
 }
 
 int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int batch, const bn_optim *opt,
                       double *loss, int *correct, double *weight_sqnorm)
 {
-    return forward_backward_update(net, x, labels, batch, opt, loss, correct, weight_sqnorm);
+    double sum = 0.0;
+    int status = forward_backward_update(net, x, labels, batch, opt, &sum, correct, weight_sqnorm);
+    if (loss)
+        *loss = sum / batch;
+    return status;
+}
+
+/* ---- the step of one rank among several (bn_share with a comm) ------------------------------------------ */
+/* Starts the sums of layer l's gradients over the ranks: dW as slot 2l, db as 2l + 1. */
+static int sum_layer_begin(bn_net *net, const bn_comm *c, int l)
+{
+    const int *n = net->arch.sizes;
+    int status = c->begin(c->ctx, 2 * l, bn_net_dweight(net, l), (size_t)n[l] * (size_t)n[l + 1], BN_COMM_SUM_FLOAT);
+    return status ? status : c->begin(c->ctx, 2 * l + 1, bn_net_dbias(net, l), (size_t)n[l + 1], BN_COMM_SUM_FLOAT);
+}
+
+static int sum_layer_wait(const bn_comm *c, int l)
+{
+    int status = c->wait(c->ctx, 2 * l), bias_status = c->wait(c->ctx, 2 * l + 1);
+    return status ? status : bias_status;
+}
+
+/* The backward pass over this rank's rows, each layer's sums started as soon as its gradients exist, so
+ * they travel while the layers below compute. A share of no rows adds zeros. */
+static int backward_and_sum(bn_net *net, const float *x, int rows, const bn_comm *c)
+{
+    if (rows == 0)
+        memset(net->grads, 0, net->param_count * sizeof(float));
+    int status = BN_OK;
+    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
+        if (rows > 0)
+            backward_layer(net, l, x, rows);
+        status = sum_layer_begin(net, c, l);
+        if (c->progress)
+            c->progress(c->ctx);
+    }
+    return status;
+}
+
+/* Each layer's update as soon as its sum is in, top layer first as in the local step, so that with one rank
+ * the weights and ||W||^2 come out bitwise the same. Clipping waits for every sum: the norm is global. */
+static int update_summed(bn_net *net, const bn_comm *c, const bn_optim *opt, bool want_sq, double *weight_sq)
+{
+    const bool clipping = opt->clip_norm > 0.0f;
+    const bn_update u = bn_update_for(opt, 1.0f);
+    double sq = 0.0, grad_sq = 0.0;
+    int status = BN_OK;
+    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
+        status = sum_layer_wait(c, l);
+        if (status)
+            break;
+        if (clipping)
+            grad_sq += layer_grad_sqnorm(net, l);
+        else
+            sq += update_layer(net, l, &u, opt->weight_decay, want_sq);
+    }
+    net->grad_norm = NAN;
+    if (!status && clipping)
+        sq = update_all(net, opt, want_sq, grad_sq);
+    *weight_sq = sq;
+    return status;
+}
+
+static int comm_failed(int status)
+{
+    return bn_fail(status, "summing the gradients over the ranks failed (%s): another rank has probably ended",
+                   bn_strerror(status));
+}
+
+/* Forward over this rank's rows, the loss and counts summed over the ranks while every layer's gradients
+ * are, then the update; a non-finite global loss updates nothing, on every rank alike. */
+static int shared_step(bn_net *net, const float *x, const int32_t *labels, bn_share *s, const bn_optim *opt,
+                       double *weight_sq)
+{
+    const bn_comm *c = s->comm;
+    int status = s->rows > 0 ? check_batch(net, s->rows) : BN_OK;
+    if (!status && s->rows > 0)
+        status = check_labels(net, labels, s->rows);
+    if (status)
+        return status;
+    int right = 0;
+    /* 1/batch_rows: the sum over the ranks is the gradient of the global batch's mean loss */
+    s->sums[0] = s->rows > 0 ? forward_loss_delta(net, x, labels, s->rows, 1.0f / (float)s->batch_rows, &right) : 0.0;
+    s->sums[1] = right;
+    status = c->begin(c->ctx, BN_COMM_SLOT_SUMS, s->sums, BN_SHARE_SUMS, BN_COMM_SUM_DOUBLE);
+    if (!status)
+        status = backward_and_sum(net, x, s->rows, c);
+    if (!status)
+        status = c->wait(c->ctx, BN_COMM_SLOT_SUMS);
+    if (!status && !isfinite(s->sums[0])) {
+        for (int l = net->arch.depth - 1; l >= 0 && !status; l--)
+            status = sum_layer_wait(c, l);
+        if (!status)
+            return bn_fail(BN_E_DIVERGED, "loss became %s", isnan(s->sums[0]) ? "NaN" : "infinite");
+    }
+    double sq = 0.0;
+    if (!status)
+        status = update_summed(net, c, opt, weight_sq != NULL, &sq);
+    if (weight_sq)
+        *weight_sq = sq;
+    return status ? comm_failed(status) : BN_OK;
+}
+
+int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
+                       double *weight_sq)
+{
+    if (share->comm)
+        return shared_step(net, x, labels, share, opt, weight_sq);
+    int correct = 0;
+    int status = forward_backward_update(net, x, labels, share->rows, opt, &share->sums[0], &correct, weight_sq);
+    share->sums[1] = correct;
+    return status;
 }
 
 double bn_net_grad_norm(const bn_net *net)

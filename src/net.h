@@ -29,6 +29,7 @@ struct bn_net {
     float dropout_p;
     uint64_t dropout_seed, dropout_step, dropout_first_row;
     double grad_norm; /* of the last step, before clipping; NaN when it did not clip */
+    const bn_comm *comm; /* bn_net_set_comm: bn_train and bn_evaluate share work with other ranks; NULL: none */
     /* How each product is spread over the threads, made for plan_batch rows on plan_team threads
      * (net_plan.c); other batch sizes and teams get the model's plan on the spot. */
     bn_plan_mode plan_mode;
@@ -56,4 +57,30 @@ const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, 
  * predictions to *correct. For evaluation (no gradient). */
 int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss_sum,
                         int *correct);
+
+/* One step's share of a global batch. rows of the batch's batch_rows rows are this process's (0 is allowed
+ * with a comm); the loss is the mean over batch_rows. With comm the gradients and sums are added over every
+ * rank before any update, so every rank applies the same update. */
+#define BN_SHARE_SUMS 3
+typedef struct bn_share {
+    int rows, batch_rows;
+    const bn_comm *comm; /* NULL: one process, rows == batch_rows */
+    /* out: [0] the batch's summed cross-entropy, [1] its correct predictions; [2] in: any value of the
+     * caller's (bn_train's stop flag), out: its sum over the ranks */
+    double sums[BN_SHARE_SUMS];
+} bn_share;
+#define BN_COMM_SLOT_SUMS (2 * BN_MAX_LAYERS)
+#define BN_COMM_SLOT_BLOCKING (2 * BN_MAX_LAYERS + 1)
+/* bn_net_train_step over a share. Without a comm it is bn_net_train_step itself; with one, each layer's
+ * gradient sum starts as soon as its backward product is done and the updates follow each sum, top layer
+ * first (with a comm of one rank the weights are bitwise those of the local step). */
+BN_API int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share,
+                              const bn_optim *opt, double *weight_sq); /* exported for tests and the benchmark */
+/* begin and wait on the blocking slot: a sum (or max) over every rank of n values in place. */
+int bn_comm_combine(const bn_comm *comm, void *data, size_t n, bn_comm_op op);
+/* Before a run on several ranks: the architecture and hyperparameters, the training and validation data, and
+ * the weights, moments and progress must be the same on every rank, or the sums would mix different runs.
+ * Compares a checksum of each over the ranks; BN_E_MISMATCH names what differs. Collective. */
+int bn_comm_agree_run(const bn_net *net, const bn_dataset *train, const bn_dataset *val,
+                      const bn_train_state *st);
 #endif

@@ -76,26 +76,29 @@ static int check_data(const bn_net *net, const bn_dataset *ds, const char *what)
     return BN_OK;
 }
 
-int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confusion)
+/* This rank's rows of a batch (or set) of `count` rows: a contiguous share [lo, hi), uneven by at most one
+ * row, empty when count is below the rank count. One process: all of it. */
+static void share_of(const bn_comm *comm, size_t count, size_t *lo, size_t *hi)
 {
-    memset(out, 0, sizeof *out);
-    int status = check_data(net, ds, "evaluation");
-    if (status)
-        return status;
+    const size_t rank = comm ? (size_t)comm->rank : 0, size = comm ? (size_t)comm->size : 1;
+    *lo = count * rank / size;
+    *hi = count * (rank + 1) / size;
+}
+
+/* Rows [lo, hi) of ds forward: sums[0] += their cross-entropy, sums[1] += their correct predictions, and
+ * the confusion counts (may be NULL) added to. */
+static int evaluate_rows(bn_net *net, const bn_dataset *ds, size_t lo, size_t hi, double sums[2],
+                         uint64_t *confusion)
+{
     const int classes = net->arch.sizes[net->arch.depth];
-    if (confusion)
-        memset(confusion, 0, (size_t)classes * classes * sizeof *confusion);
-    double loss = 0.0;
-    int correct = 0;
-    uint64_t correct_total = 0;
-    for (size_t start = 0; start < ds->n; start += (size_t)net->max_batch) {
-        size_t count = ds->n - start < (size_t)net->max_batch ? ds->n - start : (size_t)net->max_batch;
+    for (size_t start = lo; start < hi; start += (size_t)net->max_batch) {
+        size_t count = hi - start < (size_t)net->max_batch ? hi - start : (size_t)net->max_batch;
         bn_dataset_gather(ds, NULL, start, count, net->x, net->labels);
-        correct = 0;
-        status = bn_net_forward_loss(net, net->x, net->labels, (int)count, &loss, &correct);
+        int correct = 0;
+        int status = bn_net_forward_loss(net, net->x, net->labels, (int)count, &sums[0], &correct);
         if (status)
             return status;
-        correct_total += (uint64_t)correct;
+        sums[1] += correct;
         if (confusion) {
             const float *p = bn_net_probs(net);
             for (size_t i = 0; i < count; i++) {
@@ -106,9 +109,31 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
             }
         }
     }
+    return BN_OK;
+}
+
+int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confusion)
+{
+    memset(out, 0, sizeof *out);
+    int status = check_data(net, ds, "evaluation");
+    if (status)
+        return status;
+    const int classes = net->arch.sizes[net->arch.depth];
+    if (confusion)
+        memset(confusion, 0, (size_t)classes * classes * sizeof *confusion);
+    size_t lo, hi;
+    share_of(net->comm, ds->n, &lo, &hi);
+    double sums[2] = {0.0, 0.0}; /* loss, correct: exact in a double up to 2^53 samples */
+    status = evaluate_rows(net, ds, lo, hi, sums, confusion);
+    if (!status && net->comm)
+        status = bn_comm_combine(net->comm, sums, 2, BN_COMM_SUM_DOUBLE);
+    if (!status && net->comm && confusion)
+        status = bn_comm_combine(net->comm, confusion, (size_t)classes * classes, BN_COMM_SUM_U64);
+    if (status)
+        return status;
     out->n = ds->n;
-    out->loss = ds->n ? loss / (double)ds->n : NAN;
-    out->accuracy = ds->n ? (double)correct_total / (double)ds->n : NAN;
+    out->loss = ds->n ? sums[0] / (double)ds->n : NAN;
+    out->accuracy = ds->n ? sums[1] / (double)ds->n : NAN;
     return BN_OK;
 }
 
@@ -229,13 +254,38 @@ typedef struct {
     bn_optim opt;            /* the hyperparameters with this epoch's rate */
     double t0;               /* when the clock last started */
     double seconds_before;   /* this epoch's time before a mid-epoch checkpoint stopped the clock */
+    bool stopping;           /* several ranks: the stop flag of any rank, as the last step's sums carried it */
 } run;
 
+/* On several ranks rank 0 alone writes, and every rank learns whether that worked, so that all go on or
+ * all stop together. */
 static int save_checkpoint(const run *r)
 {
-    if (!r->hooks->checkpoint_path)
+    const char *path = r->hooks->checkpoint_path;
+    const bn_comm *comm = r->net->comm;
+    if (!path)
         return BN_OK;
-    return bn_checkpoint_save(r->net, r->st, r->hooks->checkpoint_path);
+    if (!comm)
+        return bn_checkpoint_save(r->net, r->st, path);
+    int status = comm->rank == 0 ? bn_checkpoint_save(r->net, r->st, path) : BN_OK;
+    uint64_t failed = (uint64_t)-status; /* statuses are negative */
+    int comm_status = bn_comm_combine(comm, &failed, 1, BN_COMM_MAX_U64);
+    if (status || (comm_status == BN_OK && failed == 0))
+        return status;
+    if (comm_status)
+        return bn_fail(comm_status, "telling the ranks how the checkpoint went failed (%s)",
+                       bn_strerror(comm_status));
+    return bn_fail(-(int)failed, "rank 0 could not write the checkpoint %s", path);
+}
+
+/* Whether the caller asked to stop, on any rank: every rank must stop at the same step. */
+static int agree_stop(const run *r, bool *stop)
+{
+    const bn_train_hooks *h = r->hooks;
+    double flag = h->stop && *h->stop;
+    int status = r->net->comm ? bn_comm_combine(r->net->comm, &flag, 1, BN_COMM_SUM_DOUBLE) : BN_OK;
+    *stop = flag > 0.0;
+    return status;
 }
 
 static void report_progress(const run *r, double step_loss)
@@ -267,7 +317,9 @@ static int checkpoint_or_stop(run *r)
 {
     const bn_train_hooks *h = r->hooks;
     bn_train_state *st = r->st;
-    bool stopping = h->stop && *h->stop && st->step < r->steps;
+    /* Several ranks stop at the step whose sums first carried a rank's flag: all at the same step. */
+    bool asked = r->net->comm ? r->stopping : h->stop && *h->stop;
+    bool stopping = asked && st->step < r->steps;
     bool periodic = h->checkpoint_every_steps && st->step % h->checkpoint_every_steps == 0 && st->step < r->steps;
     if (!stopping && !periodic)
         return BN_OK;
@@ -282,21 +334,30 @@ static int checkpoint_or_stop(run *r)
                    (unsigned long long)st->step, (unsigned long long)r->steps);
 }
 
+/* One step: this rank's share of the batch (all of it on one process) gathered, trained, the sums over the
+ * ranks recorded. */
 static int run_step(run *r)
 {
     bn_train_state *st = r->st;
+    const bn_comm *comm = r->net->comm;
     const size_t B = (size_t)st->hp.batch, start = (size_t)st->step * B;
     const size_t count = r->train->n - start < B ? r->train->n - start : B;
-    bn_dataset_gather(r->train, r->order, start, count, r->net->x, r->net->labels);
-    /* The rate, Adam's count and the dropout masks follow the global step alone: a resume needs no more. */
+    size_t lo, hi;
+    share_of(comm, count, &lo, &hi);
+    bn_dataset_gather(r->train, r->order, start + lo, hi - lo, r->net->x, r->net->labels);
+    /* The rate, Adam's count and the dropout masks follow the global step alone: a resume needs no more.
+     * The masks are keyed by the row's place in the whole batch, so any split draws the same ones. */
     const uint64_t global = (uint64_t)st->epoch * r->steps + st->step;
     r->opt.lr = bn_schedule_lr(&st->hp, global, r->steps);
     r->opt.t = global + 1;
-    bn_net_set_dropout(r->net, st->hp.dropout, st->hp.seed, global, 0);
-    double loss = 0.0, weight_sq = 0.0;
-    int correct = 0;
-    int status = bn_net_train_step(r->net, r->net->x, r->net->labels, (int)count, &r->opt, &loss, &correct,
-                                   r->opt.weight_decay > 0.0f && r->opt.kind != BN_OPT_ADAMW ? &weight_sq : NULL);
+    bn_net_set_dropout(r->net, st->hp.dropout, st->hp.seed, global, lo);
+    const bn_train_hooks *h = r->hooks;
+    bn_share share = {.rows = (int)(hi - lo), .batch_rows = (int)count, .comm = comm,
+                      .sums = {0.0, 0.0, h->stop && *h->stop}};
+    double weight_sq = 0.0;
+    int status = bn_net_train_share(r->net, r->net->x, r->net->labels, &share, &r->opt,
+                                    r->opt.weight_decay > 0.0f && r->opt.kind != BN_OPT_ADAMW ? &weight_sq : NULL);
+    double loss = share.sums[0] / (double)count;
     if (status == BN_E_DIVERGED)
         return bn_fail(BN_E_DIVERGED, "loss became %s at epoch %d, step %llu (lr %g): lower the learning rate (--lr)",
                        isnan(loss) ? "NaN" : "infinite", st->epoch + 1, (unsigned long long)st->step + 1,
@@ -305,8 +366,9 @@ static int run_step(run *r)
         return status;
     if (r->opt.kind != BN_OPT_ADAMW) /* the L2 term, from the norm the update read anyway; AdamW has none */
         loss += 0.5 * r->opt.weight_decay * weight_sq;
+    r->stopping = share.sums[2] > 0.0;
     st->loss_sum += loss * (double)count;
-    st->correct += (uint64_t)correct;
+    st->correct += (uint64_t)share.sums[1];
     st->seen += count;
     st->samples += count;
     st->step++;
@@ -402,7 +464,10 @@ static int finish_epoch(run *r, const bn_rng *rng_after_shuffle)
         end_run(r);
     if (h->checkpoint_every > 0 && (st->epoch % h->checkpoint_every == 0 || last))
         status = save_checkpoint(r);
-    if (status || !(h->stop && *h->stop) || last)
+    bool stop = false;
+    if (!status && !last)
+        status = agree_stop(r, &stop);
+    if (status || !stop || last)
         return status;
     status = save_checkpoint(r);
     return status ? status : bn_fail(BN_E_INTERRUPTED, "stopped after epoch %d", st->epoch);
@@ -430,7 +495,10 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
              bn_train_state *st)
 {
     static const bn_train_hooks no_hooks;
-    int status = check_run(net, train, val, st);
+    /* Several ranks: the same run everywhere first, so that every check below decides alike on all. */
+    int status = net->comm ? bn_comm_agree_run(net, train, val, st) : BN_OK;
+    if (!status)
+        status = check_run(net, train, val, st);
     if (status)
         return status;
     if (st->end == BN_END_PATIENCE || st->end == BN_END_TARGET)

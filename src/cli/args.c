@@ -16,10 +16,18 @@
 #define MAX_OPTIONS 64
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
+static char rank_tag[48]; /* " (rank R of K)" on ranks other than 0 */
+
+void cli_set_rank(int rank, int size)
+{
+    if (rank > 0)
+        snprintf(rank_tag, sizeof rank_tag, " (rank %d of %d)", rank, size);
+}
+
 cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...)
 {
     assert(code != EXIT_OK);
-    fprintf(stderr, "blasnet %s: ", cmd);
+    fprintf(stderr, "blasnet %s%s: ", cmd, rank_tag);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -46,7 +54,7 @@ static const char *status_advice(int status)
 cli_exit runtime_error(const char *cmd, int status, const char *hint)
 {
     assert(status != BN_OK);
-    fprintf(stderr, "blasnet %s: %s; %s\n", cmd, bn_errmsg(), hint ? hint : status_advice(status));
+    fprintf(stderr, "blasnet %s%s: %s; %s\n", cmd, rank_tag, bn_errmsg(), hint ? hint : status_advice(status));
     return EXIT_RUNTIME;
 }
 

@@ -5,6 +5,7 @@
 #define BN_CLI_H
 
 #include "blasnet.h"
+#include "comm_launch.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -149,6 +150,17 @@ cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...) CLI_PRI
 cli_exit runtime_error(const char *cmd, int status, const char *hint);
 
 const char *data_hint(void);
+/* Under mpirun: the messages of ranks other than 0 say "(rank R of K)" after the command. */
+void cli_set_rank(int rank, int size);
+
+/* ---- ranks (ranks.c): train as one of several processes under mpirun ------------------------------------- */
+/* Joins the ranks when mpirun started this process (else stays one process, at no cost): rank 0 keeps stdout,
+ * threads default to the node's cores over its ranks, and oversubscription is warned about once. */
+cli_exit ranks_start(const char *cmd, const cli_args *args, comm_launch *launch);
+bool ranks_speak(const comm_launch *launch); /* rank 0, or the only process */
+/* Collective: every rank's rc compared; a rank whose own rc is EXIT_OK gets the worst of the others' (having
+ * printed nothing: the failed rank's line says why). */
+cli_exit ranks_agree(const char *cmd, const comm_launch *launch, cli_exit rc);
 
 /* ---- data (data_args.c) --------------------------------------------------------------------------------- */
 enum { DATA_TRAIN = 1u << 0, DATA_TEST = 1u << 1 }; /* the parts a command needs */

@@ -257,8 +257,10 @@ static cli_exit open_log(FILE **f, const char *path, const char *header)
     return EXIT_OK;
 }
 
-static cli_exit open_logs(const train_options *o, train_output *out)
+static cli_exit open_logs(const train_options *o, train_output *out, bool speaks)
 {
+    if (!speaks) /* rank 0 alone writes the logs */
+        return EXIT_OK;
     cli_exit rc = open_log(&out->log, o->log_path,
                            "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n");
     /* grad_norm: the global gradient norm before clipping, NaN without --clip-norm */
@@ -290,6 +292,7 @@ typedef struct {
     bn_train_hooks hooks;
     bn_train_state state;
     train_output out;
+    comm_launch launch; /* the ranks under mpirun; one process otherwise */
 } train_run;
 
 static cli_exit load_data(const train_options *o, train_run *r)
@@ -434,15 +437,16 @@ static void catch_stop_signals(void)
 }
 
 /* What bn_train reports back to: progress, epochs, the stop flag and checkpoints. */
-static void set_hooks(const train_options *o, train_output *out, bn_train_hooks *hooks)
+static void set_hooks(const train_options *o, train_output *out, bool speaks, bn_train_hooks *hooks)
 {
     out->live = !o->quiet && isatty(STDERR_FILENO);
     *hooks = (bn_train_hooks){0};
-    hooks->on_progress = on_progress;
-    hooks->on_epoch = on_epoch;
+    hooks->on_progress = speaks ? on_progress : NULL;
+    hooks->on_epoch = speaks ? on_epoch : NULL;
     hooks->ctx = out;
     hooks->progress_every = o->log_every;
     hooks->progress_grad_norm = out->steps != NULL;
+    /* Every rank gets the checkpoint path: bn_train has rank 0 write and tells the others how it went. */
     hooks->stop = &stop_requested;
     /* --resume keeps checkpointing into its own file unless told otherwise. */
     hooks->checkpoint_path = o->checkpoint_path ? o->checkpoint_path : o->resume_path;
@@ -493,6 +497,11 @@ static void print_run_header(const train_options *o, const train_run *r)
     if (o->resume_path)
         printf("resumed from %s at epoch %d, step %llu\n", o->resume_path, s->epoch + 1,
                (unsigned long long)s->step);
+    const comm_launch *l = &r->launch;
+    if (l->launched)
+        printf("ranks: %d (%d on this node) x %d threads, each batch of %d split into shares of %d-%d rows; %s\n",
+               l->comm.size, l->local_ranks, bn_get_threads(), hp->batch, hp->batch / l->comm.size,
+               (hp->batch + l->comm.size - 1) / l->comm.size, comm_launch_library());
     fflush(stdout);
 }
 
@@ -510,10 +519,13 @@ static void report_early_end(const bn_train_state *s)
                hp->monitor == BN_MONITOR_ACC ? "%" : "");
 }
 
-/* bn_train's status as the line and exit code a user sees. */
+/* bn_train's status as the line and exit code a user sees. On several ranks the status is the same on all
+ * (bn_train makes every failure collective), so rank 0 alone says it. */
 static cli_exit training_outcome(const train_run *r, int status)
 {
     const char *ck = r->hooks.checkpoint_path;
+    if (status && !ranks_speak(&r->launch))
+        return status == BN_E_INTERRUPTED ? (stop_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT) : EXIT_RUNTIME;
     if (status == BN_E_INTERRUPTED) {
         if (ck)
             fprintf(stderr, "blasnet train: %s; checkpoint written to %s: continue with blasnet train --resume %s\n",
@@ -525,12 +537,14 @@ static cli_exit training_outcome(const train_run *r, int status)
     }
     if (status == BN_E_DIVERGED)
         return runtime_error("train", status, ck ? "the last good checkpoint was kept" : "nothing was saved");
+    if (status == BN_E_MISMATCH && r->launch.launched)
+        return runtime_error("train", status, "under mpirun every rank needs the same flags, data and checkpoint");
     return status ? runtime_error("train", status, NULL) : EXIT_OK;
 }
 
 static cli_exit save_model(const train_options *o, const train_run *r)
 {
-    if (!o->save_path)
+    if (!o->save_path || !ranks_speak(&r->launch))
         return EXIT_OK;
     int status = bn_checkpoint_save(r->net, &r->state, o->save_path);
     if (status)
@@ -556,30 +570,49 @@ static cli_exit report_test(train_run *r)
     return EXIT_OK;
 }
 
+/* Everything before training: data, network, plan, logs. Under mpirun every rank runs it and the ranks then
+ * compare outcomes, so one rank's failure ends them all. */
+static cli_exit set_up(const train_options *o, train_run *r)
+{
+    cli_exit rc = load_data(o, r);
+    if (!rc)
+        rc = o->resume_path ? resume(o, &r->net, &r->state) : start_fresh(o, &r->train, &r->net, &r->state);
+    if (!rc && !(rc = args_apply_plan(&o->common, r->net)) && !(rc = check_labels_fit(r)))
+        rc = open_logs(o, &r->out, ranks_speak(&r->launch));
+    rc = ranks_agree("train", &r->launch, rc);
+    if (!rc && r->launch.launched)
+        bn_net_set_comm(r->net, &r->launch.comm);
+    return rc;
+}
+
+/* The notes before training, once. */
+static void warn_once(const train_options *o, const train_run *r)
+{
+    if (!ranks_speak(&r->launch))
+        return;
+    blas_core_notice(); /* after every check: an error stays a single line */
+    if (!warn_empty_classes(o, r)) /* one warning about the labels: stray ones explain both */
+        data_warn_label_sets("train", &r->files, &r->all, &r->test);
+}
+
 /* The steps of a run, in order; every failure leaves by the one cleanup at the end. */
 static cli_exit run_train(void *ctx)
 {
     const train_options *o = ctx;
     train_run r = {0};
-    cli_exit rc = load_data(o, &r);
-    if (rc)
+    cli_exit rc = ranks_start("train", &o->common, &r.launch);
+    if (rc || (rc = set_up(o, &r)))
         goto out;
-    rc = o->resume_path ? resume(o, &r.net, &r.state) : start_fresh(o, &r.train, &r.net, &r.state);
-    if (rc || (rc = args_apply_plan(&o->common, r.net)) || (rc = check_labels_fit(&r)) ||
-        (rc = open_logs(o, &r.out)))
-        goto out;
-    set_hooks(o, &r.out, &r.hooks);
+    set_hooks(o, &r.out, ranks_speak(&r.launch), &r.hooks);
     print_run_header(o, &r);
-    blas_core_notice(); /* after every check: an error stays a single line */
-    if (!warn_empty_classes(o, &r)) /* one warning about the labels: stray ones explain both */
-        data_warn_label_sets("train", &r.files, &r.all, &r.test);
+    warn_once(o, &r);
     catch_stop_signals();
     rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
     if (!rc)
         report_early_end(&r.state);
     rc = close_logs(o, &r.out, rc);
-    if (!rc)
-        rc = save_model(o, &r);
+    if (!rc) /* rank 0 saves; every rank learns how that went, as the test below is evaluated by all */
+        rc = ranks_agree("train", &r.launch, save_model(o, &r));
     if (!rc)
         rc = report_test(&r);
 out:
@@ -587,6 +620,7 @@ out:
     bn_net_destroy(&r.net);
     bn_dataset_free(&r.all);
     bn_dataset_free(&r.test);
+    comm_launch_end(&r.launch, rc);
     return rc;
 }
 
