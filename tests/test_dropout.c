@@ -128,8 +128,10 @@ static void mask_is_a_function_of_its_key(void)
         read_mask(net, p, 21, 7, k, MB, (uint64_t)k, part, logit_part);
         CHECKF(differing(full, part, k, MB) == 0, "rows %d.. alone with first_row %d: %d units' masks differ", k, k,
                differing(full, part, k, MB));
+        /* the masks must agree exactly; the logits only to rounding, since a GEMM engine may block a batch of
+         * other rows differently (oneDNN does: 4e-6 on a logit of 1.04) */
         for (int r = k; r < MB; r++)
-            CHECK_CLOSE(logit_part[r], logit_full[r], 1e-6, 0.0);
+            CHECK_CLOSE(logit_part[r], logit_full[r], 1e-6, 1e-5);
     }
     bn_set_threads(2);
     CHECK(omp_get_max_threads() == 2);
