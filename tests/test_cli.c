@@ -347,6 +347,61 @@ static void good_runs(void)
 /* One stray label far above the others (a 200 among the digits 0..9) makes 201 classes, 190 of them without
  * a training sample: train says so in one warning line that names the label file and --classes, and still
  * trains. Labels without gaps, or an explicit --classes, bring no warning. */
+/* The recipe's flags (issue 12): names and ranges checked, flags that the chosen optimizer or schedule would
+ * ignore refused, and what early stopping and a target print. */
+static void recipe_flags(void)
+{
+    USAGE("--optimizer", "train", "--data", good, "--optimizer", "rmsprop");
+    USAGE("--schedule", "train", "--data", good, "--schedule", "linear");
+    USAGE("--momentum", "train", "--data", good, "--optimizer", "adam", "--momentum", "0.5");
+    USAGE("--nesterov", "train", "--data", good, "--nesterov");
+    USAGE("--beta1", "train", "--data", good, "--optimizer", "sgd", "--beta1", "0.8");
+    USAGE("--beta2", "train", "--data", good, "--beta2", "1");
+    USAGE("--eps", "train", "--data", good, "--eps", "0");
+    USAGE("--lr-decay", "train", "--data", good, "--schedule", "cosine", "--lr-decay", "0.9");
+    USAGE("--step-epochs", "train", "--data", good, "--step-epochs", "2");
+    USAGE("--lr-min", "train", "--data", good, "--schedule", "onecycle", "--lr-min", "0.0001");
+    USAGE("--lr-min", "train", "--data", good, "--schedule", "cosine", "--lr", "0.01", "--lr-min", "0.1");
+    USAGE("--monitor", "train", "--data", good, "--monitor", "acc");
+    USAGE("--monitor", "train", "--data", good, "--patience", "2", "--monitor", "f1");
+    USAGE("--patience", "train", "--data", good, "--patience", "0");
+    USAGE("--dropout", "train", "--data", good, "--dropout", "1");
+    USAGE("--clip-norm", "train", "--data", good, "--clip-norm", "0");
+    USAGE("--target-acc", "train", "--data", good, "--target-acc", "0");
+    USAGE("--target-acc", "train", "--data", good, "--target-acc", "101");
+    USAGE("--warmup", "train", "--data", good, "--warmup", "-3");
+
+    /* A target every run reaches at once: the first epoch ends it, and the train: line gives the time. */
+    char lines[2][512];
+    cli_result r = RUN("train", "--data", good, "--epochs", "3", "--hidden", "8", "--batch", "50", "--quiet",
+                       "--target-acc", "5");
+    no_crash("--target-acc", &r);
+    CHECKF(r.code == 0, "--target-acc: exit %d; stderr: %s", r.code, r.err);
+    CHECKF(strstr(r.out, "target: validation accuracy reached 5.00% at epoch 1"), "no target line: %s", r.out);
+    CHECK(last_lines(r.out, 1, lines) == 1);
+    CHECKF(matches(lines[0], "^train: [0-9]+\\.[0-9]+ s, [0-9]+ samples/s, 1 epochs, 5\\.00% validation accuracy "
+                             "after [0-9]+\\.[0-9]+ s$"), "train line: '%s'", lines[0]);
+    result_free(&r);
+
+    /* Patience names the best epoch, and the recipe is in the header line. */
+    r = RUN("train", "--data", good, "--epochs", "3", "--hidden", "8", "--batch", "50", "--quiet", "--patience",
+            "5", "--optimizer", "sgd", "--schedule", "step", "--lr-decay", "0.5", "--clip-norm", "2", "--dropout",
+            "0.1");
+    no_crash("--patience", &r);
+    CHECKF(r.code == 0, "--patience: exit %d; stderr: %s", r.code, r.err);
+    CHECKF(strstr(r.out, "best: epoch ") && strstr(r.out, "sgd lr 0.05") && strstr(r.out, "step schedule (decay 0.5)")
+           && strstr(r.out, "clip norm 2") && strstr(r.out, "dropout 0.1") && strstr(r.out, "patience 5"),
+           "--patience run output lacks the best epoch or the recipe: %s", r.out);
+    result_free(&r);
+
+    /* Early stopping without a validation set: one line, exit 1, nothing trained. */
+    r = RUN("train", "--data", good, "--epochs", "2", "--hidden", "8", "--quiet", "--val", "0", "--patience", "2");
+    no_crash("--patience --val 0", &r);
+    CHECKF(r.code == 1 && strstr(r.err, "validation set") && !strstr(r.out, "epoch   1"),
+           "--patience with --val 0: exit %d; stderr: %s", r.code, r.err);
+    result_free(&r);
+}
+
 static void empty_classes(void)
 {
     char d[300];
@@ -411,6 +466,7 @@ int main(void)
     range_checks();
     broken_data();
     good_runs();
+    recipe_flags();
     empty_classes();
     moons_divergence();
 
