@@ -11,6 +11,7 @@
 #include "recipe.h"
 #include "report.h"
 #include "timer.h"
+#include "stage.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -1120,16 +1121,6 @@ static void verify_step(bench *b, bn_net *net, int batch)
 }
 
 /* Random pixels in [0,1) and labels in the net's input: the shapes of MNIST, no file needed. */
-static void stage_random_data(bn_net *net, const bn_arch *a)
-{
-    bn_rng rng;
-    bn_rng_seed(&rng, 3);
-    fill_uniform(bn_net_input(net), (size_t)bn_net_max_batch(net) * a->sizes[0], 0.0f, 1.0f, &rng);
-    int32_t *labels = bn_net_labels(net);
-    for (int i = 0; i < bn_net_max_batch(net); i++)
-        labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)a->sizes[a->depth]);
-}
-
 /* The naive backends' last step: time, batch and threads. A step is skipped when it is predicted to take
  * over the cap: their cost grows linearly with the batch (and falls at best linearly with threads). */
 typedef struct naive_history {
@@ -1224,7 +1215,7 @@ static int section_steps(bench *b)
         fprintf(stderr, "blasnet-bench: %s\n", bn_errmsg());
         return -1;
     }
-    stage_random_data(net, &o->arch);
+    bench_stage_random_batch(net);
     printf("\n== whole training step: backprop + SGD momentum on random data, %s ==\n",
            bn_act_name(o->arch.act));
     printf("(FLOPs per sample %.3g: 2*in*out per product; %%peak against the sgemm peak at the same thread "

@@ -6,6 +6,7 @@
  * and the model built from them. */
 #include "comm_launch.h"
 #include "net.h"
+#include "stage.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -76,17 +77,6 @@ static void time_it(bn_net *net, const comm_launch *l, const options *o, what_to
         if (i >= 0)
             t[i] = dt;
     }
-}
-
-static void fill_batch(bn_net *net, int rows)
-{
-    const int in = net->arch.sizes[0], classes = net->arch.sizes[net->arch.depth];
-    bn_rng rng;
-    bn_rng_seed(&rng, 7);
-    for (size_t i = 0; i < (size_t)rows * (size_t)in; i++)
-        net->x[i] = (float)bn_rng_uniform(&rng);
-    for (int i = 0; i < rows; i++)
-        net->labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)classes);
 }
 
 static void report(const comm_launch *l, const options *o, const bn_net *net, double *t[3])
@@ -162,7 +152,7 @@ int main(int argc, char **argv)
     bn_rng rng;
     bn_rng_seed(&rng, 1);
     bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
-    fill_batch(net, o.batch);
+    bench_stage_random_batch(net);
     double *t[3];
     for (int k = 0; k < 3; k++)
         t[k] = calloc((size_t)o.steps, sizeof(double));

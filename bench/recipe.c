@@ -5,6 +5,7 @@
  * two moments cost over SGD's velocity, and what dropout's hashed masks cost. */
 #include "recipe.h"
 
+#include "stage.h"
 #include "timer.h"
 
 #include <math.h>
@@ -47,19 +48,6 @@ static void step_call(void *p)
         c->status = s;
 }
 
-/* Random pixels in [0, 1) and labels, staged once. */
-static void stage_batch(bn_net *net, const bn_arch *arch, int batch)
-{
-    bn_rng rng;
-    bn_rng_seed(&rng, 3);
-    float *x = bn_net_input(net);
-    int32_t *y = bn_net_labels(net);
-    for (size_t i = 0; i < (size_t)batch * (size_t)arch->sizes[0]; i++)
-        x[i] = (float)bn_rng_uniform(&rng);
-    for (int i = 0; i < batch; i++)
-        y[i] = (int32_t)bn_rng_below(&rng, (uint64_t)arch->sizes[arch->depth]);
-}
-
 static bn_optim optim_of(const variant *v)
 {
     return (bn_optim){.kind = v->kind, .lr = v->kind == BN_OPT_SGD ? 1e-3f : 1e-4f, .momentum = 0.9f,
@@ -77,7 +65,7 @@ int bench_recipe_section(const bn_arch *arch, int batch, double budget_s, double
     bn_rng rng;
     bn_rng_seed(&rng, 1);
     bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
-    stage_batch(net, arch, batch);
+    bench_stage_random_batch(net);
     char desc[128];
     printf("\n== recipe: one training step per optimizer and regulariser, %s, batch %d, %d threads, best of %d "
            "interleaved rounds ==\n", bn_arch_format(arch, desc, sizeof desc), batch, omp_get_max_threads(),

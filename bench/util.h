@@ -1,6 +1,6 @@
 /* What the benchmark programs share: an allocator that is 64-byte aligned (a cache line, an AVX-512 vector)
  * and ends the program with one line naming it on failure (a benchmark cannot go on without its buffers),
- * and the CPU's model name for the report header. */
+ * and the CPU's model name for the report header. They need nothing of libblasnet (engines.c links none). */
 #ifndef BN_BENCH_UTIL_H
 #define BN_BENCH_UTIL_H
 
