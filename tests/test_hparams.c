@@ -4,6 +4,7 @@
  * changes the result by far more than the tolerance, so a field that bn_train ignored would fail. */
 #include "harness.h"
 #include "idx_write.h"
+#include "param_diff.h"
 
 #include "blasnet.h"
 
@@ -26,17 +27,6 @@ static bn_net *new_net(int max_batch)
     bn_net *net = NULL;
     CHECKF(bn_net_create(&net, &arch, max_batch, bn_backend_find("blas")) == BN_OK, "%s", bn_errmsg());
     return net;
-}
-
-/* Largest |a - b| over the parameter blocks of two networks of the same architecture. */
-static double max_param_diff(bn_net *a, bn_net *b)
-{
-    size_t na, nb;
-    const float *pa = bn_net_params(a, &na), *pb = bn_net_params(b, &nb);
-    double worst = na == nb ? 0.0 : INFINITY;
-    for (size_t i = 0; i < na && na == nb; i++)
-        worst = fmax(worst, fabs((double)pa[i] - pb[i]));
-    return worst;
 }
 
 /* Largest |a - b| over the weights alone (biases start at zero and are not drawn). */

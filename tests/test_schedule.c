@@ -3,6 +3,7 @@
  * lr and down to lr/25e4, each at its ends and monotone in each phase; and bn_train steps at those rates and
  * reports each step's rate through on_progress. */
 #include "harness.h"
+#include "param_diff.h"
 #include "idx_write.h"
 
 #include "blasnet.h"
@@ -245,16 +246,6 @@ static bn_net *steps_by_hand(const bn_hparams *hp, bool scheduled)
               BN_OK);
     }
     return net;
-}
-
-static double max_param_diff(bn_net *a, bn_net *b)
-{
-    size_t na, nb;
-    const float *pa = bn_net_params(a, &na), *pb = bn_net_params(b, &nb);
-    double worst = na == nb ? 0.0 : INFINITY;
-    for (size_t i = 0; i < na && na == nb; i++)
-        worst = fmax(worst, fabs((double)pa[i] - pb[i]));
-    return worst;
 }
 
 static void train_steps_at_each_rate(void)
