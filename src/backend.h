@@ -40,6 +40,8 @@ struct bn_backend {
                      bool want_sqnorm);
     /* sum(x^2) in double, summed in an order fixed by the thread count. */
     double (*sqnorm)(const float *x, size_t n);
+    /* y (n) += x (n): the node's ranks adding their gradients (net_share.c); the one op that accumulates. */
+    void (*accumulate)(float *y, const float *x, size_t n);
 };
 
 extern const bn_backend bn_backend_naive;

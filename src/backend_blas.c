@@ -429,6 +429,29 @@ static double blas_sqnorm(const float *x, size_t n)
     return parallel_sum(n, sqnorm_range, x);
 }
 
+static void accumulate_range(float *restrict y, const float *restrict x, size_t lo, size_t hi)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        y[i] += x[i];
+}
+
+/* No parallel region below the threshold: even one with if(0) allocates a team in libgomp. */
+static void blas_accumulate(float *y, const float *x, size_t n)
+{
+    const int nt = bn_par_threads(n);
+    if (nt == 1) {
+        accumulate_range(y, x, 0, n);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        size_t lo, hi;
+        bn_par_range(n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        accumulate_range(y, x, lo, hi);
+    }
+}
+
 const bn_backend bn_backend_blas = {
     .name = "blas",
     .gemm = blas_gemm,
@@ -439,4 +462,5 @@ const bn_backend bn_backend_blas = {
     .bias_grad = blas_bias_grad,
     .update = blas_update,
     .sqnorm = blas_sqnorm,
+    .accumulate = blas_accumulate,
 };

@@ -491,6 +491,27 @@ static void check_sqnorm(size_t n, bn_rng *rng)
     free(x);
 }
 
+/* y += x is exact per element, so every backend must give the reference's bits. */
+static void check_accumulate(size_t n, bn_rng *rng)
+{
+    float *x = alloc_floats(n), *want = alloc_floats(n), *got = alloc_floats(n);
+    fill(x, n, 1.0, rng);
+    fill(want, n, 1.0, rng);
+    memcpy(got, want, n * sizeof(float));
+    naive->accumulate(want, x, n);
+    CHECK(want[n - 1] == got[n - 1] + x[n - 1]);
+    for (int f = 0; f < 2; f++) {
+        float *y = alloc_floats(n);
+        memcpy(y, got, n * sizeof(float));
+        fast[f]->accumulate(y, x, n);
+        CHECKF(memcmp(y, want, n * sizeof(float)) == 0, "accumulate %s, n %zu", fast[f]->name, n);
+        free(y);
+    }
+    free(x);
+    free(want);
+    free(got);
+}
+
 static void run_all(uint64_t seed)
 {
     bn_rng rng;
@@ -515,6 +536,7 @@ static void run_all(uint64_t seed)
         check_sgd_update(lens[s], &rng);
         check_adam_update(lens[s], &rng);
         check_sqnorm(lens[s], &rng);
+        check_accumulate(lens[s], &rng);
     }
 }
 
