@@ -1,9 +1,10 @@
 /* blasnet-bench-mpi: what data parallelism costs per step. Run under mpirun (or alone for one process); every
- * rank times, on its share of a global batch: the step without communication (the compute), the step with its
- * sums over the ranks (each layer's started as soon as it exists, overlapping the layers below), and one
- * blocking sum of the whole gradient alone. Rank 0 prints one line of min and median milliseconds, the bytes
- * each rank sends per step, the share of the sum the overlap hid, and samples/s. BENCHMARKS.md has the runs
- * and the model built from them. */
+ * rank times, on its share of a global batch: the step without communication (the compute, with the whole
+ * update), the step with its sums over the ranks (in the node's shared memory, each rank updating its part;
+ * or with BLASNET_MPI_SUM=allreduce each layer's MPI_Iallreduce started as soon as it exists, overlapping the
+ * layers below), and one blocking MPI sum of the whole gradient alone. Rank 0 prints one line of min and
+ * median milliseconds, the gradient bytes, the share of the sum the overlap hid (allreduce), and samples/s.
+ * bench/mpi-rounds.sh interleaves the runs BENCHMARKS.md compares. */
 #include "comm_launch.h"
 #include "net.h"
 #include "stage.h"
@@ -96,7 +97,9 @@ static void report(const comm_launch *l, const options *o, const bn_net *net, do
         double hidden = (min[0] + min[2] - min[1]) / min[2];
         printf("  step %7.2f ms (min %7.2f)  sum alone %6.2f ms (min %6.2f)  %.2f MB/step", 1e3 * med[1],
                1e3 * min[1], 1e3 * med[2], 1e3 * min[2], mb);
-        if (l->comm.size > 1)
+        if (l->comm.node_size > 1) /* the step summed in node memory: the allreduce is only the comparison */
+            printf("  sums: node memory");
+        else if (l->comm.size > 1)
             printf("  hidden %3.0f%%", 100.0 * hidden);
     }
     printf("  %8.0f samples/s (best %8.0f)\n", o->batch / step, o->batch / (l->launched ? min[1] : min[0]));
@@ -135,7 +138,8 @@ int main(int argc, char **argv)
     if (parse(argc, argv, &o))
         return 2;
     if (comm_launch_start(&l, why, sizeof why)) {
-        fprintf(stderr, "blasnet-bench-mpi: %s\n", why);
+        if (why[0])
+            fprintf(stderr, "blasnet-bench-mpi: %s\n", why);
         return 1;
     }
     if (o.threads < 1) /* as blasnet train: the node's cores shared among its ranks */
@@ -157,8 +161,9 @@ int main(int argc, char **argv)
     for (int k = 0; k < 3; k++)
         t[k] = calloc((size_t)o.steps, sizeof(double));
     time_it(net, &l, &o, TIME_COMPUTE, t[0]);
-    if (l.launched) {
+    if (l.launched && bn_net_set_comm(net, &l.comm) == BN_OK) { /* on one node: the node's shared memory */
         time_it(net, &l, &o, TIME_STEP, t[1]);
+        bn_net_set_comm(net, NULL);
         time_it(net, &l, &o, TIME_SUM, t[2]);
     }
     if (l.comm.rank == 0)

@@ -212,15 +212,16 @@ BN_API double bn_net_grad_norm(const bn_net *net);
 BN_API int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint64_t first_row);
 
 /* ---- data parallelism: the seam a communicator plugs into ------------------------------------------
- * blasnet itself never links MPI: a caller that runs several processes (the CLI under mpirun, src/comm_mpi.c)
- * fills a bn_comm and attaches it to the network. bn_train then gives each rank a contiguous share of every
- * batch's rows (rank r of K: rows [B r / K, B (r + 1) / K), empty when B < K), sums the loss, the counts and
- * every layer's gradients over the ranks (each layer's sum is started as soon as the backward pass has it,
- * while the layers below are still computed) and applies the same update everywhere; bn_evaluate splits the
- * set and sums. All ranks must call both with the same network, data and state; bn_train checks that first
- * (checksums) and refuses with BN_E_MISMATCH naming what differs. Rank 0 alone writes checkpoints.
- * bn_net_train_step and bn_net_backprop stay local to the process. */
-typedef enum { BN_COMM_SUM_FLOAT, BN_COMM_SUM_DOUBLE, BN_COMM_SUM_U64, BN_COMM_MAX_U64 } bn_comm_op;
+ * blasnet itself never links MPI: a caller that runs several processes (the CLI under mpirun, src/comm_mpi.c) fills a
+ * bn_comm and attaches it to the network. bn_train then gives each rank a contiguous share of every batch's rows (rank
+ * r of K: rows [B r / K, B (r + 1) / K), empty when B < K), sums the loss, the counts and every layer's gradients over
+ * the ranks (each layer's sum is started as soon as the backward pass has it, while the layers below are still
+ * computed) and applies the same update everywhere; or, on a comm whose node's ranks share memory, keeps one copy of
+ * the weights per node, each rank summing and updating its part of them (net_share.c); bn_evaluate splits the set and
+ * sums. All ranks must call both with the same network, data and state; bn_train checks that first (checksums) and
+ * refuses with BN_E_MISMATCH naming what differs. Rank 0 alone writes checkpoints. bn_net_train_step and
+ * bn_net_backprop stay local to the process. */
+typedef enum { BN_COMM_SUM_FLOAT, BN_COMM_SUM_DOUBLE, BN_COMM_SUM_U64, BN_COMM_MAX_U64, BN_COMM_MAX_DOUBLE } bn_comm_op;
 /* Slots 0 .. 2 BN_MAX_LAYERS - 1: layer l's dW (2l) and db (2l + 1); then the step's sums; then blocking use. */
 #define BN_COMM_SLOTS (2 * BN_MAX_LAYERS + 2)
 typedef struct bn_comm {
@@ -231,9 +232,26 @@ typedef struct bn_comm {
     int (*begin)(void *ctx, int slot, void *data, size_t n, bn_comm_op op);
     void (*progress)(void *ctx); /* lets started operations move while the caller computes; may be NULL */
     int (*wait)(void *ctx, int slot);
+    /* Optional, for ranks that share a node's memory (node_size > 1 with node_map set; every node then has
+     * node_size ranks). The network then keeps one copy of its weights and moments per node, and each rank
+     * adds up, across the node's gradients, the part of them it updates (net_share.c): no gradient is copied
+     * between the node's ranks. node_rank: this rank's place among them. */
+    int node_rank, node_size;
+    /* Collective over the node: maps lead_bytes that the node's ranks share (*lead) and own_bytes per rank
+     * (own[i] is node rank i's, i < node_size), all readable and writable by every rank of the node, zeroed,
+     * until the comm ends. */
+    int (*node_map)(void *ctx, size_t lead_bytes, size_t own_bytes, void **lead, void **own);
+    /* Collective over the node: what any rank wrote before it, every rank sees after it. */
+    int (*node_sync)(void *ctx);
+    /* begin, over the ranks with this node_rank, one per node (size / node_size of them). */
+    int (*begin_across)(void *ctx, int slot, void *data, size_t n, bn_comm_op op);
 } bn_comm;
-/* NULL detaches; the comm must outlive its use by the network. */
-BN_API void bn_net_set_comm(bn_net *net, const bn_comm *comm);
+/* NULL detaches; the comm must outlive its use by the network. With a node-sharing comm, attaching moves the
+ * weights and moments into the node's memory (collective over the node: every rank attaches) and detaching
+ * moves them back; while attached, only bn_train writes them (a rank writing the node's one copy on its own
+ * would change the others' weights under them). BN_OK, or the status of a failed mapping (the network is then
+ * left unattached). */
+BN_API int bn_net_set_comm(bn_net *net, const bn_comm *comm);
 BN_API const bn_comm *bn_net_comm(const bn_net *net);
 
 /* ---- data sets: MNIST-style uint8 images with uint8 labels ------------------------------------------ */
@@ -406,7 +424,7 @@ BN_API bool bn_train_started(const bn_train_state *state);
 /* How a run is watched, stopped and saved; none of it changes what the run computes. Zero means none. */
 typedef struct bn_train_hooks {
     int progress_every;      /* on_progress every this many steps; 0 = never */
-    bool progress_grad_norm; /* fill bn_progress.grad_norm_w1 */
+    bool progress_grad_norm; /* fill bn_progress.grad_norm_w1; on several ranks, the same on every rank */
     void (*on_progress)(void *ctx, const bn_progress *p);
     void (*on_epoch)(void *ctx, const bn_epoch_stats *s);
     void *ctx;

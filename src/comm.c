@@ -6,9 +6,17 @@
 
 #include <string.h>
 
-void bn_net_set_comm(bn_net *net, const bn_comm *comm)
+int bn_net_set_comm(bn_net *net, const bn_comm *comm)
 {
+    bn_net_node_detach(net);
+    net->comm = NULL;
+    if (comm && comm->node_size > 1 && comm->node_map) {
+        int status = bn_net_node_attach(net, comm);
+        if (status)
+            return bn_fail(status, "mapping the node's shared memory failed (%s)", bn_strerror(status));
+    }
     net->comm = comm;
+    return BN_OK;
 }
 
 const bn_comm *bn_net_comm(const bn_net *net)

@@ -30,7 +30,7 @@ static inline int comm_launch_env_size(void)
 }
 
 /* Joins the ranks when a launcher started this process, else fills a comm of one rank and stays single.
- * BN_OK, or a status with the reason in why. */
+ * BN_OK, or a status with the reason in why (empty when rank 0 reports a reason every rank shares). */
 int comm_launch_start(comm_launch *launch, char *why, size_t why_size);
 /* Leaves the run: a clean MPI_Finalize when every exchange worked (the callers make every failure known to
  * all ranks before they end), else MPI_Abort with code, so that no rank waits for a sum that will never come.

@@ -171,6 +171,8 @@ void bn_net_destroy(bn_net **net)
     if (!net || !*net)
         return;
     free((*net)->block);
+    free((*net)->node.grads);
+    free((*net)->node.partials);
     free(*net);
     *net = NULL;
 }
@@ -264,7 +266,7 @@ void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng)
     }
 }
 
-static int check_batch(const bn_net *net, int batch)
+int bn_net_check_batch(const bn_net *net, int batch)
 {
     if (batch < 1 || batch > net->max_batch)
         return bn_fail(BN_E_INVALID, "batch of %d rows does not fit the workspace (1..%d)", batch,
@@ -337,7 +339,7 @@ static void forward_products(bn_net *net, const float *x, int B, bool training)
 
 int bn_net_forward(bn_net *net, const float *x, int batch)
 {
-    int status = check_batch(net, batch);
+    int status = bn_net_check_batch(net, batch);
     if (status)
         return status;
     const int L = net->arch.depth;
@@ -350,7 +352,7 @@ int bn_net_forward(bn_net *net, const float *x, int batch)
 int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss_sum,
                         int *correct)
 {
-    int status = check_batch(net, batch);
+    int status = bn_net_check_batch(net, batch);
     if (status)
         return status;
     const int L = net->arch.depth;
@@ -360,7 +362,7 @@ int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int 
     return BN_OK;
 }
 
-static int check_labels(const bn_net *net, const int32_t *labels, int batch)
+int bn_net_check_labels(const bn_net *net, const int32_t *labels, int batch)
 {
     const int classes = net->arch.sizes[net->arch.depth];
     for (int i = 0; i < batch; i++)
@@ -389,7 +391,7 @@ bn_gemm bn_net_dinput_product(bn_net *net, int l, int B)
 
 /* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below: dW and
  * dA both only read G, so the plan may run them side by side. */
-static void backward_layer(bn_net *net, int l, const float *x, int B)
+void bn_net_backward_layer(bn_net *net, int l, const float *x, int B)
 {
     const bn_backend *be = net->backend;
     const int *n = net->arch.sizes;
@@ -413,7 +415,7 @@ static void backward_layer(bn_net *net, int l, const float *x, int B)
 }
 
 /* The update of layer l's W and b; returns ||W||^2 read before it when want_sq. Biases get no decay. */
-static double update_layer(bn_net *net, int l, const bn_update *u, float weight_decay, bool want_sq)
+double bn_net_update_layer(bn_net *net, int l, const bn_update *u, float weight_decay, bool want_sq)
 {
     const bn_backend *be = net->backend;
     const int *n = net->arch.sizes;
@@ -426,7 +428,7 @@ static double update_layer(bn_net *net, int l, const bn_update *u, float weight_
 }
 
 /* ||dW_l||^2 + ||db_l||^2 */
-static double layer_grad_sqnorm(const bn_net *net, int l)
+double bn_net_layer_grad_sqnorm(const bn_net *net, int l)
 {
     const int *n = net->arch.sizes;
     return net->backend->sqnorm(net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1]) +
@@ -434,7 +436,7 @@ static double layer_grad_sqnorm(const bn_net *net, int l)
 }
 
 /* The clipping scale for a gradient of squared norm sq, recording the norm. */
-static float clip_scale(bn_net *net, double sq, float clip_norm)
+float bn_net_clip_scale(bn_net *net, double sq, float clip_norm)
 {
     net->grad_norm = sqrt(sq);
     return net->grad_norm > clip_norm ? (float)(clip_norm / net->grad_norm) : 1.0f;
@@ -443,17 +445,17 @@ static float clip_scale(bn_net *net, double sq, float clip_norm)
 /* Every layer's update after the whole backward pass, layer by layer from the top as the fused pass goes,
  * so ||W||^2 is summed in the same order. With clipping, grad_sq is the squared global norm, summed per
  * layer from the top (layer_grad_sqnorm). */
-static double update_all(bn_net *net, const bn_optim *opt, bool want_sq, double grad_sq)
+double bn_net_update_all(bn_net *net, const bn_optim *opt, bool want_sq, double grad_sq)
 {
     const int L = net->arch.depth;
     float scale = 1.0f;
     net->grad_norm = NAN;
     if (opt->clip_norm > 0.0f)
-        scale = clip_scale(net, grad_sq, opt->clip_norm);
+        scale = bn_net_clip_scale(net, grad_sq, opt->clip_norm);
     bn_update u = bn_update_for(opt, scale);
     double weight_sq = 0.0;
     for (int l = L - 1; l >= 0; l--)
-        weight_sq += update_layer(net, l, &u, opt->weight_decay, want_sq);
+        weight_sq += bn_net_update_layer(net, l, &u, opt->weight_decay, want_sq);
     return weight_sq;
 }
 
@@ -472,19 +474,19 @@ static double backward_and_update(bn_net *net, const float *x, int B, const bn_o
         u = bn_update_for(opt, 1.0f);
     double weight_sq = 0.0, grad_sq = 0.0;
     for (int l = L - 1; l >= 0; l--) {
-        backward_layer(net, l, x, B);
+        bn_net_backward_layer(net, l, x, B);
         if (clipping)
-            grad_sq += layer_grad_sqnorm(net, l);
+            grad_sq += bn_net_layer_grad_sqnorm(net, l);
         else if (opt)
-            weight_sq += update_layer(net, l, &u, opt->weight_decay, want_sq);
+            weight_sq += bn_net_update_layer(net, l, &u, opt->weight_decay, want_sq);
     }
     net->grad_norm = NAN;
-    return clipping ? update_all(net, opt, want_sq, grad_sq) : weight_sq;
+    return clipping ? bn_net_update_all(net, opt, want_sq, grad_sq) : weight_sq;
 }
 
 /* The training forward pass (dropout on), then the loss and the output layer's delta
  * (B, C) = (softmax - onehot) * grad_scale; returns the summed cross-entropy and *right the correct rows. */
-static double forward_loss_delta(bn_net *net, const float *x, const int32_t *labels, int B, float grad_scale,
+double bn_net_forward_loss_delta(bn_net *net, const float *x, const int32_t *labels, int B, float grad_scale,
                                  int *right)
 {
     const int L = net->arch.depth;
@@ -498,14 +500,14 @@ static double forward_loss_delta(bn_net *net, const float *x, const int32_t *lab
 static int forward_backward_update(bn_net *net, const float *x, const int32_t *labels, int B, const bn_optim *opt,
                                    double *loss_sum, int *correct, double *weight_sq)
 {
-    int status = check_batch(net, B);
+    int status = bn_net_check_batch(net, B);
     if (!status)
-        status = check_labels(net, labels, B);
+        status = bn_net_check_labels(net, labels, B);
     if (status)
         return status;
     int right = 0;
     /* 1/B: the gradient of the batch-mean cross-entropy. */
-    double sum = forward_loss_delta(net, x, labels, B, 1.0f / (float)B, &right);
+    double sum = bn_net_forward_loss_delta(net, x, labels, B, 1.0f / (float)B, &right);
     *loss_sum = sum;
     if (correct)
         *correct = right;
@@ -536,107 +538,11 @@ int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int ba
     return status;
 }
 
-/* ---- the step of one rank among several (bn_share with a comm) ------------------------------------------ */
-/* Starts the sums of layer l's gradients over the ranks: dW as slot 2l, db as 2l + 1. */
-static int sum_layer_begin(bn_net *net, const bn_comm *c, int l)
-{
-    const int *n = net->arch.sizes;
-    int status = c->begin(c->ctx, 2 * l, bn_net_dweight(net, l), (size_t)n[l] * (size_t)n[l + 1], BN_COMM_SUM_FLOAT);
-    return status ? status : c->begin(c->ctx, 2 * l + 1, bn_net_dbias(net, l), (size_t)n[l + 1], BN_COMM_SUM_FLOAT);
-}
-
-static int sum_layer_wait(const bn_comm *c, int l)
-{
-    int status = c->wait(c->ctx, 2 * l), bias_status = c->wait(c->ctx, 2 * l + 1);
-    return status ? status : bias_status;
-}
-
-/* The backward pass over this rank's rows, each layer's sums started as soon as its gradients exist, so
- * they travel while the layers below compute. A share of no rows adds zeros. */
-static int backward_and_sum(bn_net *net, const float *x, int rows, const bn_comm *c)
-{
-    if (rows == 0)
-        memset(net->grads, 0, net->param_count * sizeof(float));
-    int status = BN_OK;
-    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
-        if (rows > 0)
-            backward_layer(net, l, x, rows);
-        status = sum_layer_begin(net, c, l);
-        if (c->progress)
-            c->progress(c->ctx);
-    }
-    return status;
-}
-
-/* Each layer's update as soon as its sum is in, top layer first as in the local step, so that with one rank
- * the weights and ||W||^2 come out bitwise the same. Clipping waits for every sum: the norm is global. */
-static int update_summed(bn_net *net, const bn_comm *c, const bn_optim *opt, bool want_sq, double *weight_sq)
-{
-    const bool clipping = opt->clip_norm > 0.0f;
-    const bn_update u = bn_update_for(opt, 1.0f);
-    double sq = 0.0, grad_sq = 0.0;
-    int status = BN_OK;
-    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
-        status = sum_layer_wait(c, l);
-        if (status)
-            break;
-        if (clipping)
-            grad_sq += layer_grad_sqnorm(net, l);
-        else
-            sq += update_layer(net, l, &u, opt->weight_decay, want_sq);
-    }
-    net->grad_norm = NAN;
-    if (!status && clipping)
-        sq = update_all(net, opt, want_sq, grad_sq);
-    *weight_sq = sq;
-    return status;
-}
-
-static int comm_failed(int status)
-{
-    return bn_fail(status, "summing the gradients over the ranks failed (%s): another rank has probably ended",
-                   bn_strerror(status));
-}
-
-/* Forward over this rank's rows, the loss and counts summed over the ranks while every layer's gradients
- * are, then the update; a non-finite global loss updates nothing, on every rank alike. */
-static int shared_step(bn_net *net, const float *x, const int32_t *labels, bn_share *s, const bn_optim *opt,
-                       double *weight_sq)
-{
-    const bn_comm *c = s->comm;
-    int status = s->rows > 0 ? check_batch(net, s->rows) : BN_OK;
-    if (!status && s->rows > 0)
-        status = check_labels(net, labels, s->rows);
-    if (status)
-        return status;
-    int right = 0;
-    /* 1/batch_rows: the sum over the ranks is the gradient of the global batch's mean loss */
-    s->sums[0] = s->rows > 0 ? forward_loss_delta(net, x, labels, s->rows, 1.0f / (float)s->batch_rows, &right) : 0.0;
-    s->sums[1] = right;
-    status = c->begin(c->ctx, BN_COMM_SLOT_SUMS, s->sums, BN_SHARE_SUMS, BN_COMM_SUM_DOUBLE);
-    if (!status)
-        status = backward_and_sum(net, x, s->rows, c);
-    if (!status)
-        status = c->wait(c->ctx, BN_COMM_SLOT_SUMS);
-    if (!status && !isfinite(s->sums[0])) {
-        for (int l = net->arch.depth - 1; l >= 0 && !status; l--)
-            status = sum_layer_wait(c, l);
-        if (!status)
-            return bn_fail(BN_E_DIVERGED, "loss became %s", isnan(s->sums[0]) ? "NaN" : "infinite");
-    }
-    double sq = 0.0;
-    if (!status)
-        status = update_summed(net, c, opt, weight_sq != NULL, &sq);
-    if (weight_sq)
-        *weight_sq = sq;
-    return status ? comm_failed(status) : BN_OK;
-}
-
 int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
                        double *weight_sq)
 {
     if (share->comm)
-        return shared_step(net, x, labels, share, opt, weight_sq);
+        return bn_net_shared_step(net, x, labels, share, opt, weight_sq);
     int correct = 0;
     int status = forward_backward_update(net, x, labels, share->rows, opt, &share->sums[0], &correct, weight_sq);
     share->sums[1] = correct;
@@ -667,8 +573,8 @@ void bn_net_optim_step(bn_net *net, const bn_optim *opt, double *weight_sqnorm)
     double grad_sq = 0.0;
     if (opt->clip_norm > 0.0f)
         for (int l = net->arch.depth - 1; l >= 0; l--)
-            grad_sq += layer_grad_sqnorm(net, l);
-    double sq = update_all(net, opt, weight_sqnorm != NULL, grad_sq);
+            grad_sq += bn_net_layer_grad_sqnorm(net, l);
+    double sq = bn_net_update_all(net, opt, weight_sqnorm != NULL, grad_sq);
     if (weight_sqnorm)
         *weight_sqnorm = sq;
 }

@@ -30,6 +30,14 @@ struct bn_net {
     uint64_t dropout_seed, dropout_step, dropout_first_row;
     double grad_norm; /* of the last step, before clipping; NaN when it did not clip */
     const bn_comm *comm; /* bn_net_set_comm: bn_train and bn_evaluate share work with other ranks; NULL: none */
+    /* With a comm whose node shares memory (net_share.c): params, velocity and moment2 point into the node's
+     * one copy, grads into this rank's block there; the own_ pointers keep the block's, for detaching. */
+    struct {
+        int rank, size;   /* this rank among the node's; size 0: not sharing */
+        float **grads;    /* size pointers: each node rank's gradient block */
+        double *partials; /* size doubles: one partial sum per node rank, combined by max */
+        float *own_params, *own_grads, *own_velocity, *own_moment2;
+    } node;
     /* How each product is spread over the threads, made for plan_batch rows on plan_team threads
      * (net_plan.c); other batch sizes and teams get the model's plan on the spot. */
     bn_plan_mode plan_mode;
@@ -52,6 +60,28 @@ bn_gemm bn_net_dinput_product(bn_net *net, int l, int B);
 const bn_gemm_plan *bn_net_forward_plan(bn_net *net, int l, const bn_gemm *g, bn_gemm_plan *scratch_plan);
 const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, const bn_gemm *da,
                                          bn_pair_plan *scratch_plan);
+
+/* The pieces of a training step, for the step of several ranks (net_share.c). */
+int bn_net_check_batch(const bn_net *net, int batch);
+int bn_net_check_labels(const bn_net *net, const int32_t *labels, int batch);
+/* The training forward pass, the loss and the output delta scaled by grad_scale; returns the summed loss. */
+double bn_net_forward_loss_delta(bn_net *net, const float *x, const int32_t *labels, int B, float grad_scale,
+                                 int *right);
+void bn_net_backward_layer(bn_net *net, int l, const float *x, int B);
+double bn_net_update_layer(bn_net *net, int l, const bn_update *u, float weight_decay, bool want_sq);
+double bn_net_layer_grad_sqnorm(const bn_net *net, int l);
+/* The clipping scale for a gradient of squared norm sq, recording the norm. */
+float bn_net_clip_scale(bn_net *net, double sq, float clip_norm);
+double bn_net_update_all(bn_net *net, const bn_optim *opt, bool want_sq, double grad_sq);
+/* ||dW_0||: the first layer's gradient norm after a step (collective on a node-sharing comm). */
+double bn_net_first_grad_norm(bn_net *net);
+/* bn_net_init, once per node on a node-sharing comm. BN_OK or a comm status. */
+int bn_net_init_once(bn_net *net, bn_init init, float std, bn_rng *rng);
+/* Copies the early-stopping weights back (once per node on a node-sharing comm). BN_OK or a comm status. */
+int bn_net_restore_best(bn_net *net);
+/* Detaches from a node-sharing comm (net_share.c). */
+void bn_net_node_detach(bn_net *net);
+int bn_net_node_attach(bn_net *net, const bn_comm *comm);
 
 /* Forward pass with labels: probabilities in layer_out[L-1]; adds summed cross-entropy to *loss_sum and correct
  * predictions to *correct. For evaluation (no gradient). */
@@ -76,6 +106,9 @@ typedef struct bn_share {
  * first (with a comm of one rank the weights are bitwise those of the local step). */
 BN_API int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share,
                               const bn_optim *opt, double *weight_sq); /* exported for tests and the benchmark */
+/* bn_net_train_share with a comm (net_share.c). */
+int bn_net_shared_step(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
+                       double *weight_sq);
 /* begin and wait on the blocking slot: a sum (or max) over every rank of n values in place. */
 int bn_comm_combine(const bn_comm *comm, void *data, size_t n, bn_comm_op op);
 /* Before a run on several ranks: the architecture and hyperparameters, the training and validation data, and

@@ -23,16 +23,6 @@ static double now_seconds(void)
 }
 
 /* L2 norm of the first layer's weight gradient, for the progress and epoch reports. */
-static double first_layer_grad_norm(bn_net *net)
-{
-    const float *dw = bn_net_dweight(net, 0);
-    const size_t n = (size_t)net->arch.sizes[0] * (size_t)net->arch.sizes[1];
-    double sq = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sq += (double)dw[i] * dw[i];
-    return sqrt(sq);
-}
-
 void bn_hparams_default(bn_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
@@ -234,13 +224,14 @@ static int check_run(const bn_net *net, const bn_dataset *train, const bn_datase
 
 /* A run's first call: weights and shuffle stream from hp, read now, so any hp change made before this
  * call is the one that counts. */
-static void start_run(bn_net *net, bn_train_state *st, size_t train_n)
+static int start_run(bn_net *net, bn_train_state *st, size_t train_n)
 {
     bn_rng init_rng;
     bn_rng_seed(&init_rng, st->hp.seed);
-    bn_net_init(net, st->hp.init, st->hp.init_std, &init_rng);
+    int status = bn_net_init_once(net, st->hp.init, st->hp.init_std, &init_rng);
     bn_rng_seed(&st->rng, st->hp.seed ^ SHUFFLE_STREAM);
     st->train_n = train_n;
+    return status ? bn_fail(status, "starting the ranks' weights failed (%s)", bn_strerror(status)) : BN_OK;
 }
 
 /* One bn_train call: what the loop needs besides the state. */
@@ -292,8 +283,11 @@ static void report_progress(const run *r, double step_loss)
 {
     const bn_train_hooks *h = r->hooks;
     const bn_train_state *st = r->st;
-    if (!h->on_progress || h->progress_every <= 0 ||
-        (st->step % (uint64_t)h->progress_every != 0 && st->step != r->steps))
+    if (h->progress_every <= 0 || (st->step % (uint64_t)h->progress_every != 0 && st->step != r->steps))
+        return;
+    /* before the rank-dependent test: on a node-sharing comm every rank takes part in the norm */
+    const double grad_norm_w1 = h->progress_grad_norm ? bn_net_first_grad_norm(r->net) : NAN;
+    if (!h->on_progress)
         return;
     double elapsed = now_seconds() - r->t0 + r->seconds_before;
     bn_progress p = {.epoch = st->epoch + 1,
@@ -305,7 +299,7 @@ static void report_progress(const run *r, double step_loss)
                      .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
                      .running_loss = st->loss_sum / (double)st->seen,
                      .step_loss = step_loss,
-                     .grad_norm_w1 = h->progress_grad_norm ? first_layer_grad_norm(r->net) : NAN,
+                     .grad_norm_w1 = grad_norm_w1,
                      .grad_norm = bn_net_grad_norm(r->net),
                      .lr = r->opt.lr};
     h->on_progress(h->ctx, &p);
@@ -378,15 +372,14 @@ static int run_step(run *r)
 
 /* The last epoch is done: with early stopping the network ends with the best epoch's weights, so a model
  * saved now is the best one; except when the target ended the run: then the weights that reached it stay. */
-static void end_run(run *r)
+static int end_run(run *r)
 {
     bn_train_state *st = r->st;
     if (st->end == BN_END_NONE)
         st->end = BN_END_EPOCHS;
-    if (st->end != BN_END_TARGET && st->hp.patience > 0 && st->best_epoch > 0 && st->best_epoch != st->epoch) {
-        size_t count;
-        memcpy(r->net->params, bn_net_best_params(r->net, &count), r->net->param_count * sizeof(float));
-    }
+    if (st->end != BN_END_TARGET && st->hp.patience > 0 && st->best_epoch > 0 && st->best_epoch != st->epoch)
+        return bn_net_restore_best(r->net);
+    return BN_OK;
 }
 
 /* The epoch's summary, before the state moves on to the next epoch. */
@@ -402,7 +395,7 @@ static bn_epoch_stats epoch_stats(const run *r, double seconds)
         .lr = r->opt.lr,
         .seconds = seconds,
         .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
-        .grad_norm_w1 = first_layer_grad_norm(r->net),
+        .grad_norm_w1 = bn_net_first_grad_norm(r->net),
     };
 }
 
@@ -460,9 +453,8 @@ static int finish_epoch(run *r, const bn_rng *rng_after_shuffle)
     if (h->on_epoch)
         h->on_epoch(h->ctx, &stats);
     bool last = st->epoch == st->hp.epochs || st->end != BN_END_NONE;
-    if (last)
-        end_run(r);
-    if (h->checkpoint_every > 0 && (st->epoch % h->checkpoint_every == 0 || last))
+    status = last ? end_run(r) : BN_OK;
+    if (!status && h->checkpoint_every > 0 && (st->epoch % h->checkpoint_every == 0 || last))
         status = save_checkpoint(r);
     bool stop = false;
     if (!status && !last)
@@ -507,7 +499,7 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
     if (!order)
         return bn_fail(BN_E_NOMEM, "cannot allocate the shuffle order for %zu samples", train->n);
     if (!bn_train_started(st))
-        start_run(net, st, train->n);
+        status = start_run(net, st, train->n);
     if (st->epoch < st->hp.epochs)
         st->end = BN_END_NONE; /* a finished run given more epochs goes on */
     run r = {.net = net, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks, .st = st,

@@ -227,6 +227,88 @@ static void resume_other_rank_count(void)
     compare("2 ranks then 3 ranks vs 1 process", done, one, 1e-5, 1e-4);
 }
 
+/* Nodes of 2 ranks each (BLASNET_MPI_NODE_SIZE plays them on one machine): each rank's part is summed in its
+ * node's memory, then over the nodes by MPI; with clipping the global norm comes from every part. */
+static void across_nodes(void)
+{
+    char one[600], four[600];
+    path_in_root(one, sizeof one, "nodes-1.bn");
+    path_in_root(four, sizeof four, "nodes-2x2.bn");
+    setenv("BLASNET_MPI_NODE_SIZE", "2", 1);
+    for (int recipe = 0; recipe < 2; recipe++) {
+        run_result r[2];
+        if (recipe == 0) {
+            r[0] = RUN(BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_SGD, "--save", one);
+            r[1] = RUN(MPIRUN, "-np", "4", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_SGD, "--save", four);
+        } else {
+            r[0] = RUN(BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_ADAM, "--save", one);
+            r[1] = RUN(MPIRUN, "-np", "4", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_ADAM, "--save", four);
+        }
+        for (int i = 0; i < 2; i++) {
+            CHECKF(r[i].code == 0, "run %d: exit %d signal %d: %s", i, r[i].code, r[i].signal, r[i].err);
+            free(r[i].err);
+        }
+        compare(recipe ? "adam, 2 nodes x 2 ranks" : "sgd, 2 nodes x 2 ranks", four, one, 1e-5, 1e-4);
+    }
+    unsetenv("BLASNET_MPI_NODE_SIZE");
+}
+
+/* The same ranks and seed give the same bits: two runs on 3 ranks (which the 2 cores time-slice, so any rank
+ * that read the node's weights before another had written them would show). */
+static void same_bits_twice(void)
+{
+    char first[600], second[600];
+    path_in_root(first, sizeof first, "twice-1.bn");
+    path_in_root(second, sizeof second, "twice-2.bn");
+    run_result r[2];
+    r[0] = RUN(MPIRUN, "-np", "3", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_SGD, "--save", first);
+    r[1] = RUN(MPIRUN, "-np", "3", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_SGD, "--save", second);
+    for (int i = 0; i < 2; i++) {
+        CHECKF(r[i].code == 0, "run %d: exit %d signal %d: %s", i, r[i].code, r[i].signal, r[i].err);
+        free(r[i].err);
+    }
+    compare("3 ranks, twice", second, first, 0.0, 0.0);
+}
+
+/* Early stopping ends on the best epoch's weights, which a node's ranks copy back once (bn_net_restore_best),
+ * and the step log's first-layer gradient norm is summed over a node's parts by every rank: 2 ranks against
+ * 1 process. With accuracy monitored, epoch 1 reaches 100% on this data and epoch 2 is no better. */
+#define RECIPE_EARLY "--layers", "64,32,16,4", "--act", "tanh", "--batch", "16", "--epochs", "12", "--val", "100", \
+                     "--patience", "1", "--monitor", "acc", "--optimizer", "sgd", "--lr", "0.05", "--schedule", \
+                     "constant", "--quiet"
+static void early_stop_and_step_log(void)
+{
+    char one[600], two[600], log_one[600], log_two[600];
+    path_in_root(one, sizeof one, "early-1.bn");
+    path_in_root(two, sizeof two, "early-k2.bn");
+    path_in_root(log_one, sizeof log_one, "steps-1.csv");
+    path_in_root(log_two, sizeof log_two, "steps-k2.csv");
+    run_result r[2];
+    r[0] = RUN(BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_EARLY, "--save", one, "--log-steps", log_one);
+    r[1] = RUN(MPIRUN, "-np", "2", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_EARLY, "--save", two,
+               "--log-steps", log_two);
+    for (int i = 0; i < 2; i++) {
+        CHECKF(r[i].code == 0, "run %d: exit %d signal %d: %s", i, r[i].code, r[i].signal, r[i].err);
+        free(r[i].err);
+    }
+    compare("early stopping, 2 ranks", two, one, 1e-5, 1e-4);
+    FILE *f[2] = {fopen(log_one, "r"), fopen(log_two, "r")};
+    CHECK(f[0] && f[1]);
+    char line[2][256];
+    int rows = 0;
+    while (f[0] && f[1] && fgets(line[0], sizeof line[0], f[0]) && fgets(line[1], sizeof line[1], f[1])) {
+        double norm[2] = {NAN, NAN};
+        for (int i = 0; i < 2; i++) /* epoch,step,global_step,loss,grad_norm_w1,... */
+            sscanf(line[i], "%*d,%*d,%*d,%*f,%lf", &norm[i]);
+        if (rows++ > 0)
+            CHECKF(fabs(norm[1] - norm[0]) <= 1e-4 * norm[0], "grad_norm_w1 %.9g vs %.9g", norm[1], norm[0]);
+    }
+    CHECKF(rows > 2, "%d step log rows", rows);
+    for (int i = 0; i < 2; i++)
+        if (f[i])
+            fclose(f[i]);
+}
+
 static void mismatched_data(void)
 {
     run_result r = RUN(MPIRUN, "-np", "1", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_SGD, ":", "-np", "1",
@@ -375,7 +457,13 @@ int main(void)
     CHECK(idxw_write_synth_pair(data_dir, "t10k", 50, SIDE, SIDE, CLASSES, 8) == 0);
     CHECK(idxw_write_synth_pair(other_dir, "train", TRAIN_N, SIDE, SIDE, CLASSES, 9) == 0);
     CHECK(idxw_write_synth_pair(other_dir, "t10k", 50, SIDE, SIDE, CLASSES, 8) == 0);
-    bn_test_case("weights: 1 rank bitwise, 2 and 3 ranks within 1e-5 + 1e-4|w|", weights_match);
+    setenv("BLASNET_MPI_SUM", "allreduce", 1);
+    bn_test_case("allreduce sums: 1 rank bitwise, 2 and 3 ranks within 1e-5 + 1e-4|w|", weights_match);
+    setenv("BLASNET_MPI_SUM", "node", 1); /* the default, said aloud: the rest runs on the node's memory */
+    bn_test_case("node memory: 1 rank bitwise, 2 and 3 ranks within 1e-5 + 1e-4|w|", weights_match);
+    bn_test_case("node memory: early stopping's best weights, the step log's norm", early_stop_and_step_log);
+    bn_test_case("node memory: the same bits twice on 3 ranks", same_bits_twice);
+    bn_test_case("node memory: 2 nodes of 2 ranks", across_nodes);
     bn_test_case("resume: 2 ranks, then 3", resume_other_rank_count);
     bn_test_case("mismatched data: one line", mismatched_data);
     bn_test_case("a rank cannot read its files: one line", unreadable_files);

@@ -1,11 +1,14 @@
 /* The step of one rank among several (bn_net_train_share with a comm), in one process with a comm of one rank
  * whose sums are the identity: it must give bitwise the local step's weights, loss and counts (what mpirun
- * -np 1 relies on), with and without clipping, and allocate nothing of blasnet's own per step. MPI's own
- * allocations stay out by construction: no MPI here. bench/alloc_count.c counts every malloc. */
+ * -np 1 relies on), with and without clipping, and allocate nothing of blasnet's own per step. The same
+ * process also plays rank 0 of a node of two sharing memory (net_share.c), whose partner adds zeros. MPI's
+ * own allocations stay out by construction: no MPI here. bench/alloc_count.c counts every malloc. */
 #include "alloc_count.h"
 #include "harness.h"
 #include "net.h"
+#include "parallel.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int begins, waits;
@@ -117,11 +120,86 @@ static void allocates_nothing(void)
     bn_net_destroy(&net);
 }
 
+/* ---- rank 0 of a node of two, played by one process: rank 1's gradient block stays zero ---------------- */
+static char *node_memory;
+static int syncs;
+
+static int node_map(void *ctx, size_t lead_bytes, size_t own_bytes, void **lead, void **own)
+{
+    (void)ctx;
+    node_memory = calloc(1, lead_bytes + 2 * own_bytes);
+    *lead = node_memory;
+    own[0] = node_memory + lead_bytes;
+    own[1] = node_memory + lead_bytes + own_bytes;
+    return node_memory ? BN_OK : BN_E_NOMEM;
+}
+
+static int node_sync(void *ctx)
+{
+    (void)ctx;
+    syncs++;
+    return BN_OK;
+}
+
+static const bn_comm node_of_two = {.rank = 0, .size = 2, .begin = identity_begin, .wait = identity_wait,
+                                    .node_rank = 0, .node_size = 2, .node_map = node_map, .node_sync = node_sync};
+
+/* Whether the region [at, at + n) holds, in rank 0's part, the floats of want and elsewhere those of rest. */
+static bool parts_match(const float *got, const float *want, const float *rest, size_t at, size_t n)
+{
+    size_t lo, hi;
+    bn_par_range(n, 16, 0, 2, &lo, &hi);
+    return memcmp(got + at + lo, want + at + lo, (hi - lo) * sizeof(float)) == 0 &&
+           memcmp(got + at + hi, rest + at + hi, (n - hi) * sizeof(float)) == 0;
+}
+
+/* One step: rank 0's part of every W and b gets the local step's update bit for bit (its sum adds rank 1's
+ * zeros), rank 1's part none (rank 1 never ran); two barriers per step; then five steps allocate nothing,
+ * and detaching brings the node's copy back into the network. */
+static void node_memory_step(void)
+{
+    bn_net *local = make_net(), *shared = make_net();
+    const size_t bytes = shared->param_count * sizeof(float);
+    float *start = malloc(bytes);
+    memcpy(start, shared->params, bytes);
+    CHECK(bn_net_set_comm(shared, &node_of_two) == BN_OK && shared->params != shared->node.own_params);
+    bn_optim opt = {.kind = BN_OPT_ADAM, .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                    .weight_decay = 1e-3f, .t = 1};
+    bn_share a = {.rows = 23, .batch_rows = 23}, b = {.rows = 23, .batch_rows = 23, .comm = &node_of_two};
+    syncs = 0;
+    CHECK(bn_net_train_share(local, local->x, local->labels, &a, &opt, NULL) == BN_OK);
+    CHECK(bn_net_train_share(shared, shared->x, shared->labels, &b, &opt, NULL) == BN_OK);
+    CHECKF(syncs == 2, "%d barriers in a step", syncs);
+    const int *n = shared->arch.sizes;
+    for (int l = 0; l < shared->arch.depth; l++) {
+        size_t w = shared->w_offset[l], bias = shared->b_offset[l], nw = (size_t)n[l] * (size_t)n[l + 1];
+        CHECKF(parts_match(shared->params, local->params, start, w, nw), "layer %d: W", l);
+        CHECKF(parts_match(shared->params, local->params, start, bias, (size_t)n[l + 1]), "layer %d: b", l);
+    }
+    alloc_stats before = alloc_count_now();
+    for (int step = 2; step < 7; step++) {
+        opt.t = (uint64_t)step;
+        CHECK(bn_net_train_share(shared, shared->x, shared->labels, &b, &opt, NULL) == BN_OK);
+    }
+    alloc_stats after = alloc_count_now();
+    if (strcmp(bn_gemm_engine_name(), "dnnl") != 0) /* oneDNN allocates inside its sgemm (allocates_nothing) */
+        CHECKF(after.calls == before.calls, "%llu allocations in 5 steps", after.calls - before.calls);
+    memcpy(start, shared->params, bytes);
+    CHECK(bn_net_set_comm(shared, NULL) == BN_OK && shared->node.size == 0 && (char *)shared->params != node_memory);
+    CHECK(memcmp(start, shared->params, bytes) == 0);
+    begins = waits = 0;
+    free(start);
+    free(node_memory);
+    bn_net_destroy(&local);
+    bn_net_destroy(&shared);
+}
+
 int main(void)
 {
     bn_test_case("one rank's shared step is the local step, bitwise", without_clipping);
     bn_test_case("... with clipping (the norm of the summed gradient)", with_clipping);
     bn_test_case("an empty share takes part with zeros", empty_share);
     bn_test_case("the shared step allocates nothing", allocates_nothing);
+    bn_test_case("rank 0 of a node sharing memory: its part is the local step's", node_memory_step);
     return bn_test_exit("share");
 }

@@ -445,7 +445,7 @@ static void set_hooks(const train_options *o, train_output *out, bool speaks, bn
     hooks->on_epoch = speaks ? on_epoch : NULL;
     hooks->ctx = out;
     hooks->progress_every = o->log_every;
-    hooks->progress_grad_norm = out->steps != NULL;
+    hooks->progress_grad_norm = o->steps_path != NULL; /* the same on every rank: a collective under mpirun */
     /* Every rank gets the checkpoint path: bn_train has rank 0 write and tells the others how it went. */
     hooks->stop = &stop_requested;
     /* --resume keeps checkpointing into its own file unless told otherwise. */
@@ -499,9 +499,13 @@ static void print_run_header(const train_options *o, const train_run *r)
                (unsigned long long)s->step);
     const comm_launch *l = &r->launch;
     if (l->launched)
-        printf("ranks: %d (%d on this node) x %d threads, each batch of %d split into shares of %d-%d rows; %s\n",
+        printf("ranks: %d (%d on this node) x %d threads, each batch of %d split into shares of %d-%d rows; %s, "
+               "gradients summed %s\n",
                l->comm.size, l->local_ranks, bn_get_threads(), hp->batch, hp->batch / l->comm.size,
-               (hp->batch + l->comm.size - 1) / l->comm.size, comm_launch_library());
+               (hp->batch + l->comm.size - 1) / l->comm.size, comm_launch_library(),
+               l->comm.node_size <= 1                ? "by MPI_Iallreduce"
+               : l->comm.size > l->comm.node_size ? "in each node's shared memory, then across nodes by MPI_Iallreduce"
+                                                  : "in the node's shared memory");
     fflush(stdout);
 }
 
@@ -580,9 +584,8 @@ static cli_exit set_up(const train_options *o, train_run *r)
     if (!rc && !(rc = args_apply_plan(&o->common, r->net)) && !(rc = check_labels_fit(r)))
         rc = open_logs(o, &r->out, ranks_speak(&r->launch));
     rc = ranks_agree("train", &r->launch, rc);
-    if (!rc && r->launch.launched)
-        bn_net_set_comm(r->net, &r->launch.comm);
-    return rc;
+    int status = !rc && r->launch.launched ? bn_net_set_comm(r->net, &r->launch.comm) : BN_OK;
+    return status ? runtime_error("train", status, "try BLASNET_MPI_SUM=allreduce (README)") : rc;
 }
 
 /* The notes before training, once. */

@@ -37,8 +37,8 @@ static void set_rank_threads(const char *cmd, const cli_args *a, const comm_laun
 cli_exit ranks_start(const char *cmd, const cli_args *a, comm_launch *l)
 {
     char why[512];
-    if (comm_launch_start(l, why, sizeof why))
-        return cli_error(EXIT_RUNTIME, cmd, "%s", why);
+    if (comm_launch_start(l, why, sizeof why)) /* an empty why: another rank says it */
+        return why[0] ? cli_error(EXIT_RUNTIME, cmd, "%s", why) : EXIT_RUNTIME;
     if (!l->launched)
         return EXIT_OK;
     cli_set_rank(l->comm.rank, l->comm.size);
