@@ -36,6 +36,8 @@ int comm_launch_start(comm_launch *launch, char *why, size_t why_size);
  * all ranks before they end), else MPI_Abort with code, so that no rank waits for a sum that will never come.
  * Nothing when not launched. */
 void comm_launch_end(comm_launch *launch, int code);
+/* Why the node's shared memory could not be mapped (bn_net_set_comm failed with BN_E_NOMEM), or "". */
+const char *comm_launch_node_problem(void);
 /* "Open MPI v4.1.4", or "none". */
 const char *comm_launch_library(void);
 

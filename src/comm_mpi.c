@@ -12,16 +12,20 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #define MAX_WINDOWS 8
 #define ALIGN 64 /* bytes: a cache line, as the network's own block aligns each region */
+#define PAGE 4096
+#define SHM_MARGIN (1u << 20) /* bytes of /dev/shm to spare (Open MPI made its own segments at MPI_Init) */
 
 typedef struct {
     MPI_Comm world, node, across; /* every rank; this node's; this node rank's on every node */
     MPI_Request request[BN_COMM_SLOTS];
     MPI_Win window[MAX_WINDOWS];
     int windows;
-    bool failed; /* an MPI call failed: the end aborts every rank instead of finalizing */
+    bool failed;         /* an MPI call failed: the end aborts every rank instead of finalizing */
+    char node_why[256];  /* why the node's memory could not be mapped, for comm_launch_node_problem */
 } mpi_ctx;
 
 static mpi_ctx the_ctx; /* MPI is initialised once per process: one context */
@@ -82,6 +86,33 @@ static int mpi_node_sync(void *ctx)
     return rc == MPI_SUCCESS ? BN_OK : BN_E_IO;
 }
 
+/* A POSIX shared window that outgrows /dev/shm is not refused: its pages fail later, with SIGBUS, when touched.
+ * So the room is checked first (what the node needs, plus what Open MPI keeps there itself), and every rank
+ * learns whether any node lacks it, so all take the same way out. */
+static int check_room(mpi_ctx *m, size_t need)
+{
+    const char *shmem = getenv("OMPI_MCA_shmem");
+    struct statvfs fs;
+    int room_here = 1, room = 1;
+    unsigned long long free_mb = 0, need_mb = (need + SHM_MARGIN) >> 20;
+    if (shmem && strcmp(shmem, "posix") == 0 && statvfs("/dev/shm", &fs) == 0) {
+        free_mb = (unsigned long long)fs.f_bavail * fs.f_frsize >> 20;
+        room_here = room = free_mb >= need_mb;
+    }
+    if (MPI_Allreduce(MPI_IN_PLACE, &room, 1, MPI_INT, MPI_MIN, m->world) != MPI_SUCCESS) {
+        m->failed = true;
+        return BN_E_IO;
+    }
+    if (room)
+        return BN_OK;
+    if (room_here)
+        snprintf(m->node_why, sizeof m->node_why, "another node's /dev/shm is too small for its ranks");
+    else
+        snprintf(m->node_why, sizeof m->node_why, "/dev/shm has %llu MB free but this node's ranks need %llu MB",
+                 free_mb, need_mb);
+    return BN_E_NOMEM;
+}
+
 /* Each rank's own segment (node rank 0's after the lead part), allocated apart (alloc_shared_noncontig) so
  * that its pages can sit near the rank that writes them, zeroed by its owner, and started on a cache line
  * (Open MPI returns segments 8 bytes past a page boundary). */
@@ -93,6 +124,9 @@ static int mpi_node_map(void *ctx, size_t lead_bytes, size_t own_bytes, void **l
     MPI_Comm_size(m->node, &size);
     if (m->windows == MAX_WINDOWS)
         return BN_E_INVALID;
+    int status = check_room(m, lead_bytes + (size_t)size * (own_bytes + ALIGN + PAGE));
+    if (status)
+        return status;
     MPI_Info info;
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
@@ -213,6 +247,11 @@ void comm_launch_end(comm_launch *launch, int code)
         MPI_Comm_free(&m->node);
     MPI_Comm_free(&m->world);
     MPI_Finalize();
+}
+
+const char *comm_launch_node_problem(void)
+{
+    return the_ctx.node_why;
 }
 
 const char *comm_launch_library(void)

@@ -21,6 +21,11 @@ void comm_launch_end(comm_launch *launch, int code)
     (void)code;
 }
 
+const char *comm_launch_node_problem(void)
+{
+    return "";
+}
+
 const char *comm_launch_library(void)
 {
     return "none";

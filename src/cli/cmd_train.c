@@ -585,7 +585,14 @@ static cli_exit set_up(const train_options *o, train_run *r)
         rc = open_logs(o, &r->out, ranks_speak(&r->launch));
     rc = ranks_agree("train", &r->launch, rc);
     int status = !rc && r->launch.launched ? bn_net_set_comm(r->net, &r->launch.comm) : BN_OK;
-    return status ? runtime_error("train", status, "try BLASNET_MPI_SUM=allreduce (README)") : rc;
+    if (!status)
+        return rc;
+    if (r->launch.comm.rank > 0 && comm_launch_node_problem()[0]) /* every rank knows: rank 0 says it */
+        return EXIT_RUNTIME;
+    char hint[400];
+    snprintf(hint, sizeof hint, "%s%sgive the node more shared memory (docker run --shm-size) or set "
+             "BLASNET_MPI_SUM=allreduce", comm_launch_node_problem(), comm_launch_node_problem()[0] ? ": " : "");
+    return runtime_error("train", status, hint);
 }
 
 /* The notes before training, once. */
