@@ -1,8 +1,10 @@
-/* blasnet train under mpirun with 1, 2 and 3 ranks: one rank gives bitwise the single process's weights; two
- * and three (uneven shares, and ranks with no rows of the last batch) give them up to summation order; a
- * run resumes on another rank count; ranks given different data, a rank that cannot read its files and a
- * killed rank all end the job in seconds with one line; threads x ranks above the cores warn. Skipped (77)
- * in a build without MPI or without mpirun. */
+/* blasnet train under mpirun with 1, 2 and 3 ranks, the gradients summed by allreduce and in the node's shared
+ * memory: one rank gives bitwise the single process's weights; two, three and four (uneven shares, ranks with
+ * no rows of the last batch, two nodes of two) give them up to summation order, and the same bits twice;
+ * early stopping and the step log work on a node; a run resumes on another rank count; ranks given different
+ * data, a rank that cannot read its files and a killed rank all end the job in seconds with one line, and
+ * Ctrl-C stops every rank at one step; threads x ranks above the cores warn. Skipped (77) in a build without
+ * MPI or without mpirun. */
 #include "harness.h"
 #include "idx_write.h"
 
@@ -376,6 +378,35 @@ static pid_t find_rank(const char *tag, int rank)
     return found;
 }
 
+/* Ctrl-C: mpirun hands SIGINT to every rank; the flag travels in the step's sums, so all stop at the same step
+ * (else one would wait for a sum forever), rank 0 writes the checkpoint and says so in one line. */
+static void interrupted(void)
+{
+    char ck[600];
+    struct stat sb;
+    path_in_root(ck, sizeof ck, "interrupted.ck");
+    const char *argv[] = {MPIRUN, "-np", "2", BN_BLASNET_EXE, "train", "--data", data_dir, "--layers", "64,32,16,4",
+                          "--batch", "16", "--epochs", "100000", "--val", "0", "--quiet", "--checkpoint", ck,
+                          "--checkpoint-steps", "3", NULL};
+    double start = now();
+    pid_t pid = spawn(argv);
+    while (now() - start < 60 && stat(ck, &sb) != 0)
+        usleep(50000);
+    usleep(300000); /* well into the run */
+    CHECKF(stat(ck, &sb) == 0, "no checkpoint within 60 s");
+    kill(pid, SIGINT);
+    run_result r = finish(pid, start, 90);
+    CHECKF(r.code != 0 && r.signal == 0, "mpirun: exit %d signal %d", r.code, r.signal);
+    /* "stopped at epoch E, step S" or, on an epoch's end, "stopped after epoch E"; rank 1 says nothing */
+    CHECKF(blasnet_lines(r.err, "stopped") == 1 && blasnet_lines(r.err, "checkpoint written") == 1 &&
+               blasnet_lines(r.err, "rank 1 of 2") == 0,
+           "want one line saying where the run stopped: %s", r.err);
+    weights w = load_weights(ck);
+    CHECK(w.n > 0);
+    free(w.w);
+    free(r.err);
+}
+
 /* Rank 1 killed mid-run: mpirun ends the others within seconds, and rank 0's last checkpoint loads. */
 static void killed_rank(void)
 {
@@ -468,6 +499,7 @@ int main(void)
     bn_test_case("mismatched data: one line", mismatched_data);
     bn_test_case("a rank cannot read its files: one line", unreadable_files);
     bn_test_case("a killed rank ends the job, the checkpoint stays", killed_rank);
+    bn_test_case("Ctrl-C under mpirun: every rank stops at one step, one line, the checkpoint", interrupted);
     bn_test_case("threads x ranks above the cores: a warning", threads_warning);
     bn_test_remove_tree(root);
     return bn_test_exit("mpi");
