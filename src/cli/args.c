@@ -309,7 +309,7 @@ static args_outcome parse(const cli_command *c, int argc, char **argv, cli_args 
 
 cli_exit args_run(const cli_command *c, int argc, char **argv, cli_args *a)
 {
-    *a = (cli_args){.command = c, .threads = bn_default_threads(), .backend_name = "blas", .blas_core = "env"};
+    *a = (cli_args){.command = c, .threads = bn_default_threads(), .backend_name = "blas", .blas_core = "default"};
     args_outcome parsed = parse(c, argc, argv, a);
     if (parsed == ARGS_HELP_SHOWN)
         return EXIT_OK;

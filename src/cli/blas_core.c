@@ -1,6 +1,8 @@
 /* Which OpenBLAS kernel runs. OpenBLAS picks it when the library loads, from OPENBLAS_CORETYPE or the CPU;
  * an environment that names an older core than the CPU has (these machines set Haswell on AVX-512 CPUs)
- * halves sgemm. We respect the user's setting, say what it costs, and re-execute on request. */
+ * halves sgemm. We respect the user's setting and say what it costs; where nobody chose (the variable
+ * unset) and OpenBLAS fell back to older kernels than the CPU runs, the default re-executes with the CPU's
+ * best, as --blas-core auto does on request. */
 #include "cli.h"
 
 #include <errno.h>
@@ -34,14 +36,27 @@ void blas_core_notice(void)
                 loaded, best, best);
 }
 
+/* "default": auto when OPENBLAS_CORETYPE is unset (OpenBLAS 0.3.21 then loads Prescott on CPU models it does
+ * not know: 3.8x slower training, measured), env when it is set. */
+static const char *resolve(const char *choice)
+{
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    if (strcmp(choice, "default") != 0)
+        return choice;
+    return env && *env ? "env" : "auto";
+}
+
 cli_exit blas_core_apply(const char *cmd, const char *choice, char **argv)
 {
-    if (!choice || strcmp(choice, "env") == 0 || getenv(REEXEC_GUARD))
+    if (!choice || getenv(REEXEC_GUARD))
+        return EXIT_OK;
+    choice = resolve(choice);
+    if (strcmp(choice, "env") == 0)
         return EXIT_OK;
     const char *want = strcmp(choice, "auto") == 0 ? bn_cpu_best_blas_core() : choice;
     if (bn_blas_core_rank(want) < 0)
-        return cli_error(EXIT_USAGE, cmd, "--blas-core '%s' is not an OpenBLAS core name (auto, env, Haswell, "
-                                          "SkylakeX, Cooperlake, ...)", choice);
+        return cli_error(EXIT_USAGE, cmd, "--blas-core '%s' is not an OpenBLAS core name (default, auto, env, "
+                                          "Haswell, SkylakeX, Cooperlake, ...)", choice);
     if (strcasecmp(bn_blas_corename(), want) == 0)
         return EXIT_OK;
     if (setenv("OPENBLAS_CORETYPE", want, 1) != 0 || setenv(REEXEC_GUARD, "1", 1) != 0)

@@ -124,7 +124,7 @@ typedef struct cli_args {
     int threads;                /* --threads, else bn_default_threads() */
     const char *backend_name;   /* --backend, else blas */
     const bn_backend *backend;  /* the table it names */
-    const char *blas_core;      /* --blas-core: env (the default), auto or a core name */
+    const char *blas_core;      /* --blas-core: default, env, auto or a core name */
     const char *plan_name;      /* --plan, else NULL: the library's default (BLASNET_PLAN, else estimate) */
     bn_plan_mode plan;          /* what --plan names, when given */
     char **operands;            /* the arguments that are not options, in order */
