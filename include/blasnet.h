@@ -469,7 +469,8 @@ BN_API const char *bn_gemm_engine_name(void);
 BN_API int bn_blas_parallel(void); /* 0 serial, 1 pthreads, 2 OpenMP */
 /* The best OpenBLAS 0.3.21 core for this CPU ("Cooperlake", "SkylakeX", "Haswell", ...). */
 BN_API const char *bn_cpu_best_blas_core(void);
-/* Compares two core names by the vector width of their kernels (<0: a is older). */
+/* A core name's place from the oldest kernels to the newest (compare two ranks; Zen ranks as Haswell, whose
+ * kernels it runs); -1 for a name it does not know. */
 BN_API int bn_blas_core_rank(const char *name);
 
 #ifdef __cplusplus

@@ -62,6 +62,8 @@ static const char *const core_order[] = {"Prescott", "Core2", "Penryn", "Dunning
 
 int bn_blas_core_rank(const char *name)
 {
+    if (name && strcasecmp(name, "Zen") == 0) /* Zen runs the Haswell kernels: not older than them */
+        name = "Haswell";
     for (size_t i = 0; i < sizeof core_order / sizeof core_order[0]; i++)
         if (name && strcasecmp(name, core_order[i]) == 0)
             return (int)i;

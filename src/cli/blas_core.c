@@ -36,14 +36,17 @@ void blas_core_notice(void)
                 loaded, best, best);
 }
 
-/* "default": auto when OPENBLAS_CORETYPE is unset (OpenBLAS 0.3.21 then loads Prescott on CPU models it does
- * not know: 3.8x slower training, measured), env when it is set. */
+/* "default": env when OPENBLAS_CORETYPE is set; else auto where OpenBLAS loaded older kernels than the CPU runs
+ * (0.3.21 loads Prescott on CPU models it does not know: 3.8x slower training, measured), env where not. */
 static const char *resolve(const char *choice)
 {
     const char *env = getenv("OPENBLAS_CORETYPE");
     if (strcmp(choice, "default") != 0)
         return choice;
-    return env && *env ? "env" : "auto";
+    if (env && *env)
+        return "env";
+    int loaded = bn_blas_core_rank(bn_blas_corename());
+    return loaded >= 0 && loaded < bn_blas_core_rank(bn_cpu_best_blas_core()) ? "auto" : "env";
 }
 
 cli_exit blas_core_apply(const char *cmd, const char *choice, char **argv)
