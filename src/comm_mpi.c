@@ -17,7 +17,7 @@
 #define MAX_WINDOWS 8
 #define ALIGN 64 /* bytes: a cache line, as the network's own block aligns each region */
 #define PAGE 4096
-#define SHM_MARGIN (1u << 20) /* bytes of /dev/shm to spare (Open MPI made its own segments at MPI_Init) */
+#define ROOM_MARGIN (1u << 20) /* bytes to spare beside the window */
 
 typedef struct {
     MPI_Comm world, node, across; /* every rank; this node's; this node rank's on every node */
@@ -86,16 +86,26 @@ static int mpi_node_sync(void *ctx)
     return rc == MPI_SUCCESS ? BN_OK : BN_E_IO;
 }
 
-/* A POSIX shared window that outgrows /dev/shm is not refused: its pages fail later, with SIGBUS, when touched.
- * So the room is checked first (what the node needs, plus what Open MPI keeps there itself), and every rank
- * learns whether any node lacks it, so all take the same way out. */
+/* The file system Open MPI backs a shared window with: /dev/shm for its POSIX shared memory, else a file in
+ * its session directory, under $TMPDIR or /tmp (the window's file is unlinked once every rank has mapped it). */
+static const char *window_dir(void)
+{
+    const char *shmem = getenv("OMPI_MCA_shmem"), *tmp = getenv("TMPDIR");
+    if (shmem && strcmp(shmem, "posix") == 0)
+        return "/dev/shm";
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+/* A window larger than the room left where it is backed is not refused: its pages fail later, with SIGBUS,
+ * when touched. So the room is checked first, and every rank learns whether any node lacks it, so all take
+ * the same way out. */
 static int check_room(mpi_ctx *m, size_t need)
 {
-    const char *shmem = getenv("OMPI_MCA_shmem");
+    const char *dir = window_dir();
     struct statvfs fs;
     int room_here = 1, room = 1;
-    unsigned long long free_mb = 0, need_mb = (need + SHM_MARGIN) >> 20;
-    if (shmem && strcmp(shmem, "posix") == 0 && statvfs("/dev/shm", &fs) == 0) {
+    unsigned long long free_mb = 0, need_mb = (need + ROOM_MARGIN) >> 20;
+    if (statvfs(dir, &fs) == 0) {
         free_mb = (unsigned long long)fs.f_bavail * fs.f_frsize >> 20;
         room_here = room = free_mb >= need_mb;
     }
@@ -106,10 +116,10 @@ static int check_room(mpi_ctx *m, size_t need)
     if (room)
         return BN_OK;
     if (room_here)
-        snprintf(m->node_why, sizeof m->node_why, "another node's /dev/shm is too small for its ranks");
+        snprintf(m->node_why, sizeof m->node_why, "another node has too little room for its ranks' shared memory");
     else
-        snprintf(m->node_why, sizeof m->node_why, "/dev/shm has %llu MB free but this node's ranks need %llu MB",
-                 free_mb, need_mb);
+        snprintf(m->node_why, sizeof m->node_why, "%s has %llu MB free but this node's ranks need %llu MB there",
+                 dir, free_mb, need_mb);
     return BN_E_NOMEM;
 }
 
@@ -203,10 +213,6 @@ int comm_launch_start(comm_launch *launch, char *why, size_t why_size)
     *launch = (comm_launch){.comm = {.rank = 0, .size = 1}, .local_ranks = 1};
     if (comm_launch_env_size() == 0)
         return BN_OK; /* a plain run: MPI is never started */
-    /* Open MPI backs shared windows with a file in its session directory by default (shmem mmap), which on
-     * a disk-backed /tmp made every step ~2.5 ms slower (BENCHMARKS.md); POSIX shared memory (/dev/shm) does
-     * not. Only a default: an OMPI_MCA_shmem the user set wins, and other MPIs ignore the variable. */
-    setenv("OMPI_MCA_shmem", "posix", 0);
     int provided = 0;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         snprintf(why, why_size, "MPI_Init failed: run blasnet under mpirun, or without it for one process");

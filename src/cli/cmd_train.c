@@ -591,7 +591,7 @@ static cli_exit set_up(const train_options *o, train_run *r)
     if (r->launch.comm.rank > 0 && comm_launch_node_problem()[0]) /* every rank knows: rank 0 says it */
         return EXIT_RUNTIME;
     char hint[400];
-    snprintf(hint, sizeof hint, "%s%sgive the node more shared memory (docker run --shm-size) or set "
+    snprintf(hint, sizeof hint, "%s%smake room there (a container's /dev/shm: docker run --shm-size) or set "
              "BLASNET_MPI_SUM=allreduce", comm_launch_node_problem(), comm_launch_node_problem()[0] ? ": " : "");
     return runtime_error("train", status, hint);
 }
