@@ -378,6 +378,37 @@ static pid_t find_rank(const char *tag, int rank)
     return found;
 }
 
+/* A 2-rank run long enough to be stopped from outside, replacing its checkpoint ck every 3 steps. Returns
+ * mpirun's pid once ck exists and rank 1 is found (*rank1; 0 if not within 60 s), a little into the run. */
+static pid_t start_long_run(const char *ck, double *start, pid_t *rank1)
+{
+    const char *argv[] = {MPIRUN, "-np", "2", BN_BLASNET_EXE, "train", "--data", data_dir, "--layers", "64,32,16,4",
+                          "--batch", "16", "--epochs", "100000", "--val", "0", "--quiet", "--checkpoint", ck,
+                          "--checkpoint-steps", "3", NULL};
+    struct stat sb;
+    *start = now();
+    *rank1 = 0;
+    pid_t pid = spawn(argv);
+    while (now() - *start < 60 && (stat(ck, &sb) != 0 || !(*rank1 = find_rank(ck, 1))))
+        usleep(50000);
+    usleep(300000); /* well into the run: checkpoints are being replaced */
+    return pid;
+}
+
+/* After `what` at `since`: the job has ended within 10 s and rank 0's last checkpoint loads. Returns mpirun's
+ * outcome for the caller's own checks. */
+static run_result ended_with_checkpoint(pid_t pid, double start, double limit, double since, const char *what,
+                                        const char *ck)
+{
+    run_result r = finish(pid, start, limit);
+    double after = now() - since;
+    CHECKF(after < 10.0, "the job took %.1f s to end after %s", after, what);
+    weights w = load_weights(ck);
+    CHECK(w.n > 0);
+    free(w.w);
+    return r;
+}
+
 /* Ctrl-C at a terminal: SIGINT to mpirun's process group. Open MPI's mpirun then ends the job itself (SIGTERM to
  * every rank, SIGKILL a second later), so blasnet's own "stopped at ..." line may not make it through mpirun;
  * what must hold is that the job ends within seconds and the last checkpoint loads. */
@@ -385,25 +416,15 @@ static void interrupted(void)
 {
     char ck[600];
     struct stat sb;
+    double start;
+    pid_t rank1;
     path_in_root(ck, sizeof ck, "interrupted.ck");
-    const char *argv[] = {MPIRUN, "-np", "2", BN_BLASNET_EXE, "train", "--data", data_dir, "--layers", "64,32,16,4",
-                          "--batch", "16", "--epochs", "100000", "--val", "0", "--quiet", "--checkpoint", ck,
-                          "--checkpoint-steps", "3", NULL};
-    double start = now();
-    pid_t pid = spawn(argv);
-    while (now() - start < 60 && stat(ck, &sb) != 0)
-        usleep(50000);
-    usleep(300000); /* well into the run: checkpoints are being replaced */
+    pid_t pid = start_long_run(ck, &start, &rank1);
     CHECKF(stat(ck, &sb) == 0, "no checkpoint within 60 s");
     double stopped_at = now();
     kill(-pid, SIGINT); /* spawn made mpirun a process group leader, as a shell's job is */
-    run_result r = finish(pid, start, 90);
-    double after = now() - stopped_at;
+    run_result r = ended_with_checkpoint(pid, start, 90, stopped_at, "Ctrl-C", ck);
     CHECKF(r.code != 0 && r.signal == 0, "mpirun: exit %d signal %d", r.code, r.signal);
-    CHECKF(after < 10.0, "the job took %.1f s to end after Ctrl-C", after);
-    weights w = load_weights(ck);
-    CHECK(w.n > 0);
-    free(w.w);
     free(r.err);
 }
 
@@ -411,27 +432,16 @@ static void interrupted(void)
 static void killed_rank(void)
 {
     char ck[600];
-    struct stat sb;
+    double start;
+    pid_t victim;
     path_in_root(ck, sizeof ck, "killed.ck");
-    const char *argv[] = {MPIRUN, "-np", "2", BN_BLASNET_EXE, "train", "--data", data_dir, "--layers", "64,32,16,4",
-                          "--batch", "16", "--epochs", "100000", "--val", "0", "--quiet", "--checkpoint", ck,
-                          "--checkpoint-steps", "3", NULL};
-    double start = now();
-    pid_t pid = spawn(argv), victim = 0;
-    while (now() - start < 60 && (stat(ck, &sb) != 0 || !(victim = find_rank(ck, 1))))
-        usleep(50000);
-    usleep(300000); /* well into the run: checkpoints are being replaced */
+    pid_t pid = start_long_run(ck, &start, &victim);
     CHECKF(victim > 0, "rank 1 not found, or no checkpoint within 60 s");
     double killed_at = now();
     if (victim > 0)
         kill(victim, SIGKILL);
-    run_result r = finish(pid, start, 60);
-    double after = now() - killed_at;
+    run_result r = ended_with_checkpoint(pid, start, 60, killed_at, "rank 1 was killed", ck);
     CHECKF(r.code != 0 && r.signal != -1, "mpirun: exit %d signal %d", r.code, r.signal);
-    CHECKF(after < 10.0, "the job took %.1f s to end after rank 1 was killed", after);
-    weights w = load_weights(ck);
-    CHECK(w.n > 0);
-    free(w.w);
     free(r.err);
 }
 
