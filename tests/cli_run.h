@@ -124,18 +124,27 @@ static void no_crash(const char *what, const cli_result *r)
            what, r->err);
 }
 
-/* Exit 2 and exactly one error line that names `flag`. */
-static void expect_usage_error(const char *flag, const char *const *args)
+/* Runs args: exit `code` and exactly one error line, which names `named`; the result is the caller's to free. */
+static cli_result expect_one_error_line(const char *what, int code, const char *named, const char *const *args)
 {
-    char what[256] = "", line[1024];
-    for (int i = 0; args[i]; i++)
-        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? " " : "", args[i]);
+    char line[1024];
     cli_result r = run_argv(args);
     no_crash(what, &r);
     int lines = error_lines(r.err, line, sizeof line);
-    CHECKF(r.code == 2, "`%s`: exit %d, want 2; stderr: %s", what, r.code, r.err);
-    CHECKF(lines == 1, "`%s`: %d error lines on stderr, want 1: %s", what, lines, r.err);
-    CHECKF(strstr(line, flag) != NULL, "`%s`: the error line does not name %s: %s", what, flag, line);
+    CHECKF(r.code == code, "%s: exit %d, want %d; stderr: %s", what, r.code, code, r.err);
+    CHECKF(lines == 1, "%s: %d error lines on stderr, want 1: %s", what, lines, r.err);
+    CHECKF(strstr(line, named) != NULL, "%s: the error line does not name %s: %s", what, named, line);
+    return r;
+}
+
+/* Exit 2 and exactly one error line that names `flag`. */
+static void expect_usage_error(const char *flag, const char *const *args)
+{
+    char what[256] = "`";
+    for (int i = 0; args[i]; i++)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? " " : "", args[i]);
+    snprintf(what + strlen(what), sizeof what - strlen(what), "`");
+    cli_result r = expect_one_error_line(what, 2, flag, args);
     result_free(&r);
 }
 
@@ -144,13 +153,7 @@ static void expect_usage_error(const char *flag, const char *const *args)
 /* Exit 1 and one error line that names `file` (a path or a file's base name). */
 static void expect_data_error(const char *what, const char *file, const char *const *args)
 {
-    char line[1024];
-    cli_result r = run_argv(args);
-    no_crash(what, &r);
-    int lines = error_lines(r.err, line, sizeof line);
-    CHECKF(r.code == 1, "%s: exit %d, want 1; stderr: %s", what, r.code, r.err);
-    CHECKF(lines == 1, "%s: %d error lines on stderr, want 1: %s", what, lines, r.err);
-    CHECKF(strstr(line, file) != NULL, "%s: the error line does not name %s: %s", what, file, line);
+    cli_result r = expect_one_error_line(what, 1, file, args);
     CHECKF(!strstr(r.out, "test:"), "%s: printed a test line after a data error", what);
     result_free(&r);
 }
