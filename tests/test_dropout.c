@@ -165,6 +165,16 @@ static void fill(float *x, size_t n, bn_rng *rng)
         x[i] = (float)(2.0 * bn_rng_uniform(rng) - 1.0);
 }
 
+/* A batch: x (rows, n / rows) uniform in [-1, 1), then rows labels below classes, from seed. */
+static void random_batch(float *x, size_t n, int32_t *labels, int rows, int classes, uint64_t seed)
+{
+    bn_rng rng;
+    bn_rng_seed(&rng, seed);
+    fill(x, n, &rng);
+    for (int i = 0; i < rows; i++)
+        labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)classes);
+}
+
 static bn_net *random_net(const char *backend, const char *sizes, bn_act act, int batch)
 {
     bn_arch arch = {.act = act, .leaky_slope = 0.1f};
@@ -223,11 +233,7 @@ static void same_bits_on_two_threads(void)
     static const bn_act acts[] = {BN_ACT_RELU, BN_ACT_SIGMOID, BN_ACT_SWISH};
     static float x[64 * 100];
     int32_t labels[64];
-    bn_rng rng;
-    bn_rng_seed(&rng, 2);
-    fill(x, sizeof x / sizeof x[0], &rng);
-    for (int i = 0; i < 64; i++)
-        labels[i] = (int32_t)bn_rng_below(&rng, 10);
+    random_batch(x, sizeof x / sizeof x[0], labels, 64, 10, 2);
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         bn_set_threads(1);
         bn_net *net = random_net("blas", "100,512,256,10", acts[a], 64);
@@ -253,11 +259,7 @@ static void backends_agree(void)
 {
     static float x[33 * 30];
     int32_t labels[33];
-    bn_rng rng;
-    bn_rng_seed(&rng, 4);
-    fill(x, sizeof x / sizeof x[0], &rng);
-    for (int i = 0; i < 33; i++)
-        labels[i] = (int32_t)bn_rng_below(&rng, 5);
+    random_batch(x, sizeof x / sizeof x[0], labels, 33, 5, 4);
     bn_net *blas = random_net("blas", "30,64,48,5", BN_ACT_TANH, 33);
     pass want = train_pass(blas, x, labels, 33);
     static const char *const names[] = {"naive", "naive-omp"};
