@@ -154,19 +154,26 @@ static snapshot resume_from(const char *path, const bn_dataset *train, const bn_
     return s;
 }
 
+/* A run from st whose stop flag is raised after global step stop_at: bn_train writes the checkpoint ck and
+ * returns BN_E_INTERRUPTED. */
+static void train_until_stopped(const bn_dataset *train, const bn_dataset *val, bn_train_state st, const char *ck,
+                                uint64_t stop_at, const char *what)
+{
+    hooks h = {.stop_at = stop_at};
+    const bn_train_hooks cfg = {
+        .on_progress = on_progress, .progress_every = 1, .ctx = &h, .stop = &h.stop, .checkpoint_path = ck};
+    bn_net *net = fresh_net(&st);
+    int status = bn_train(net, train, val, &cfg, &st);
+    CHECKF(status == BN_E_INTERRUPTED, "%sstop at step %llu: status %d (%s)", what, (unsigned long long)stop_at,
+           status, bn_errmsg());
+    bn_net_destroy(&net);
+}
+
 static void stop_and_resume(const bn_dataset *train, const bn_dataset *val, const snapshot *want, uint64_t stop_at)
 {
     char ck[512];
     snprintf(ck, sizeof ck, "%s/stop-%llu.ck", tmpdir, (unsigned long long)stop_at);
-    hooks h = {.stop_at = stop_at};
-    const bn_train_hooks cfg = {
-        .on_progress = on_progress, .progress_every = 1, .ctx = &h, .stop = &h.stop, .checkpoint_path = ck};
-    bn_train_state st = fresh_state();
-    bn_net *net = fresh_net(&st);
-    int status = bn_train(net, train, val, &cfg, &st);
-    CHECKF(status == BN_E_INTERRUPTED, "stop at step %llu: status %d (%s)", (unsigned long long)stop_at, status,
-           bn_errmsg());
-    bn_net_destroy(&net);
+    train_until_stopped(train, val, fresh_state(), ck, stop_at, "");
     /* Stopping on an epoch's last step finishes that epoch, so the checkpoint says "epoch+1, step 0". */
     int epoch = (int)(stop_at / STEPS_PER_EPOCH);
     uint64_t step = stop_at % STEPS_PER_EPOCH;
@@ -331,16 +338,10 @@ static void recipe_stop_and_resume(const bn_dataset *train, const bn_dataset *va
 {
     char ck[512];
     snprintf(ck, sizeof ck, "%s/recipe-%llu.ck", tmpdir, (unsigned long long)stop_at);
-    hooks h = {.stop_at = stop_at};
-    const bn_train_hooks cfg = {
-        .on_progress = on_progress, .progress_every = 1, .ctx = &h, .stop = &h.stop, .checkpoint_path = ck};
-    bn_train_state st = recipe_state();
-    bn_net *net = fresh_net(&st);
-    int status = bn_train(net, train, val, &cfg, &st);
-    CHECKF(status == BN_E_INTERRUPTED, "recipe, stop at step %llu: status %d (%s)", (unsigned long long)stop_at,
-           status, bn_errmsg());
-    bn_net_destroy(&net);
-    status = bn_checkpoint_load(&net, &st, ck, 0, bn_backend_find("blas"));
+    train_until_stopped(train, val, recipe_state(), ck, stop_at, "recipe, ");
+    bn_net *net = NULL;
+    bn_train_state st;
+    int status = bn_checkpoint_load(&net, &st, ck, 0, bn_backend_find("blas"));
     CHECKF(status == BN_OK, "load '%s': %s", ck, bn_errmsg());
     if (status)
         return;
