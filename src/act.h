@@ -6,19 +6,27 @@
 #define BN_ACT_H
 
 #include "blasnet.h"
+#include "fast_exp.h"
 
 #include <math.h>
 
 #define BN_SELU_ALPHA 1.6732632423543772848f
 #define BN_SELU_SCALE 1.0507009873554804934f
 
-/* Never overflows: exp is only taken of a non-positive argument. */
+/* exp is only taken of -|x|, so it never overflows; one division, and selects rather than branches. */
 static inline float bn_sigmoidf(float x)
 {
-    if (x >= 0.0f)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    float e = bn_exp_nonpos(-fabsf(x));
+    float s = 1.0f / (1.0f + e);
+    return x >= 0.0f ? s : e * s;
+}
+
+/* tanh |x| = -m / (2 + m) with m = e^(-2|x|) - 1, which keeps tanh x ~ x accurate near 0. */
+static inline float bn_tanhf(float x)
+{
+    float m = bn_expm1_nonpos(-2.0f * fabsf(x));
+    float t = -m / (2.0f + m);
+    return x < 0.0f ? -t : t;
 }
 
 static inline float bn_act_fwd1(bn_act act, float slope, float z)
@@ -27,9 +35,9 @@ static inline float bn_act_fwd1(bn_act act, float slope, float z)
     case BN_ACT_RELU: return z > 0.0f ? z : 0.0f;
     case BN_ACT_LEAKY_RELU: return z > 0.0f ? z : slope * z;
     case BN_ACT_SIGMOID: return bn_sigmoidf(z);
-    case BN_ACT_TANH: return tanhf(z);
+    case BN_ACT_TANH: return bn_tanhf(z);
     case BN_ACT_SWISH: return z * bn_sigmoidf(z);
-    case BN_ACT_SELU: return z > 0.0f ? BN_SELU_SCALE * z : BN_SELU_SCALE * BN_SELU_ALPHA * expm1f(z);
+    case BN_ACT_SELU: return z > 0.0f ? BN_SELU_SCALE * z : BN_SELU_SCALE * BN_SELU_ALPHA * bn_expm1_nonpos(z);
     default: return NAN;
     }
 }

@@ -44,6 +44,7 @@ ALWAYS_INLINE void bias_act_block(float *restrict Y, float *restrict Z, const fl
         float *restrict y = Y + i * n;
         if (Z) {
             float *restrict z = Z + i * n;
+#pragma omp simd
             for (int j = 0; j < n; j++) {
                 z[j] = y[j] + b[j];
                 y[j] = bn_act_fwd1(act, slope, z[j]);
@@ -116,6 +117,7 @@ ALWAYS_INLINE void act_backward_inplace(float *restrict dG, const float *restric
                                         size_t lo, size_t hi, float slope, bn_act act)
 {
     if (Z) {
+#pragma omp simd
         for (size_t i = lo; i < hi; i++)
             dG[i] *= bn_act_deriv1(act, slope, Z[i], Y[i]);
     } else {
@@ -130,6 +132,7 @@ ALWAYS_INLINE void act_backward_block(float *restrict dZ, const float *restrict 
                                       const float *restrict Y, size_t lo, size_t hi, float slope, bn_act act)
 {
     if (Z) {
+#pragma omp simd
         for (size_t i = lo; i < hi; i++)
             dZ[i] = dY[i] * bn_act_deriv1(act, slope, Z[i], Y[i]);
     } else {
@@ -210,7 +213,7 @@ static double bias_softmax_xent_block(float *dlogits, float *P, const float *b, 
         float shifted_y = labels ? p[labels[i]] - max : 0.0f;
         float sum = 0.0f;
         for (int j = 0; j < C; j++) {
-            p[j] = expf(p[j] - max);
+            p[j] = bn_exp_nonpos(p[j] - max);
             sum += p[j];
         }
         float inv = 1.0f / sum;
