@@ -7,7 +7,7 @@ are fixed when a library loads: "installed" is this environment as it is, "best"
 (PyTorch), OPENBLAS_CORETYPE=<best core for this CPU> (every OpenBLAS user, blasnet included) and, for the
 libtorch peer (build/bench/blasnet-peer-libtorch, built where libtorch-dev is installed), its --best-env:
 it re-executes itself with the settings it measured best for the libraries it loaded (the top of
-bench/peer_libtorch.cpp says which and why). Optional at run time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2] [--act relu]
+bench/peer_libtorch.cpp says which and why). Optional at run time: blasnet never depends on Python. Usage: bench/peers.py [--batches 64,256] [--threads 1,2] [--act relu] [--rounds 5]
 """
 import argparse
 import csv
@@ -240,6 +240,42 @@ def run_blasnet(settings, threads, args):
         return res
 
 
+def samples(table, key, batch):
+    """samples/s of every round that measured this batch"""
+    return [r[batch]["samples_s"] for r in table.get(key, []) if r and batch in r]
+
+
+def ratio_text(table, peer, s, t, b):
+    """blasnet / peer: the median of the rounds' own ratios (and their range, with more than one round)"""
+    pairs = zip(table.get(("blasnet", s, t), []), table.get((peer, s, t), []))
+    ratios = sorted(bn[b]["samples_s"] / pr[b]["samples_s"] for bn, pr in pairs if bn and pr and b in bn and b in pr)
+    if not ratios:
+        return None
+    text = f"{peer} {s} {statistics.median(ratios):.2f}x"
+    return text + (f" ({ratios[0]:.2f}-{ratios[-1]:.2f}, {len(ratios)} rounds)" if len(ratios) > 1 else "")
+
+
+def print_table(table, peers, settings, threads, batches, args):
+    """One line per thread count and batch: each side's median samples/s over the rounds, and the ratios."""
+    who = (["blasnet"] if not args.no_blasnet else []) + peers
+    cols = [(w, s) for s in settings for w in who]
+    print()
+    print(f"{'thr':>3} {'batch':>6} " + " ".join(f"{w + ' ' + s:>18}" for w, s in cols) + "   blasnet/peer")
+    rows = []
+    for t in threads:
+        for b in batches:
+            vals = []
+            for w, s in cols:
+                got = samples(table, (w, s, t), b)
+                vals.append(statistics.median(got) if got else float("nan"))
+            ratios = [ratio_text(table, peer, s, t, b) for s in settings for peer in peers]
+            print(f"{t:>3} {b:>6} " + " ".join(f"{v:>18.0f}" for v in vals) + "   " +
+                  ", ".join(r for r in ratios if r))
+            for (w, s), v in zip(cols, vals):
+                rows.append({"who": w, "settings": s, "threads": t, "batch": b, "samples_s": v})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="784,1024,1024,10")
@@ -253,6 +289,8 @@ def main():
     ap.add_argument("--libtorch", default=os.path.join(ROOT, "build", "bench", "blasnet-peer-libtorch"))
     ap.add_argument("--no-blasnet", action="store_true")
     ap.add_argument("--csv", help="write every figure here")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure everything this many times, alternating; medians over the rounds")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     layers = [int(v) for v in args.layers.split(",")]
@@ -292,41 +330,23 @@ def main():
           "OMP_WAIT_POLICY=passive (PyTorch) and --best-env (libtorch: its env line says what it set); "
           "figures are samples/s, median step")
 
-    table = {}  # (who, settings, threads) -> {batch: result}
-    for t in threads:
-        for s in settings:
-            if not args.no_blasnet:
-                table[("blasnet", s, t)] = run_blasnet(s, t, args)
-            for peer in peers:
-                res, info = run_worker(peer, s, t, args)
-                table[(peer, s, t)] = res
-                if info and t == threads[0]:
-                    print(f"  {peer} {s}: version {info['version']}, threads {info['threads']}, "
-                          f"libraries {', '.join(os.path.join(*x.split('/')[-2:]) for x in info['libs']) or '?'}")
-                    if info.get("env"):
-                        print(f"  {peer} {s}: env {' '.join(info['env'])}")
-
-    who = (["blasnet"] if not args.no_blasnet else []) + peers
-    cols = [(w, s) for s in settings for w in who]
-    print()
-    print(f"{'thr':>3} {'batch':>6} " + " ".join(f"{w + ' ' + s:>18}" for w, s in cols) + "   blasnet/peer")
-    rows = []
-    for t in threads:
-        for b in batches:
-            vals = []
-            for w, s in cols:
-                r = (table.get((w, s, t)) or {}).get(b)
-                vals.append(r["samples_s"] if r else float("nan"))
-            ratios = []
+    # (who, settings, threads) -> one {batch: result} per round; rounds alternate blasnet and the peers, so a
+    # neighbour that slows the machine for a minute hits both sides of some rounds' ratios, not one side of all
+    table = {}
+    for rnd in range(args.rounds):
+        for t in threads:
             for s in settings:
-                bn = (table.get(("blasnet", s, t)) or {}).get(b)
+                if not args.no_blasnet:
+                    table.setdefault(("blasnet", s, t), []).append(run_blasnet(s, t, args))
                 for peer in peers:
-                    pr = (table.get((peer, s, t)) or {}).get(b)
-                    if bn and pr:
-                        ratios.append(f"{peer} {s} {bn['samples_s'] / pr['samples_s']:.2f}x")
-            print(f"{t:>3} {b:>6} " + " ".join(f"{v:>18.0f}" for v in vals) + "   " + ", ".join(ratios))
-            for (w, s), v in zip(cols, vals):
-                rows.append({"who": w, "settings": s, "threads": t, "batch": b, "samples_s": v})
+                    res, info = run_worker(peer, s, t, args)
+                    table.setdefault((peer, s, t), []).append(res)
+                    if info and t == threads[0] and rnd == 0:
+                        print(f"  {peer} {s}: version {info['version']}, threads {info['threads']}, "
+                              f"libraries {', '.join(os.path.join(*x.split('/')[-2:]) for x in info['libs']) or '?'}")
+                        if info.get("env"):
+                            print(f"  {peer} {s}: env {' '.join(info['env'])}")
+    rows = print_table(table, peers, settings, threads, batches, args)
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             wr = csv.DictWriter(f, fieldnames=["who", "settings", "threads", "batch", "samples_s"])
