@@ -21,12 +21,12 @@ static inline float bn_sigmoidf(float x)
     return x >= 0.0f ? s : e * s;
 }
 
-/* tanh |x| = -m / (2 + m) with m = e^(-2|x|) - 1, which keeps tanh x ~ x accurate near 0. */
+/* tanh |x| = -m / (2 + m) with m = e^(-2|x|) - 1, which keeps tanh x ~ x accurate near 0; the sign copied
+ * from x, so tanh(-0) = -0 and tanh(+0) = +0. */
 static inline float bn_tanhf(float x)
 {
     float m = bn_expm1_nonpos(-2.0f * fabsf(x));
-    float t = -m / (2.0f + m);
-    return x < 0.0f ? -t : t;
+    return copysignf(-m / (2.0f + m), x);
 }
 
 static inline float bn_act_fwd1(bn_act act, float slope, float z)

@@ -46,8 +46,8 @@ static float float_of(uint32_t bits)
     return x;
 }
 
-/* Every `stride`-th float from -0 down to BN_EXP_MIN_ARG (about 1.1e9 of them), and the same magnitudes
- * with a positive sign for the activations, which take any z. */
+/* Every `stride`-th float from -0 down to BN_EXP_MIN_ARG (there are about 1.1e9; stride 97 takes 11.5
+ * million), and the same magnitudes with a positive sign for the activations, which take any z. */
 static void sweep(uint32_t stride)
 {
     error_record e = {.name = "exp"}, em1 = {.name = "expm1"}, th = {.name = "tanh"}, sg = {.name = "sigmoid"};
@@ -80,6 +80,17 @@ static void edges(void)
     CHECK(bn_tanhf(1e-30f) == 1e-30f && bn_tanhf(-1e-30f) == -1e-30f);
     CHECK(bn_expm1_nonpos(-1e-30f) == -1e-30f);
     CHECK(bn_sigmoidf(-1e4f) == 0.0f && bn_sigmoidf(1e4f) == 1.0f && bn_tanhf(-1e4f) == -1.0f);
+    /* tanh keeps the sign of zero, as libm's does */
+    CHECK(bn_tanhf(0.0f) == 0.0f && !signbit(bn_tanhf(0.0f)) && signbit(bn_tanhf(-0.0f)));
+    /* outside the domain the documented values, not garbage: x > 0 counts as 0 */
+    CHECK(bn_exp_nonpos(1.0f) == 1.0f && bn_exp_nonpos(INFINITY) == 1.0f);
+    CHECK(bn_expm1_nonpos(1.0f) == 0.0f && bn_expm1_nonpos(INFINITY) == 0.0f);
+    /* the last normal results are exact to 1.5 ulp too, where 2^-126 * (e^r - 1) would be subnormal */
+    for (float x = BN_EXP_MIN_ARG; x < -86.0f; x = nextafterf(x, 0.0f) + 1e-4f) {
+        const double want = exp((double)x);
+        CHECKF(fabs((double)bn_exp_nonpos(x) - want) <= 1.5 * ulp_of(want), "e^%.9g = %.9g", (double)x,
+               (double)bn_exp_nonpos(x));
+    }
     /* every result is 0 or normal: a subnormal would cost ~100 cycles in each later operation on it */
     for (float x = -80.0f; x > -200.0f; x -= 0.0625f) {
         float y = bn_exp_nonpos(x);
