@@ -34,7 +34,11 @@ static void blas_gemm_pair(const bn_gemm *first, const bn_gemm *second, const bn
  * and the CPU picks one when the library loads (an ifunc), as OpenBLAS picks its kernels: 2.7x and 4.6x the
  * baseline SSE2 loop for a sigmoid. -ffp-contract=off (meson.build) keeps every clone's bits those of the
  * baseline and of the reference loops. */
+#if defined(__x86_64__) && defined(__ELF__) /* target_clones needs ifunc: x86-64 ELF (Linux) here */
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
 
 /* Each kernel is a block function over a range [lo, hi) and a driver that splits the range over threads.
  * With one thread the driver calls the block directly: libgomp allocates for every parallel region it
