@@ -183,8 +183,12 @@ def run_worker(peer, settings, threads, args):
         print(f"peers.py: {peer} ({settings}, {threads} threads) failed:\n{p.stderr.strip()[-2000:]}",
               file=sys.stderr)
         return None, None
-    line = p.stdout.strip().splitlines()[-1]
-    res = json.loads(line)
+    try:
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):  # one bad round must not lose the others
+        print(f"peers.py: {peer} ({settings}, {threads} threads) printed no result:\n{p.stdout[-500:]}",
+              file=sys.stderr)
+        return None, None
     return {r["batch"]: r for r in res["results"]}, res["info"]
 
 
@@ -256,7 +260,8 @@ def ratio_text(table, peer, s, t, b):
 
 
 def print_table(table, peers, settings, threads, batches, args):
-    """One line per thread count and batch: each side's median samples/s over the rounds, and the ratios."""
+    """One line per thread count and batch: each side's median samples/s over the rounds, and the ratios;
+    returns every round's figure for the CSV."""
     who = (["blasnet"] if not args.no_blasnet else []) + peers
     cols = [(w, s) for s in settings for w in who]
     print()
@@ -271,8 +276,10 @@ def print_table(table, peers, settings, threads, batches, args):
             ratios = [ratio_text(table, peer, s, t, b) for s in settings for peer in peers]
             print(f"{t:>3} {b:>6} " + " ".join(f"{v:>18.0f}" for v in vals) + "   " +
                   ", ".join(r for r in ratios if r))
-            for (w, s), v in zip(cols, vals):
-                rows.append({"who": w, "settings": s, "threads": t, "batch": b, "samples_s": v})
+            for w, s in cols:
+                for rnd, r in enumerate(table.get((w, s, t), [])):
+                    rows.append({"who": w, "settings": s, "threads": t, "batch": b, "round": rnd,
+                                 "samples_s": r[b]["samples_s"] if r and b in r else float("nan")})
     return rows
 
 
@@ -293,6 +300,8 @@ def main():
                     help="measure everything this many times, alternating; medians over the rounds")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     layers = [int(v) for v in args.layers.split(",")]
     batches = [int(v) for v in args.batches.split(",")]
 
@@ -333,23 +342,28 @@ def main():
     # (who, settings, threads) -> one {batch: result} per round; rounds alternate blasnet and the peers, so a
     # neighbour that slows the machine for a minute hits both sides of some rounds' ratios, not one side of all
     table = {}
+    described = set()
     for rnd in range(args.rounds):
         for t in threads:
             for s in settings:
-                if not args.no_blasnet:
-                    table.setdefault(("blasnet", s, t), []).append(run_blasnet(s, t, args))
-                for peer in peers:
-                    res, info = run_worker(peer, s, t, args)
-                    table.setdefault((peer, s, t), []).append(res)
-                    if info and t == threads[0] and rnd == 0:
-                        print(f"  {peer} {s}: version {info['version']}, threads {info['threads']}, "
+                # blasnet first in even rounds, last in odd ones: neither side always runs on a cooler machine
+                order = ([] if args.no_blasnet else ["blasnet"]) + peers
+                for who in (order if rnd % 2 == 0 else order[::-1]):
+                    if who == "blasnet":
+                        table.setdefault(("blasnet", s, t), []).append(run_blasnet(s, t, args))
+                        continue
+                    res, info = run_worker(who, s, t, args)
+                    table.setdefault((who, s, t), []).append(res)
+                    if info and t == threads[0] and (who, s) not in described:
+                        described.add((who, s))
+                        print(f"  {who} {s}: version {info['version']}, threads {info['threads']}, "
                               f"libraries {', '.join(os.path.join(*x.split('/')[-2:]) for x in info['libs']) or '?'}")
                         if info.get("env"):
-                            print(f"  {peer} {s}: env {' '.join(info['env'])}")
+                            print(f"  {who} {s}: env {' '.join(info['env'])}")
     rows = print_table(table, peers, settings, threads, batches, args)
     if args.csv:
         with open(args.csv, "w", newline="") as f:
-            wr = csv.DictWriter(f, fieldnames=["who", "settings", "threads", "batch", "samples_s"])
+            wr = csv.DictWriter(f, fieldnames=["who", "settings", "threads", "batch", "round", "samples_s"])
             wr.writeheader()
             wr.writerows(rows)
     return 0
