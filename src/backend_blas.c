@@ -85,7 +85,7 @@ ALWAYS_INLINE void bias_act_block(float *restrict Y, float *restrict Z, const fl
 
 /* Rows [lo, hi) of Y: each unit the mask drops becomes 0, each survivor is scaled. One pass over rows that
  * bias_act_block just wrote, so they are still in L1; the hash is 32-bit integer work that vectorises. */
-static void dropout_rows(float *restrict Y, size_t lo, size_t hi, int n, const bn_dropout *d)
+ALWAYS_INLINE void dropout_rows(float *restrict Y, size_t lo, size_t hi, int n, const bn_dropout *d)
 {
     const uint32_t threshold = d->threshold;
     const float scale = d->scale;
