@@ -648,7 +648,7 @@ static void bad_paths_are_refused(void)
     char under_file[760], no_dir[700], slash_end[700];
     snprintf(under_file, sizeof under_file, "%s/x.bin", f.file); /* parent is a regular file */
     int status = bn_checkpoint_save(net_a, NULL, under_file);
-    CHECKF(status == BN_E_IO && strstr(bn_errmsg(), "Not a directory") && strstr(bn_errmsg(), "cannot create"),
+    CHECKF(status == BN_E_IO && strstr(bn_errmsg(), "Not a directory") && strstr(bn_errmsg(), "cannot write"),
            "status %d: %s", status, bn_errmsg());
     CHECK(load_equals(f.file, net_b) == 0);
     snprintf(no_dir, sizeof no_dir, "%s/absent/x.bin", tmp_dir);
@@ -661,8 +661,9 @@ static void bad_paths_are_refused(void)
     CHECKF(bn_checkpoint_save(net_a, NULL, slash_end) == BN_E_INVALID, "path ending in '/'");
 }
 
-/* Rename fails (target is a non-empty folder): the temp file is removed and the folder untouched. */
-static void failed_rename_leaves_no_temp(void)
+/* A folder at the path is refused before anything is written: renaming over it would fail at the end (or,
+ * for an empty folder, replace it). The folder and its file stay, and no temporary file is left. */
+static void folder_at_path_is_refused(void)
 {
     folder f = make_folder("rename", NULL);
     char target[700], inside[760];
@@ -671,10 +672,37 @@ static void failed_rename_leaves_no_temp(void)
     CHECK(mkdir(target, 0700) == 0);
     CHECK(spit(inside, (const uint8_t *)"x", 1) == 0);
     int status = bn_checkpoint_save(net_a, NULL, target);
-    CHECKF(status == BN_E_IO && strstr(bn_errmsg(), "cannot rename"), "status %d: %s", status, bn_errmsg());
+    CHECKF(status == BN_E_INVALID && strstr(bn_errmsg(), "is a folder") && strstr(bn_errmsg(), target),
+           "status %d: %s", status, bn_errmsg());
     struct stat st;
     CHECK(stat(inside, &st) == 0 && st.st_size == 1);
-    CHECKF(hidden_entries(f.dir) == 0, "%d temporary files left after a failed rename", hidden_entries(f.dir));
+    CHECKF(hidden_entries(f.dir) == 0, "%d temporary files left after a refused save", hidden_entries(f.dir));
+}
+
+/* A device is never replaced: as root, renaming over /dev/null would put a regular file in its place. */
+static void device_at_path_is_refused(void)
+{
+    int status = bn_checkpoint_save(net_a, NULL, "/dev/null");
+    CHECKF(status == BN_E_INVALID && strstr(bn_errmsg(), "a device"), "status %d: %s", status, bn_errmsg());
+    struct stat st;
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+}
+
+/* Saving through a symbolic link replaces the file it points to, keeps the link, and keeps the file's
+ * permission bits. */
+static void link_is_followed(void)
+{
+    folder f = make_folder("link", net_a);
+    char link[700];
+    snprintf(link, sizeof link, "%s/latest.bin", f.dir);
+    CHECK(chmod(f.file, 0640) == 0);
+    CHECK(symlink("m.bin", link) == 0);
+    CHECKF(bn_checkpoint_save(net_b, NULL, link) == BN_OK, "%s", bn_errmsg());
+    struct stat lst, st;
+    CHECK(lstat(link, &lst) == 0 && S_ISLNK(lst.st_mode));
+    CHECK(stat(f.file, &st) == 0 && (st.st_mode & 0777) == 0640);
+    CHECK(load_equals(f.file, net_b) == 0);
+    CHECKF(hidden_entries(f.dir) == 0, "%d temporary files left", hidden_entries(f.dir));
 }
 
 /* A write that fails midway (file-size limit, EFBIG: the same path as a full disk's ENOSPC): error, old file
@@ -697,8 +725,9 @@ static void failed_write_keeps_old_file(void)
     setrlimit(RLIMIT_FSIZE, &old_limit);
     signal(SIGXFSZ, old_handler);
     CHECK(set == 0);
-    CHECKF(status == BN_E_IO && strstr(msg, "File too large") && strstr(msg, ".m.bin.tmp."), "status %d: %s",
-           status, msg);
+    /* The message names the file asked for, never the hidden temporary one. */
+    CHECKF(status == BN_E_IO && strstr(msg, "File too large") && strstr(msg, "/m.bin") && !strstr(msg, ".tmp."),
+           "status %d: %s", status, msg);
     CHECK(load_equals(f.file, net_a) == 0);
     CHECKF(hidden_entries(f.dir) == 0, "%d temporary files left after a failed write", hidden_entries(f.dir));
 }
@@ -726,7 +755,9 @@ static void atomic_cases(void)
         bn_test_case("a relative path writes into the current folder", relative_path_writes_here);
         bn_test_case("an unwritable folder keeps the old file", unwritable_folder_keeps_old_file);
         bn_test_case("bad paths are refused", bad_paths_are_refused);
-        bn_test_case("a failed rename leaves no temporary file", failed_rename_leaves_no_temp);
+        bn_test_case("a folder at the path is refused", folder_at_path_is_refused);
+        bn_test_case("a device at the path is refused", device_at_path_is_refused);
+        bn_test_case("a link is followed to its file", link_is_followed);
         bn_test_case("a write that fails midway keeps the old file", failed_write_keeps_old_file);
         bn_test_case("a full disk is reported as ENOSPC", full_disk_reports_enospc);
     }

@@ -162,11 +162,41 @@ bool ranks_speak(const comm_launch *launch); /* rank 0, or the only process */
  * printed nothing: the failed rank's line says why). */
 cli_exit ranks_agree(const char *cmd, const comm_launch *launch, cli_exit rc);
 
+/* ---- files (files.c): what a command reads and writes, checked before it reads or runs anything -------- */
+typedef struct cli_file {
+    char *what;              /* the flag or role that names it, as messages say it: "--save", "the test images" */
+    char *path;
+    const char *may_replace; /* outputs: the `what` of the one input this output may be (--checkpoint may be
+                                the --resume file: the atomic replace keeps the input whole until it is read) */
+} cli_file;
+typedef struct cli_files {
+    cli_file *in, *out;
+    int n_in, n_out;
+    bool failed; /* an allocation failed while declaring: the check says so */
+} cli_files;
+/* Declare an input or an output (a NULL path declares nothing). */
+void files_reads(cli_files *files, const char *what, const char *path);
+void files_writes(cli_files *files, const char *what, const char *path);
+void files_writes_over(cli_files *files, const char *what, const char *path, const char *input_what);
+/* Exit 2 with one line, before anything is read or run, for an output that is an input (same device and
+ * inode), two outputs that are one file, an output whose folder is missing or not writable, and an existing
+ * output that is not a regular file (a device, pipe or folder) or a dangling link. */
+cli_exit files_check(const char *cmd, const cli_files *files);
+/* files_check for a command that reads at most one file and writes one (a NULL input: none). */
+cli_exit files_check_pair(const char *cmd, const char *in_what, const char *in, const char *out_what, const char *out);
+/* The same folder check for a folder that a command writes files into (what: "--out 'DIR'"). */
+cli_exit files_check_folder(const char *cmd, const char *what, const char *folder);
+void files_free(cli_files *files);
+
 /* ---- data (data_args.c) --------------------------------------------------------------------------------- */
 enum { DATA_TRAIN = 1u << 0, DATA_TEST = 1u << 1 }; /* the parts a command needs */
-/* Finds the files the data flags name (explicit files, else --data), says which in one line on stdout unless
- * quiet, and loads the parts that `need` asks for (with need 0: whatever is there). */
-cli_exit data_load(const cli_args *args, unsigned need, bool quiet, bn_data_files *files, bn_dataset *train,
+/* Finds the files the data flags name (explicit files, else --data), reading names only, and checks that the
+ * parts `need` asks for are there; the others are dropped (with need 0: whatever is there is kept). */
+cli_exit data_find(const cli_args *args, unsigned need, bn_data_files *files);
+/* Declares the files found as inputs. */
+void data_declare(cli_files *declared, const bn_data_files *files);
+/* Loads the parts found, says which files in one line on stdout unless quiet. */
+cli_exit data_load(const cli_args *args, const bn_data_files *files, bool quiet, bn_dataset *train,
                    bn_dataset *test);
 /* The file that holds a part's labels: its IDX label file or its CSV file. */
 const char *data_labels_path(const bn_data_source *part);

@@ -82,7 +82,9 @@ static cli_exit run_info(data_options *o)
 {
     if (o->common.n_operands == 1)
         o->common.data_dir = o->common.operands[0];
-    cli_exit rc = data_load(&o->common, 0, false, &o->files, &o->train, &o->test);
+    cli_exit rc = data_find(&o->common, 0, &o->files);
+    if (!rc)
+        rc = data_load(&o->common, &o->files, false, &o->train, &o->test);
     if (rc)
         return rc;
     if (o->train.storage)
@@ -95,23 +97,64 @@ static cli_exit run_info(data_options *o)
 }
 
 /* ---- convert ------------------------------------------------------------------------------------------- */
-/* One part into o->out under its names; "" for an absent part. */
-static cli_exit write_part(const data_options *o, const bn_dataset *ds, const char *part, const char *idx_part)
+enum { TRAIN, TEST };
+
+/* The files a part is written to: one CSV (b = "") or an IDX pair. */
+static void part_paths(const data_options *o, int part, char *a, char *b, size_t size)
+{
+    if (strcmp(o->to, "csv") == 0) {
+        snprintf(a, size, "%s/%s.csv", o->out, part == TRAIN ? "train" : "test");
+        b[0] = '\0';
+    } else {
+        snprintf(a, size, "%s/%s-images-idx3-ubyte", o->out, part == TRAIN ? "train" : "t10k");
+        snprintf(b, size, "%s/%s-labels-idx1-ubyte", o->out, part == TRAIN ? "train" : "t10k");
+    }
+}
+
+static bool has_part(const data_options *o, int part)
+{
+    const bn_data_source *s = part == TRAIN ? &o->files.train : &o->files.test;
+    return s->csv[0] || s->images[0];
+}
+
+/* The data files as inputs and what convert writes into --out as outputs, checked before anything is read.
+ * A --out that is not there yet is made after the data is read: its parent must take it. */
+static cli_exit check_files(const data_options *o)
+{
+    struct stat st;
+    char label[BN_PATH_MAX + 16], a[BN_PATH_MAX + 64], b[BN_PATH_MAX + 64];
+    snprintf(label, sizeof label, "--out '%s'", o->out);
+    if (stat(o->out, &st) != 0) {
+        char parent[BN_PATH_MAX];
+        const char *slash = strrchr(o->out, '/');
+        snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - o->out) : 1, slash ? o->out : ".");
+        return files_check_folder(o->name, label, parent[0] ? parent : "/");
+    }
+    if (!S_ISDIR(st.st_mode))
+        return cli_error(EXIT_USAGE, o->name, "--out '%s' is a file; give a folder", o->out);
+    cli_files f = {0};
+    data_declare(&f, &o->files);
+    for (int part = TRAIN; part <= TEST; part++) {
+        if (!has_part(o, part))
+            continue;
+        part_paths(o, part, a, b, sizeof a);
+        files_writes(&f, "convert's output", a);
+        files_writes(&f, "convert's output", b[0] ? b : NULL);
+    }
+    cli_exit rc = files_check(o->name, &f);
+    files_free(&f);
+    return rc;
+}
+
+/* One part into o->out under its names. */
+static cli_exit write_part(const data_options *o, const bn_dataset *ds, int part)
 {
     char a[BN_PATH_MAX + 64], b[BN_PATH_MAX + 64];
-    bool csv = strcmp(o->to, "csv") == 0;
-    int status;
-    if (csv) {
-        snprintf(a, sizeof a, "%s/%s.csv", o->out, part);
-        status = bn_csv_write(ds, a);
-    } else {
-        snprintf(a, sizeof a, "%s/%s-images-idx3-ubyte", o->out, idx_part);
-        snprintf(b, sizeof b, "%s/%s-labels-idx1-ubyte", o->out, idx_part);
-        status = bn_idx_write(ds, a, b);
-    }
+    part_paths(o, part, a, b, sizeof a);
+    int status = b[0] ? bn_idx_write(ds, a, b) : bn_csv_write(ds, a);
     if (status)
-        return runtime_error(o->name, status, "check that --out is a folder you can write to, with free space");
-    printf("wrote %s: %zu images of %dx%d%s%s\n", a, ds->n, ds->rows, ds->cols, csv ? "" : " and ", csv ? "" : b);
+        return runtime_error(o->name, status, "check the free space in --out");
+    printf("wrote %s: %zu images of %dx%d%s%s\n", a, ds->n, ds->rows, ds->cols, b[0] ? " and " : "", b);
     return EXIT_OK;
 }
 
@@ -121,8 +164,6 @@ static cli_exit make_out_folder(const data_options *o)
     struct stat st;
     if (stat(o->out, &st) == 0 && S_ISDIR(st.st_mode))
         return EXIT_OK;
-    if (stat(o->out, &st) == 0)
-        return cli_error(EXIT_RUNTIME, o->name, "--out '%s' is a file; give a folder", o->out);
     if (mkdir(o->out, 0777) != 0)
         return cli_error(EXIT_RUNTIME, o->name, "cannot make the folder '%s': %s; check its parent exists and is "
                                                 "writable", o->out, strerror(errno));
@@ -131,13 +172,17 @@ static cli_exit make_out_folder(const data_options *o)
 
 static cli_exit run_convert(data_options *o)
 {
-    cli_exit rc = data_load(&o->common, 0, false, &o->files, &o->train, &o->test);
+    cli_exit rc = data_find(&o->common, 0, &o->files);
+    if (!rc)
+        rc = check_files(o);
+    if (!rc)
+        rc = data_load(&o->common, &o->files, false, &o->train, &o->test);
     if (!rc)
         rc = make_out_folder(o);
     if (!rc && o->train.storage)
-        rc = write_part(o, &o->train, "train", "train");
+        rc = write_part(o, &o->train, TRAIN);
     if (!rc && o->test.storage)
-        rc = write_part(o, &o->test, "test", "t10k");
+        rc = write_part(o, &o->test, TEST);
     return rc;
 }
 

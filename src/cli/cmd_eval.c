@@ -1,6 +1,7 @@
 /* blasnet eval: load a saved model, print its confusion matrix and per-class precision/recall, optionally
  * draw the misclassified test images, and end with the same `test:` line as train: scripts parse that
  * line as the last one on stdout, so everything else is printed before it. */
+#include "atomic_file.h"
 #include "cli.h"
 #include "image.h"
 
@@ -87,13 +88,14 @@ static void print_confusion(const uint64_t *cm, int classes)
     printf("\n");
 }
 
+/* The matrix as CSV text, into a memory stream, then onto path by atomic replace. */
 static cli_exit write_confusion_csv(const char *path, const uint64_t *cm, int classes)
 {
-    FILE *f = fopen(path, "w");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     if (!f)
-        return cli_error(EXIT_RUNTIME, "eval",
-                         "cannot write --confusion-csv '%s': %s; check the folder exists and is writable", path,
-                         strerror(errno));
+        return cli_error(EXIT_RUNTIME, "eval", "out of memory for the --confusion-csv text");
     fputs("true", f);
     for (int j = 0; j < classes; j++)
         fprintf(f, ",pred_%d", j);
@@ -104,10 +106,14 @@ static cli_exit write_confusion_csv(const char *path, const uint64_t *cm, int cl
             fprintf(f, ",%llu", (unsigned long long)cm[(size_t)i * classes + j]);
         fputc('\n', f);
     }
+    cli_exit rc = EXIT_OK;
     if (ferror(f) | (fclose(f) != 0))
-        return cli_error(EXIT_RUNTIME, "eval", "cannot write --confusion-csv '%s': %s; check the free space", path,
-                         strerror(errno));
-    return EXIT_OK;
+        rc = cli_error(EXIT_RUNTIME, "eval", "out of memory for the --confusion-csv text");
+    int status = rc ? BN_OK : bn_atomic_write(path, text, len);
+    if (status)
+        rc = runtime_error("eval", status, "check the free space");
+    free(text);
+    return rc;
 }
 
 /* ---- misclassified images ----------------------------------------------------------------------------- */
@@ -238,16 +244,45 @@ static void draw_tiles(uint8_t *rgb, const img_grid *g, FILE *legend, const tile
     }
 }
 
-/* The misclassified images as one picture, one row per true class, and its legend (PNG's name with .txt):
- * every tile with its test index and probabilities. */
+/* The list beside the --errors picture: PNG's name with .txt for its extension. */
+static void legend_path(const char *png, char *legend, size_t size)
+{
+    const char *dot = strrchr(png, '.');
+    size_t stem = dot && !strchr(dot, '/') ? (size_t)(dot - png) : strlen(png);
+    snprintf(legend, size, "%.*s.txt", (int)stem, png);
+}
+
+/* The picture into rgb and its legend, as text in memory, onto their paths by atomic replace. */
+static cli_exit write_errors(const char *png, const img_grid *g, uint8_t *rgb, const tile_plan *plan, const miss *m,
+                             const bn_dataset *test, int classes)
+{
+    char legend[BN_PATH_MAX + 8], *text = NULL;
+    size_t len = 0;
+    legend_path(png, legend, sizeof legend);
+    FILE *lf = open_memstream(&text, &len);
+    if (!lf)
+        return cli_error(EXIT_RUNTIME, "eval", "out of memory for the --errors list");
+    fprintf(lf, "# %s: misclassified test images, one row per true class; tile: test index, true, predicted, "
+                "p(predicted), p(true)\n", png);
+    draw_tiles(rgb, g, lf, plan, m, test, classes);
+    cli_exit rc = ferror(lf) | (fclose(lf) != 0) ? cli_error(EXIT_RUNTIME, "eval", "out of memory for the --errors "
+                                                                                    "list")
+                                                  : EXIT_OK;
+    int status = rc ? BN_OK : bn_atomic_write(legend, text, len);
+    if (status)
+        rc = runtime_error("eval", status, "check the free space");
+    else if (!rc && img_write_png(png, g->width, g->height, 3, rgb))
+        rc = cli_error(EXIT_RUNTIME, "eval", "%s; check the free space", img_error());
+    free(text);
+    return rc;
+}
+
+/* The misclassified images as one picture, one row per true class, and its legend: every tile with its test
+ * index and probabilities. */
 static cli_exit draw_errors(const char *png, int max, const bn_dataset *test, miss *m, size_t n, int classes)
 {
     tile_plan plan = {0};
     uint8_t *rgb = NULL;
-    char legend[4096];
-    const char *dot = strrchr(png, '.');
-    size_t stem = dot && !strchr(dot, '/') ? (size_t)(dot - png) : strlen(png);
-    snprintf(legend, sizeof legend, "%.*s.txt", (int)stem, png);
     img_grid g;
     cli_exit rc = plan_tiles(&plan, m, n, classes, max);
     if (rc)
@@ -261,25 +296,17 @@ static cli_exit draw_errors(const char *png, int max, const bn_dataset *test, mi
         rc = cli_error(EXIT_RUNTIME, "eval", "--errors: %s; lower --errors-max", img_error());
         goto out;
     }
-    rgb = malloc((size_t)g.width * g.height * 3);
-    FILE *lf = rgb ? fopen(legend, "w") : NULL;
-    if (!lf) {
-        rc = cli_error(EXIT_RUNTIME, "eval", "cannot write legend '%s': %s; check the folder exists and is writable",
-                       legend, rgb ? strerror(errno) : "out of memory for the picture");
+    if (!(rgb = malloc((size_t)g.width * g.height * 3))) {
+        rc = cli_error(EXIT_RUNTIME, "eval", "out of memory for a %dx%d --errors picture", g.width, g.height);
         goto out;
     }
     memset(rgb, 255, (size_t)g.width * g.height * 3);
-    fprintf(lf, "# %s: misclassified test images, one row per true class; tile: test index, true, predicted, "
-                "p(predicted), p(true)\n", png);
-    draw_tiles(rgb, &g, lf, &plan, m, test, classes);
-    if (ferror(lf) | (fclose(lf) != 0))
-        rc = cli_error(EXIT_RUNTIME, "eval", "cannot write legend '%s': %s; check the free space", legend,
-                       strerror(errno));
-    else if (img_write_png(png, g.width, g.height, 3, rgb))
-        rc = cli_error(EXIT_RUNTIME, "eval", "%s; check the folder exists and is writable", img_error());
-    else
-        printf("errors: %zu misclassified; %zu drawn to %s (one row per true class, captions true -> "
-               "predicted), list in %s\n\n", n, plan.drawn, png, legend);
+    rc = write_errors(png, &g, rgb, &plan, m, test, classes);
+    char legend[BN_PATH_MAX + 8];
+    legend_path(png, legend, sizeof legend);
+    if (!rc)
+        printf("errors: %zu misclassified; %zu drawn to %s (one row per true class, captions true -> predicted), "
+               "list in %s\n\n", n, plan.drawn, png, legend);
 out:
     free(rgb), free(plan.start), free(plan.take);
     return rc;
@@ -295,15 +322,40 @@ typedef struct {
     bool brief;
 } eval_options;
 
+/* The model and the test files as inputs, the confusion CSV, the picture and its list as outputs. */
+static cli_exit check_files(const eval_options *o, const bn_data_files *files)
+{
+    char legend[BN_PATH_MAX + 8];
+    cli_files f = {0};
+    files_reads(&f, "--model", o->model_path);
+    data_declare(&f, files);
+    files_writes(&f, "--confusion-csv", o->confusion_csv);
+    files_writes(&f, "--errors", o->errors_png);
+    if (o->errors_png) {
+        legend_path(o->errors_png, legend, sizeof legend);
+        files_writes(&f, "the --errors list", legend);
+    }
+    cli_exit rc = files_check("eval", &f);
+    files_free(&f);
+    return rc;
+}
+
 static cli_exit load_model_and_test_set(const eval_options *o, bn_net **net, bn_dataset *test)
 {
-    int status = bn_checkpoint_load(net, NULL, o->model_path, 256, o->common.backend);
+    bn_data_files *files = malloc(sizeof *files); /* 24 KiB of paths: not on the stack */
+    bn_dataset train = {0};
+    if (!files)
+        return cli_error(EXIT_RUNTIME, "eval", "out of memory");
+    cli_exit rc = data_find(&o->common, DATA_TEST, files);
+    if (!rc)
+        rc = check_files(o, files);
+    int status = rc ? BN_OK : bn_checkpoint_load(net, NULL, o->model_path, 256, o->common.backend);
     if (status)
-        return runtime_error("eval", status, "give a file written by blasnet train --save");
-    bn_dataset train;
-    bn_data_files files;
-    cli_exit rc = data_load(&o->common, DATA_TEST, o->brief, &files, &train, test);
+        rc = runtime_error("eval", status, "give a file written by blasnet train --save");
+    if (!rc)
+        rc = data_load(&o->common, files, o->brief, &train, test);
     bn_dataset_free(&train); /* not read: only the test part was asked for */
+    free(files);
     return rc;
 }
 

@@ -279,7 +279,9 @@ static cli_exit run_moons(void *ctx)
 {
     const moons_options *o = ctx;
     moons_run r = {0};
-    cli_exit rc = make_data_and_net(o, &r);
+    cli_exit rc = files_check_pair("moons", "", NULL, "-o", o->png);
+    if (!rc)
+        rc = make_data_and_net(o, &r);
     if (!rc)
         rc = train_moons(o, &r);
     if (!rc)

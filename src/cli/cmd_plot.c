@@ -2,6 +2,7 @@
  * steps), drawn by gnuplot into one PNG. The CSVs are read and checked here (columns by name, so added
  * columns do not break it); gnuplot gets one temporary script with the data inlined, run as a child
  * process with an argument vector (no shell ever sees a user's path). */
+#include "atomic_file.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -306,9 +307,10 @@ static cli_exit check_options(void *ctx)
     return EXIT_OK;
 }
 
-/* The gnuplot script, with the data inlined, into a fresh temporary file whose name goes to script. */
-static cli_exit write_script_file(const plot_options *o, const table *ep, const table *st, char *script,
-                                  size_t size)
+/* The gnuplot script, with the data inlined and its picture going to output, into a fresh temporary file whose
+ * name goes to script. */
+static cli_exit write_script_file(const plot_options *o, const char *output, const table *ep, const table *st,
+                                  char *script, size_t size)
 {
     const char *tmpdir = getenv("TMPDIR");
     snprintf(script, size, "%s/blasnet-plot-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -322,7 +324,7 @@ static cli_exit write_script_file(const plot_options *o, const table *ep, const 
             close(fd), remove(script);
         return rc;
     }
-    write_script(f, o->png, o->width, o->height, o->epoch_csv, ep, o->steps_csv ? st : NULL, o->smooth);
+    write_script(f, output, o->width, o->height, o->epoch_csv, ep, o->steps_csv ? st : NULL, o->smooth);
     if (ferror(f) | (fclose(f) != 0)) {
         cli_exit rc = cli_error(EXIT_RUNTIME, "plot",
                                 "cannot write the temporary script '%s': %s; check the free space in TMPDIR", script,
@@ -333,8 +335,9 @@ static cli_exit write_script_file(const plot_options *o, const table *ep, const 
     return EXIT_OK;
 }
 
-/* gnuplot on the script, as a child with an argument vector: no shell ever sees a user's path. */
-static cli_exit run_gnuplot(const char *gnuplot, const char *script, const char *png)
+/* gnuplot on the script, as a child with an argument vector: no shell ever sees a user's path. It writes the
+ * picture into png's temporary file, which replaces png only when gnuplot has succeeded. */
+static cli_exit run_gnuplot(const char *gnuplot, const char *script, bn_out *png)
 {
     char *child_argv[] = {(char *)gnuplot, (char *)script, NULL};
     pid_t pid;
@@ -349,13 +352,40 @@ static cli_exit run_gnuplot(const char *gnuplot, const char *script, const char 
     if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) /* the script stays: it holds what gnuplot refused */
         return cli_error(EXIT_RUNTIME, "plot", "gnuplot failed (%s %d) on '%s' (kept for inspection) writing '%s'",
                          WIFEXITED(wstatus) ? "exit status" : "signal",
-                         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus), script, png);
+                         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus), script, png->shown);
     remove(script);
     struct stat sb;
-    if (stat(png, &sb) != 0 || sb.st_size == 0)
-        return cli_error(EXIT_RUNTIME, "plot",
-                         "gnuplot ran but '%s' was not written; check the folder exists and is writable", png);
-    return EXIT_OK;
+    if (fstat(png->fd, &sb) != 0 || sb.st_size == 0)
+        return cli_error(EXIT_RUNTIME, "plot", "gnuplot ran but did not write '%s'", png->shown);
+    int status = bn_out_close(png);
+    return status ? runtime_error("plot", status, "check the free space") : EXIT_OK;
+}
+
+/* The CSVs read as inputs, the picture as the output, checked before anything is read. */
+static cli_exit check_files(const plot_options *o)
+{
+    cli_files f = {0};
+    files_reads(&f, "EPOCH_CSV", o->epoch_csv);
+    files_reads(&f, "--steps", o->steps_csv);
+    files_writes(&f, "-o", o->png);
+    cli_exit rc = files_check("plot", &f);
+    files_free(&f);
+    return rc;
+}
+
+/* The picture through a temporary file beside it, which gnuplot writes and which then replaces it. */
+static cli_exit draw(const plot_options *o, const char *gnuplot, const table *ep, const table *st)
+{
+    char script[4096];
+    bn_out png;
+    int status = bn_out_open(&png, o->png);
+    if (status)
+        return runtime_error("plot", status, "check the folder exists and is writable");
+    cli_exit rc = write_script_file(o, bn_out_temp_path(&png), ep, st, script, sizeof script);
+    if (!rc)
+        rc = run_gnuplot(gnuplot, script, &png);
+    bn_out_discard(&png); /* after a successful close there is nothing left to discard */
+    return rc;
 }
 
 static cli_exit run_plot(void *ctx)
@@ -364,17 +394,18 @@ static cli_exit run_plot(void *ctx)
                                                    "val_loss", "val_acc", "grad_norm_w1"};
     static const char *const step_cols[S_COLS] = {"epoch", "step", "global_step", "loss", "grad_norm_w1"};
     const plot_options *o = ctx;
-    char gnuplot[4096], script[4096];
+    char gnuplot[4096];
+    cli_exit rc = check_files(o);
+    if (rc)
+        return rc;
     if (find_gnuplot(gnuplot, sizeof gnuplot))
         return cli_error(EXIT_RUNTIME, "plot", "gnuplot not found: apt-get install gnuplot-nox");
     table ep = {0}, st = {0};
-    cli_exit rc = read_csv(o->epoch_csv, epoch_cols, E_COLS, "--log", &ep);
+    rc = read_csv(o->epoch_csv, epoch_cols, E_COLS, "--log", &ep);
     if (!rc && o->steps_csv)
         rc = read_csv(o->steps_csv, step_cols, S_COLS, "--log-steps", &st);
     if (!rc)
-        rc = write_script_file(o, &ep, &st, script, sizeof script);
-    if (!rc)
-        rc = run_gnuplot(gnuplot, script, o->png);
+        rc = draw(o, gnuplot, &ep, &st);
     if (!rc)
         printf("plot: %zu epochs, %zu logged steps -> %s\n", ep.rows, st.rows, o->png);
     free(ep.v), free(st.v);

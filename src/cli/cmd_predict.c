@@ -15,7 +15,8 @@ static const char usage_text[] =
     "usage: blasnet predict --model FILE [--top K] [--fitted DIR] IMAGE... | -\n"
     "  --model FILE   a model written by blasnet train --save\n"
     "  --top K        classes to print per image, most probable first (default: 3)\n"
-    "  --fitted DIR   also write each image as the network sees it (DIR/<n>.png, 28x28 for MNIST)\n"
+    "  --fitted DIR   also write each image as the network sees it (DIR/NAME.fitted.png for NAME.png, 28x28\n"
+    "                 for MNIST)\n"
     "  IMAGE          PNG, JPEG or PGM of any size: converted to grayscale, inverted if its border is light,\n"
     "                 cropped to the ink, scaled so the longer side is 20/28 of the input, centred by mass\n"
     "  -              raw IDX images (magic 0x803) from stdin, used unchanged; printed as -[i]\n"
@@ -26,7 +27,6 @@ typedef struct {
     bn_net *net;
     int in, classes, top;
     const char *fitted_dir;
-    int fitted_count;
 } predictor;
 
 /* Prints "name: c (p), ..." for each of the b images in x (b, in), most probable first. */
@@ -62,6 +62,16 @@ static cli_exit classify(predictor *pr, const char *name, long index, const floa
     return EXIT_OK;
 }
 
+/* Where --fitted puts image's fitted picture: DIR/NAME.fitted.png for IMAGE's base name NAME.EXT. */
+static void fitted_path(const char *dir, const char *image, char *out, size_t size)
+{
+    const char *base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    const char *dot = strrchr(base, '.');
+    int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(out, size, "%s/%.*s.fitted.png", dir, stem, base);
+}
+
 static cli_exit predict_file(predictor *pr, const char *path, int side)
 {
     uint8_t *gray = NULL, *fit = malloc((size_t)pr->in);
@@ -86,10 +96,12 @@ static cli_exit predict_file(predictor *pr, const char *path, int side)
         fprintf(stderr, "blasnet predict: %s: no ink found (a blank or uniform picture); classifying it anyway\n",
                 path);
     if (pr->fitted_dir) {
-        char name[4096];
-        snprintf(name, sizeof name, "%s/%d.png", pr->fitted_dir, pr->fitted_count++);
-        if (img_write_png(name, side, side, 1, fit))
-            fprintf(stderr, "blasnet predict: --fitted: %s\n", img_error());
+        char name[BN_PATH_MAX + 16];
+        fitted_path(pr->fitted_dir, path, name, sizeof name);
+        if (img_write_png(name, side, side, 1, fit)) {
+            rc = cli_error(EXIT_RUNTIME, "predict", "--fitted: %s; check the free space", img_error());
+            goto out;
+        }
     }
     for (int i = 0; i < pr->in; i++)
         x[i] = fit[i] / 255.0f; /* the same scaling bn_dataset_gather applies to training data */
@@ -196,11 +208,35 @@ static cli_exit check_options(void *ctx)
     return EXIT_OK;
 }
 
+/* The model and the pictures as inputs, their --fitted pictures as outputs. */
+static cli_exit check_files(const predict_options *o)
+{
+    char name[BN_PATH_MAX + 16];
+    cli_files f = {0};
+    files_reads(&f, "--model", o->model_path);
+    for (int i = 0; i < o->common.n_operands; i++) {
+        const char *image = o->common.operands[i];
+        if (strcmp(image, "-") == 0)
+            continue;
+        files_reads(&f, "IMAGE", image);
+        if (o->fitted_dir) {
+            fitted_path(o->fitted_dir, image, name, sizeof name);
+            files_writes(&f, "--fitted", name);
+        }
+    }
+    cli_exit rc = files_check("predict", &f);
+    files_free(&f);
+    return rc;
+}
+
 /* Every IMAGE in order; one that cannot be read does not stop the others. */
 static cli_exit run_predict(void *ctx)
 {
     const predict_options *o = ctx;
     predictor pr = {.top = o->top, .fitted_dir = o->fitted_dir};
+    cli_exit rc = check_files(o);
+    if (rc)
+        return rc;
     int status = bn_checkpoint_load(&pr.net, NULL, o->model_path, 256, o->common.backend);
     if (status)
         return runtime_error("predict", status, "give a file written by blasnet train --save");
@@ -209,7 +245,6 @@ static cli_exit run_predict(void *ctx)
     pr.classes = arch->sizes[arch->depth];
     pr.top = pr.top < pr.classes ? pr.top : pr.classes;
     int side = (int)lround(sqrt((double)pr.in));
-    cli_exit rc = EXIT_OK;
     for (int i = 0; i < o->common.n_operands; i++) {
         const char *image = o->common.operands[i];
         cli_exit r;

@@ -1,6 +1,7 @@
 /* blasnet train: parse and range-check flags, load data, build the network, train with a live progress line
  * on a terminal, and end with the `test:` and `train:` lines that scripts parse. */
 #include "cli.h"
+#include "train_logs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -207,18 +208,13 @@ static cli_exit check_options(void *ctx)
 /* ---- progress and per-epoch output ---------------------------------------------------------------------- */
 typedef struct {
     bool live; /* stderr is a terminal and --quiet was not given */
-    FILE *log, *steps;
+    train_logs logs;
 } train_output;
 
 static void on_progress(void *ctx, const bn_progress *p)
 {
-    const train_output *out = ctx;
-    if (out->steps) {
-        fprintf(out->steps, "%d,%zu,%llu,%.6f,%.6g,%.6g,%.6g\n", p->epoch, p->step,
-                (unsigned long long)p->global_step, p->step_loss, p->grad_norm_w1, p->lr, p->grad_norm);
-        if (p->step == p->steps)
-            fflush(out->steps);
-    }
+    train_output *out = ctx;
+    train_logs_step(&out->logs, p);
     if (!out->live)
         return;
     double eta = p->step ? p->elapsed_s * (double)(p->steps - p->step) / (double)p->step : 0.0;
@@ -231,56 +227,13 @@ static void on_progress(void *ctx, const bn_progress *p)
 
 static void on_epoch(void *ctx, const bn_epoch_stats *s)
 {
-    const train_output *out = ctx;
+    train_output *out = ctx;
     printf("epoch %3d: train loss=%.4f acc=%.2f%%", s->epoch, s->train_loss, 100.0 * s->train_acc);
     if (!isnan(s->val_acc))
         printf("  val loss=%.4f acc=%.2f%%", s->val_loss, 100.0 * s->val_acc);
     printf("  lr=%.4g  %.2f s  %.0f samples/s%s\n", s->lr, s->seconds, s->samples_per_s, s->best ? "  best" : "");
     fflush(stdout);
-    if (out->log) {
-        fprintf(out->log, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.4f,%.1f,%.6g\n", s->epoch, s->train_loss, s->train_acc,
-                s->val_loss, s->val_acc, s->lr, s->seconds, s->samples_per_s, s->grad_norm_w1);
-        fflush(out->log);
-    }
-}
-
-/* Opens a CSV log and writes its header; NULL path means no log. */
-static cli_exit open_log(FILE **f, const char *path, const char *header)
-{
-    *f = NULL;
-    if (!path)
-        return EXIT_OK;
-    *f = fopen(path, "w");
-    if (!*f)
-        return cli_error(EXIT_RUNTIME, "train", "cannot write log '%s': %s; check the folder exists and is writable",
-                         path, strerror(errno));
-    fputs(header, *f);
-    return EXIT_OK;
-}
-
-static cli_exit open_logs(const train_options *o, train_output *out, bool speaks)
-{
-    if (!speaks) /* rank 0 alone writes the logs */
-        return EXIT_OK;
-    cli_exit rc = open_log(&out->log, o->log_path,
-                           "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,samples_per_s,grad_norm_w1\n");
-    /* grad_norm: the global gradient norm before clipping, NaN without --clip-norm */
-    return rc ? rc : open_log(&out->steps, o->steps_path, "epoch,step,global_step,loss,grad_norm_w1,lr,grad_norm\n");
-}
-
-/* Closes whichever logs are open. A failed close is reported only when nothing failed before it: one error,
- * one line. */
-static cli_exit close_logs(const train_options *o, train_output *out, cli_exit rc)
-{
-    FILE **files[2] = {&out->log, &out->steps};
-    const char *paths[2] = {o->log_path, o->steps_path};
-    for (int i = 0; i < 2; i++) {
-        if (*files[i] && fclose(*files[i]) != 0 && rc == EXIT_OK)
-            rc = cli_error(EXIT_RUNTIME, "train", "writing log '%s' failed: %s; check the free space", paths[i],
-                           strerror(errno));
-        *files[i] = NULL;
-    }
-    return rc;
+    train_logs_epoch(&out->logs, s);
 }
 
 /* ---- the run ------------------------------------------------------------------------------------------ */
@@ -296,9 +249,28 @@ typedef struct {
     comm_launch launch; /* the ranks under mpirun; one process otherwise */
 } train_run;
 
+/* Every file the run reads and writes, checked before any is read: --checkpoint may be the --resume file
+ * (which it then also is when not given), --save may not. */
+static cli_exit check_files(const train_options *o, const train_run *r)
+{
+    cli_files f = {0};
+    data_declare(&f, &r->files);
+    files_reads(&f, "--resume", o->resume_path);
+    files_writes(&f, "--save", o->save_path);
+    if (o->checkpoint_path)
+        files_writes_over(&f, "--checkpoint", o->checkpoint_path, "--resume");
+    else
+        files_writes_over(&f, "--resume (checkpoints go back into it)", o->resume_path, "--resume");
+    files_writes(&f, "--log", o->log_path);
+    files_writes(&f, "--log-steps", o->steps_path);
+    cli_exit rc = files_check("train", &f);
+    files_free(&f);
+    return rc;
+}
+
 static cli_exit load_data(const train_options *o, train_run *r)
 {
-    cli_exit rc = data_load(&o->common, DATA_TRAIN | DATA_TEST, false, &r->files, &r->all, &r->test);
+    cli_exit rc = data_load(&o->common, &r->files, false, &r->all, &r->test);
     if (rc)
         return rc;
     const bn_data_source *empty = r->all.n == 0 ? &r->files.train : &r->files.test;
@@ -579,11 +551,13 @@ static cli_exit report_test(train_run *r)
  * compare outcomes, so one rank's failure ends them all. */
 static cli_exit set_up(const train_options *o, train_run *r)
 {
-    cli_exit rc = load_data(o, r);
+    cli_exit rc = data_find(&o->common, DATA_TRAIN | DATA_TEST, &r->files);
+    if (!rc && !(rc = check_files(o, r)))
+        rc = load_data(o, r);
     if (!rc)
         rc = o->resume_path ? resume(o, &r->net, &r->state) : start_fresh(o, &r->train, &r->net, &r->state);
     if (!rc && !(rc = args_apply_plan(&o->common, r->net)) && !(rc = check_labels_fit(r)))
-        rc = open_logs(o, &r->out, ranks_speak(&r->launch));
+        rc = ranks_speak(&r->launch) ? train_logs_open(&r->out.logs, o->log_path, o->steps_path) : EXIT_OK;
     rc = ranks_agree("train", &r->launch, rc);
     int status = !rc && r->launch.launched ? bn_net_set_comm(r->net, &r->launch.comm) : BN_OK;
     if (!status)
@@ -621,13 +595,13 @@ static cli_exit run_train(void *ctx)
     rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
     if (!rc)
         report_early_end(&r.state);
-    rc = close_logs(o, &r.out, rc);
+    rc = train_logs_close(&r.out.logs, rc);
     if (!rc) /* rank 0 saves; every rank learns how that went, as the test below is evaluated by all */
         rc = ranks_agree("train", &r.launch, save_model(o, &r));
     if (!rc)
         rc = report_test(&r);
 out:
-    rc = close_logs(o, &r.out, rc);
+    rc = train_logs_close(&r.out.logs, rc);
     bn_net_destroy(&r.net);
     bn_dataset_free(&r.all);
     bn_dataset_free(&r.test);

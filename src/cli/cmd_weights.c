@@ -90,8 +90,10 @@ static cli_exit run_weights(void *ctx)
     bn_net *net = NULL;
     uint8_t *pic = NULL;
     img_grid g;
-    cli_exit rc = EXIT_OK;
-    int status = bn_checkpoint_load(&net, NULL, o->model_path, 1, o->common.backend);
+    cli_exit rc = files_check_pair("weights", "--model", o->model_path, "-o", o->out_path);
+    int status = rc ? BN_OK : bn_checkpoint_load(&net, NULL, o->model_path, 1, o->common.backend);
+    if (rc)
+        goto out;
     if (status) {
         rc = runtime_error("weights", status, "give a file written by blasnet train --save");
         goto out;

@@ -64,8 +64,7 @@ static void print_found(const bn_data_files *files)
     printf("\n");
 }
 
-/* The files the flags name, and whether the parts that `need` asks for are among them. */
-static cli_exit resolve(const cli_args *a, unsigned need, bn_data_files *files)
+cli_exit data_find(const cli_args *a, unsigned need, bn_data_files *files)
 {
     const char *cmd = a->command->name;
     if (explicit_files(&a->data)) {
@@ -90,14 +89,23 @@ static cli_exit resolve(const cli_args *a, unsigned need, bn_data_files *files)
     return EXIT_OK;
 }
 
-cli_exit data_load(const cli_args *a, unsigned need, bool quiet, bn_data_files *files, bn_dataset *train,
-                   bn_dataset *test)
+void data_declare(cli_files *declared, const bn_data_files *files)
+{
+    const bn_data_source *parts[2] = {&files->train, &files->test};
+    static const char *const names[2][3] = {{"the training images", "the training labels", "the training CSV"},
+                                            {"the test images", "the test labels", "the test CSV"}};
+    for (int i = 0; i < 2; i++) {
+        const char *paths[3] = {parts[i]->images, parts[i]->labels, parts[i]->csv};
+        for (int k = 0; k < 3; k++)
+            if (paths[k][0])
+                files_reads(declared, names[i][k], paths[k]);
+    }
+}
+
+cli_exit data_load(const cli_args *a, const bn_data_files *files, bool quiet, bn_dataset *train, bn_dataset *test)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    cli_exit rc = resolve(a, need, files);
-    if (rc)
-        return rc;
     int status = bn_data_load(files, &a->data.layout, train, test);
     if (status)
         return runtime_error(a->command->name, status, status == BN_E_IO ? data_hint() : NULL);

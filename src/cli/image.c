@@ -3,6 +3,8 @@
  * helpers of image.h: area resampling, MNIST-style fitting, grid layout, a 3x5 digit font. */
 #include "image.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -62,39 +64,24 @@ int img_load_gray(const char *path, uint8_t **pixels, int *w, int *h)
     return 0;
 }
 
-typedef struct {
-    FILE *f;
-    int failed;
-} png_sink;
-
+/* stb's encoder hands the PNG out in pieces: each goes straight to the temporary file. */
 static void sink_write(void *ctx, void *data, int size)
 {
-    png_sink *s = ctx;
-    if (!s->failed && size > 0 && fwrite(data, 1, (size_t)size, s->f) != (size_t)size)
-        s->failed = errno ? errno : EIO;
+    bn_out *out = ctx;
+    if (!out->failed && size > 0)
+        (void)bn_out_write(out, data, (size_t)size); /* a failure sets out->failed, and close reports it */
 }
 
 int img_write_png(const char *path, int w, int h, int channels, const uint8_t *pixels)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
-        return fail("output path '%s' is too long", path);
-    png_sink s = {fopen(tmp, "wb"), 0};
-    if (!s.f)
-        return fail("cannot write '%s': %s", tmp, strerror(errno));
-    int ok = stbi_write_png_to_func(sink_write, &s, w, h, channels, pixels, w * channels);
-    int close_rc = fclose(s.f);
-    if (!ok || s.failed || close_rc != 0) {
-        int err = s.failed ? s.failed : close_rc ? errno : 0;
-        remove(tmp);
-        return fail("cannot write '%s': %s", path, err ? strerror(err) : "the PNG encoder failed");
+    bn_out out;
+    if (bn_out_open(&out, path))
+        return fail("%s", bn_errmsg());
+    if (!stbi_write_png_to_func(sink_write, &out, w, h, channels, pixels, w * channels)) {
+        bn_out_discard(&out);
+        return fail("cannot write '%s': the PNG encoder failed (out of memory?)", path);
     }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return fail("cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
-    }
-    return 0;
+    return bn_out_close(&out) ? fail("%s", bn_errmsg()) : 0;
 }
 
 void img_resample(float *dst, int dw, int dh, const float *src, int sw, int sh)
