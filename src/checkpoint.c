@@ -662,6 +662,41 @@ static int read_tensors(reader *r, bn_net *net, const stored_blocks *blocks, con
     return r->left ? bn_fail(BN_E_FORMAT, "'%s' has %zu unread bytes before its checksum", path, r->left) : BN_OK;
 }
 
+/* The file's bytes, read no further than a checkpoint can be: a regular file up to BN_CHECKPOINT_CAP; a pipe or
+ * device up to the size its header declares (a header that declares none is parsed as far as it goes, and
+ * fails there). A wrong magic is refused after 8 bytes: `eval --model /dev/zero` reads no more. */
+static int read_bytes(const char *path, uint8_t **buf, size_t *size)
+{
+    enum { HEAD = 4096 }; /* more than the largest header: 16 layers, every field */
+    _Static_assert(CK_PREFIX_BYTES + 4 * (BN_MAX_LAYERS + 1) + 8 * FIELD_COUNT < HEAD, "the header fits HEAD");
+    char words[32];
+    bn_in in;
+    uint64_t expected = 0;
+    char desc[256];
+    int status = bn_in_open(&in, path);
+    if (!status)
+        status = bn_in_fill(&in, in.file_size >= 0 ? CK_MAGIC_LEN : HEAD);
+    if (!status && memcmp(in.buf, CK_MAGIC, in.len < CK_MAGIC_LEN ? in.len : CK_MAGIC_LEN) != 0)
+        status = check_envelope(in.buf, in.len, path); /* says what the file starts with */
+    uint64_t want = in.file_size >= 0 ? (uint64_t)in.file_size
+                    : declared_size(in.buf, in.len, &expected, desc, sizeof desc) ? expected : in.len;
+    if (!status && want > BN_CHECKPOINT_CAP)
+        status = bn_fail(BN_E_FORMAT, "'%s' %s %llu bytes, more than blasnet reads for a checkpoint (%s)", path,
+                         in.file_size >= 0 ? "is" : "declares", (unsigned long long)want,
+                         bn_format_bytes(BN_CHECKPOINT_CAP, words, sizeof words));
+    if (!status)
+        status = bn_in_fill(&in, want + 1); /* + 1: a pipe that gives more than declared is refused */
+    if (!status && in.file_size < 0 && in.len > want)
+        status = bn_fail(BN_E_FORMAT, "'%s' holds more than the %llu bytes its header declares", path,
+                         (unsigned long long)want);
+    if (status) {
+        bn_in_close(&in);
+        return status;
+    }
+    *buf = bn_in_take(&in, size);
+    return BN_OK;
+}
+
 int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, int max_batch,
                        const bn_backend *backend)
 {
@@ -676,7 +711,7 @@ int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, in
     size_t size = 0;
     bn_net *net = NULL;
     ck_header h;
-    int status = bn_read_file(path, &buf, &size);
+    int status = read_bytes(path, &buf, &size);
     if (!status)
         status = check_envelope(buf, size, path);
     if (status)

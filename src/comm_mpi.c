@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,8 +180,16 @@ static int setup_node(mpi_ctx *m, comm_launch *launch, char *why, size_t why_siz
     /* For tests of the path across nodes on one machine: every BLASNET_MPI_NODE_SIZE consecutive ranks play
      * one node. */
     const char *fake = getenv("BLASNET_MPI_NODE_SIZE");
-    int rc = fake && atoi(fake) > 0 ? MPI_Comm_split(m->world, launch->comm.rank / atoi(fake), 0, &m->node)
-                                    : MPI_Comm_split_type(m->world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &m->node);
+    char *end = NULL;
+    long per_node = fake ? strtol(fake, &end, 10) : 0;
+    if (fake && (end == fake || *end || per_node < 1 || per_node > INT_MAX)) {
+        snprintf(why, why_size, "%s", "");
+        if (launch->comm.rank == 0)
+            snprintf(why, why_size, "BLASNET_MPI_NODE_SIZE=%s: give a positive number of ranks per node", fake);
+        return BN_E_INVALID;
+    }
+    int rc = per_node > 0 ? MPI_Comm_split(m->world, launch->comm.rank / (int)per_node, 0, &m->node)
+                          : MPI_Comm_split_type(m->world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &m->node);
     if (rc != MPI_SUCCESS) {
         snprintf(why, why_size, "MPI could not group the ranks by node");
         return BN_E_IO;

@@ -4,7 +4,9 @@
  * copies of MNIST are large and a parser is what loading them costs. */
 #include "atomic_file.h"
 #include "blasnet.h"
+#include "dataset.h"
 #include "error.h"
+#include "file_read.h"
 #include "stream.h"
 
 #include <stdlib.h>
@@ -26,15 +28,20 @@ typedef struct {
 } csv_reader;
 
 /* ---- fields ------------------------------------------------------------------------------------------- */
-/* The field at p (up to the next comma or end) for a message, cut to 24 characters. */
+/* The field at p (up to the next comma or end) for a message, cut to 24 characters, with any byte that is
+ * not printable shown as \xHH (a NUL byte would otherwise end the message early). */
 static int bad_field(const csv_reader *r, const char *p, const char *end, int col, const char *why)
 {
+    char shown[24 * 4 + 4] = "";
+    size_t n = 0;
     const char *stop = p;
     while (stop < end && *stop != ',')
         stop++;
-    int len = (int)(stop - p);
-    return bn_fail(BN_E_FORMAT, "'%s' line %zu, column %d: '%.*s%s' %s", r->path, r->line, col, len > 24 ? 24 : len,
-                   p, len > 24 ? "..." : "", why);
+    for (const char *c = p; c < stop && c < p + 24; c++)
+        n += (size_t)snprintf(shown + n, sizeof shown - n, *c >= 32 && *c < 127 ? "%c" : "\\x%02x",
+                              *c >= 32 && *c < 127 ? *c : (unsigned char)*c);
+    return bn_fail(BN_E_FORMAT, "'%s' line %zu, column %d: '%s%s' %s", r->path, r->line, col, shown,
+                   stop - p > 24 ? "..." : "", why);
 }
 
 /* The slow path of a field: spaces or tabs around the number are accepted; anything else is an error. */
@@ -90,18 +97,30 @@ static int parse_row(const csv_reader *r, const char *p, const char *end, uint8_
 }
 
 /* ---- rows and shape ----------------------------------------------------------------------------------- */
-/* The first line fixes the column count; a header is a first line whose first field is not a number. */
+/* The header rule: the first line is a header if and only if its first field is not empty and holds a
+ * character other than digits, blanks and signs. So "label" is a header, and "-1" or "" is a data row,
+ * refused as any row with that label would be (the same value on line 7 is an error too). */
+static bool is_header(const char *p, const char *end)
+{
+    bool other = false;
+    for (; p < end && *p != ','; p++)
+        other |= !((unsigned)(*p - '0') < 10 || *p == ' ' || *p == '\t' || *p == '+' || *p == '-');
+    return other;
+}
+
+/* The first line fixes the column count and the shape. */
 static int first_line(csv_reader *r, const char *p, const char *end, bool *header)
 {
-    const char *q = p;
-    while (q < end && (*q == ' ' || *q == '\t'))
-        q++;
-    *header = q < end && (unsigned)(*q - '0') >= 10;
-    r->columns = 1;
+    *header = is_header(p, end);
+    uint64_t columns = 1;
     for (const char *c = p; (c = memchr(c, ',', (size_t)(end - c))); c++)
-        r->columns++;
-    if (r->columns < 2)
+        columns++;
+    if (columns < 2)
         return bn_fail(BN_E_FORMAT, "'%s' line 1 has one column: rows need the label, then the pixels", r->path);
+    if (columns - 1 > BN_MAX_WIDTH)
+        return bn_fail(BN_E_FORMAT, "'%s' line 1 has %llu pixels per row, more than blasnet takes (%d)", r->path,
+                       (unsigned long long)(columns - 1), BN_MAX_WIDTH);
+    r->columns = (int)columns;
     int dim = r->columns - 1;
     if (r->rows && r->rows * r->cols != dim)
         return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim,
@@ -157,24 +176,51 @@ static int take_line(csv_reader *r, const char *p, const char *end)
 }
 
 /* ---- the stream ---------------------------------------------------------------------------------------- */
-/* More bytes behind the unparsed ones; the buffer doubles when one line fills it. */
+/* The most bytes of text this file may give: a gzip'd file BN_GZ_CSV_RATIO times its size (plus a floor), so a
+ * bomb stops early; a pipe or device BN_PIPE_CAP; a plain file is its own bound. */
+static uint64_t text_cap(const bn_stream *s)
+{
+    if (s->file_size >= 0 && s->gz)
+        return (uint64_t)s->file_size * BN_GZ_CSV_RATIO + BN_GZ_CSV_FLOOR;
+    return bn_stream_max_size(s);
+}
+
+/* One line filled the buffer: it doubles, up to a line of BN_CSV_LINE_CAP characters. */
+static int grow_line(csv_reader *r)
+{
+    if (r->cap >= BN_CSV_LINE_CAP)
+        return bn_fail(BN_E_FORMAT, "'%s' line %zu is longer than %llu characters: no image blasnet takes needs that "
+                                    "many (%d pixels at most, 4 characters each, blanks included)", r->path, r->line,
+                       (unsigned long long)BN_CSV_LINE_CAP, BN_MAX_WIDTH);
+    size_t cap = 2 * r->cap > BN_CSV_LINE_CAP ? (size_t)BN_CSV_LINE_CAP : 2 * r->cap;
+    char *grown = realloc(r->buf, cap + 1);
+    if (!grown)
+        return bn_fail(BN_E_NOMEM, "'%s' line %zu is too long to hold", r->path, r->line);
+    r->buf = grown;
+    r->cap = cap;
+    return BN_OK;
+}
+
+/* More bytes behind the unparsed ones. */
 static int fill(csv_reader *r)
 {
+    char words[32];
     memmove(r->buf, r->buf + r->pos, r->len - r->pos);
     r->len -= r->pos;
     r->pos = 0;
-    if (r->len == r->cap) {
-        char *grown = r->cap < SIZE_MAX / 4 ? realloc(r->buf, 2 * r->cap + 1) : NULL;
-        if (!grown)
-            return bn_fail(BN_E_NOMEM, "'%s' line %zu is too long to hold", r->path, r->line);
-        r->buf = grown;
-        r->cap *= 2;
-    }
+    int status = r->len == r->cap ? grow_line(r) : BN_OK;
     size_t got = 0;
-    int status = bn_stream_read(&r->s, r->buf + r->len, r->cap - r->len, &got);
+    if (!status)
+        status = bn_stream_read(&r->s, r->buf + r->len, r->cap - r->len, &got);
     r->len += got;
     r->eof = got == 0;
     r->buf[r->len] = '\n';
+    if (!status && r->s.total_out > text_cap(&r->s))
+        status = bn_fail(BN_E_FORMAT, "'%s' gives more than %s of text (%s): %s", r->path,
+                         bn_format_bytes(text_cap(&r->s), words, sizeof words),
+                         r->s.file_size < 0 ? "what blasnet reads from a pipe or device" : "64 times its gzip'd size",
+                         r->s.file_size < 0 ? "save it to a file" : "a gzip bomb, or data far more repetitive than "
+                                                                     "images; if it is real, gunzip it first");
     return status;
 }
 
@@ -285,11 +331,14 @@ static char *format_csv(const bn_dataset *ds, size_t *len)
 
 int bn_csv_write(const bn_dataset *ds, const char *path)
 {
+    int status = bn_dataset_check_shape(ds, path);
+    if (status)
+        return status;
     size_t len = 0;
     char *text = format_csv(ds, &len);
     if (!text)
         return bn_fail(BN_E_NOMEM, "cannot allocate the text of '%s' (%zu images)", path, ds->n);
-    int status = bn_atomic_write(path, text, len);
+    status = bn_atomic_write(path, text, len);
     free(text);
     return status;
 }

@@ -11,23 +11,32 @@
 #include <sys/stat.h>
 
 enum { TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS, TRAIN_CSV, TEST_CSV, N_ROLES };
-#define MAX_SETS 64
 #define NAME_MAX_LEN 256
 
 /* The IDX roles' names, for a message that says which file is missing. */
 static const char *const role_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
-/* The files of one set found in a folder, by role ("" where none). */
+/* A file whose name could serve a role in a set. */
 typedef struct {
-    char name[NAME_MAX_LEN];   /* the prefix without its trailing separator */
-    char prefix[NAME_MAX_LEN]; /* as written, separator included */
+    char *file, *name, *prefix; /* one allocation: the three strings one after the other */
+    int role;
+    bool csv, gz;
+} found_file;
+
+/* The files of one set found in a folder, by role (NULL where none). */
+typedef struct {
+    const char *name;   /* the prefix without its trailing separator */
+    const char *prefix; /* as written, separator included */
     bool csv;
-    char file[N_ROLES][NAME_MAX_LEN];
+    const char *file[N_ROLES];
 } found_set;
 
+/* Every file that names a role, and the sets they make: as many as the folder holds, each sorted by name. */
 typedef struct {
-    found_set sets[MAX_SETS];
+    found_file *files;
+    size_t n_files;
+    found_set *sets;
     int n;
 } found_sets;
 
@@ -97,52 +106,87 @@ static int csv_role(const char *name, size_t len, char *set)
     return train ? TRAIN_CSV : TEST_CSV;
 }
 
-/* The set named name (of the kind csv) in found, added if new; NULL when the table is full. */
-static found_set *set_for(found_sets *found, const char *name, const char *prefix, bool csv)
-{
-    for (int i = 0; i < found->n; i++)
-        if (found->sets[i].csv == csv && strcmp(found->sets[i].name, name) == 0)
-            return &found->sets[i];
-    if (found->n == MAX_SETS)
-        return NULL;
-    found_set *s = &found->sets[found->n++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
-    s->csv = csv;
-    return s;
-}
-
-/* Files one name could serve, kept once per role: a plain file over its .gz, else the first name in order. */
-static void note_file(found_sets *found, const char *file)
+/* The file one name could serve, appended to found->files (cap: its room); a name that serves no role is
+ * skipped. */
+static int note_file(found_sets *found, size_t *cap, const char *file)
 {
     size_t len = strlen(file), prefix_len = 0;
     bool gz = ends_with(file, len, ".gz");
     size_t stem = gz ? len - 3 : len;
     char name[NAME_MAX_LEN], prefix[NAME_MAX_LEN] = "";
     if (len >= NAME_MAX_LEN)
-        return;
+        return BN_OK;
     int role = idx_role(file, stem, &prefix_len);
     if (role >= 0) {
         set_name(name, file, prefix_len);
         snprintf(prefix, sizeof prefix, "%.*s", (int)prefix_len, file);
     } else if ((role = csv_role(file, stem, name)) < 0) {
-        return;
+        return BN_OK;
     }
-    found_set *s = set_for(found, name, prefix, role >= TRAIN_CSV);
-    if (!s)
-        return;
-    char *have = s->file[role];
-    bool have_gz = have[0] && ends_with(have, strlen(have), ".gz");
-    if (!have[0] || (have_gz && !gz) || (have_gz == gz && strcmp(file, have) < 0))
-        snprintf(have, NAME_MAX_LEN, "%s", file);
+    if (found->n_files == *cap) {
+        size_t grown_cap = *cap ? 2 * *cap : 64;
+        found_file *grown = realloc(found->files, grown_cap * sizeof *grown);
+        if (!grown)
+            return bn_fail(BN_E_NOMEM, "out of memory listing %zu data files", found->n_files);
+        found->files = grown, *cap = grown_cap;
+    }
+    size_t nl = strlen(name), pl = strlen(prefix);
+    char *text = malloc(len + nl + pl + 3);
+    if (!text)
+        return bn_fail(BN_E_NOMEM, "out of memory listing %zu data files", found->n_files);
+    found_file *f = &found->files[found->n_files++];
+    *f = (found_file){.file = text, .name = text + len + 1, .prefix = text + len + nl + 2, .role = role,
+                      .csv = role >= TRAIN_CSV, .gz = gz};
+    memcpy(f->file, file, len + 1), memcpy(f->name, name, nl + 1), memcpy(f->prefix, prefix, pl + 1);
+    return BN_OK;
+}
+
+/* By set (name, then IDX before CSV), then role, then the file a role keeps: a plain file over its .gz,
+ * else the first name in order. */
+static int by_set_then_choice(const void *a, const void *b)
+{
+    const found_file *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c || x->csv != y->csv)
+        return c ? c : (int)x->csv - (int)y->csv;
+    if (x->role != y->role)
+        return x->role - y->role;
+    return x->gz != y->gz ? (int)x->gz - (int)y->gz : strcmp(x->file, y->file);
+}
+
+/* The sorted files into sets: each run of one name and kind is a set, and each role keeps its first file. */
+static int group_sets(found_sets *found)
+{
+    if (found->n_files) /* qsort must not be given a NULL array, even empty */
+        qsort(found->files, found->n_files, sizeof *found->files, by_set_then_choice);
+    found->sets = calloc(found->n_files + 1, sizeof *found->sets);
+    if (!found->sets)
+        return bn_fail(BN_E_NOMEM, "out of memory grouping %zu data files", found->n_files);
+    for (size_t i = 0; i < found->n_files; i++) {
+        const found_file *f = &found->files[i];
+        found_set *s = found->n ? &found->sets[found->n - 1] : NULL;
+        if (!s || s->csv != f->csv || strcmp(s->name, f->name) != 0) {
+            s = &found->sets[found->n++];
+            *s = (found_set){.name = f->name, .prefix = f->prefix, .csv = f->csv};
+        }
+        if (!s->file[f->role])
+            s->file[f->role] = f->file;
+    }
+    return BN_OK;
+}
+
+static void free_sets(found_sets *found)
+{
+    for (size_t i = 0; i < found->n_files; i++)
+        free(found->files[i].file);
+    free(found->files), free(found->sets);
 }
 
 static int roles_found(const found_set *s)
 {
     int n = 0;
     for (int r = 0; r < N_ROLES; r++)
-        n += s->file[r][0] != '\0';
+        n += s->file[r] != NULL;
     return n;
 }
 
@@ -151,39 +195,40 @@ static bool complete(const found_set *s)
     return roles_found(s) == (s->csv ? 2 : 4);
 }
 
-static int by_name(const void *a, const void *b)
-{
-    const found_set *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (int)x->csv - (int)y->csv; /* IDX before CSV of the same name */
-}
-
 static int scan_folder(found_sets *found, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
         return bn_fail_errno(BN_E_IO, "cannot open data folder '%s'", dir);
-    found->n = 0;
-    for (struct dirent *e; (e = readdir(d));)
+    size_t cap = 0;
+    int status = BN_OK;
+    for (struct dirent *e; !status && (e = readdir(d));)
         if (e->d_name[0] != '.')
-            note_file(found, e->d_name);
+            status = note_file(found, &cap, e->d_name);
     closedir(d);
-    qsort(found->sets, (size_t)found->n, sizeof *found->sets, by_name);
-    return BN_OK;
+    return status ? status : group_sets(found);
 }
 
-/* "a, b (CSV), (no prefix)": the complete sets, for a message. */
+/* "a, b (CSV), (no prefix)": the complete sets, for a message; "and N more" where out is too short. */
 static void list_sets(const found_sets *found, char *out, size_t size)
 {
+    size_t len = 0;
+    int more = 0;
     out[0] = '\0';
     for (int i = 0; i < found->n; i++) {
         const found_set *s = &found->sets[i];
         if (!complete(s))
             continue;
-        size_t len = strlen(out);
-        snprintf(out + len, size - len, "%s%s%s", len ? ", " : "", s->name[0] ? s->name : "(no prefix)",
-                 s->csv ? " (CSV)" : "");
+        char one[NAME_MAX_LEN + 16];
+        int n = snprintf(one, sizeof one, "%s%s%s", len ? ", " : "", s->name[0] ? s->name : "(no prefix)",
+                         s->csv ? " (CSV)" : "");
+        if (more || len + (size_t)n + 20 >= size)
+            more++;
+        else
+            len += (size_t)snprintf(out + len, size - len, "%s", one);
     }
+    if (more)
+        snprintf(out + len, size - len, " and %d more", more);
 }
 
 /* No complete set: name what the most complete one lacks, or what was looked for. */
@@ -198,14 +243,14 @@ static int explain_missing(const found_sets *found, const char *dir)
                                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (plain or .gz, - or . before idx, "
                                 "any prefix) and for PREFIXtrain.csv with PREFIXtest.csv", dir);
     if (best->csv) { /* the twin of the one that is there */
-        bool has_train = best->file[TRAIN_CSV][0];
+        bool has_train = best->file[TRAIN_CSV] != NULL;
         const char *have = best->file[has_train ? TRAIN_CSV : TEST_CSV], *from = has_train ? "train" : "test";
         const char *at = strstr(have, from);
         return bn_fail(BN_E_IO, "'%s/%.*s%s%s' not found beside '%s'", dir, (int)(at - have), have,
                        has_train ? "test" : "train", at + strlen(from), have);
     }
     int missing = TRAIN_IMAGES;
-    while (missing < TEST_LABELS && best->file[missing][0])
+    while (missing < TEST_LABELS && best->file[missing])
         missing++;
     return bn_fail(BN_E_IO, "'%s/%s%s' not found (nor .gz, nor with a dot before idx), but the folder holds the rest "
                             "of that set", dir, best->prefix, role_names[missing]);
@@ -238,7 +283,7 @@ static int choose(const found_sets *found, const char *dir, const char *set, con
 
 static int join(char *out, const char *dir, const char *file)
 {
-    if (!file[0]) {
+    if (!file) {
         out[0] = '\0';
         return BN_OK;
     }
@@ -249,13 +294,11 @@ static int join(char *out, const char *dir, const char *file)
 
 static int find_in_folder(bn_data_files *files, const char *dir, const char *set)
 {
-    found_sets *found = malloc(sizeof *found);
-    if (!found)
-        return bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to list '%s'", sizeof *found, dir);
+    found_sets found = {0};
     const found_set *s = NULL;
-    int status = scan_folder(found, dir);
+    int status = scan_folder(&found, dir);
     if (!status)
-        status = choose(found, dir, set, &s);
+        status = choose(&found, dir, set, &s);
     if (!status) {
         snprintf(files->set, sizeof files->set, "%s", s->name);
         status = join(files->train.images, dir, s->file[TRAIN_IMAGES]) ||
@@ -266,7 +309,7 @@ static int find_in_folder(bn_data_files *files, const char *dir, const char *set
                      ? BN_E_INVALID
                      : BN_OK;
     }
-    free(found);
+    free_sets(&found);
     return status;
 }
 

@@ -3,7 +3,9 @@
  * data set's storage, and each failure names the file and the numbers involved. */
 #include "atomic_file.h"
 #include "blasnet.h"
+#include "dataset.h"
 #include "error.h"
+#include "file_read.h"
 #include "stream.h"
 
 #include <stdio.h>
@@ -63,6 +65,11 @@ static int check_size(const idx_file *f, size_t header)
 {
     uint64_t expect = header + f->body;
     const bn_stream *s = &f->s;
+    char words[32];
+    if (s->file_size < 0 && expect > bn_stream_max_size(s))
+        return bn_fail(BN_E_FORMAT, "'%s' promises %llu bytes, more than blasnet reads from a pipe or device (%s); "
+                                    "save it to a file", s->path, (unsigned long long)expect,
+                       bn_format_bytes(bn_stream_max_size(s), words, sizeof words));
     if (s->file_size < 0 || (!s->gz && (uint64_t)s->file_size == expect))
         return BN_OK;
     if (!s->gz)
@@ -174,12 +181,24 @@ static int write_idx(const char *path, uint32_t magic, const uint32_t *dims, int
     return status;
 }
 
+int bn_dataset_check_shape(const bn_dataset *ds, const char *path)
+{
+    if (ds->rows < 1 || ds->cols < 1 || (int64_t)ds->rows * ds->cols != ds->dim || ds->dim > BN_MAX_WIDTH)
+        return bn_fail(BN_E_INVALID, "not writing '%s': images of %dx%d (%d pixels) are not a shape blasnet reads "
+                                     "back (1 to %d pixels, rows times columns)", path, ds->rows, ds->cols, ds->dim,
+                       BN_MAX_WIDTH);
+    return BN_OK;
+}
+
 int bn_idx_write(const bn_dataset *ds, const char *images_path, const char *labels_path)
 {
+    int status = bn_dataset_check_shape(ds, images_path);
+    if (status)
+        return status;
     if (ds->n > UINT32_MAX)
         return bn_fail(BN_E_INVALID, "%zu images do not fit an IDX file (at most %u)", ds->n, UINT32_MAX);
     uint32_t idims[3] = {(uint32_t)ds->n, (uint32_t)ds->rows, (uint32_t)ds->cols}, ldims[1] = {(uint32_t)ds->n};
-    int status = write_idx(images_path, IDX_MAGIC_IMAGES, idims, 3, ds->pixels, ds->n * (size_t)ds->dim);
+    status = write_idx(images_path, IDX_MAGIC_IMAGES, idims, 3, ds->pixels, ds->n * (size_t)ds->dim);
     return status ? status : write_idx(labels_path, IDX_MAGIC_LABELS, ldims, 1, ds->labels, ds->n);
 }
 

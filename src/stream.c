@@ -4,6 +4,7 @@
 #include "stream.h"
 
 #include "error.h"
+#include "file_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,7 +178,7 @@ int bn_stream_has_more(bn_stream *s, bool *more)
 uint64_t bn_stream_max_size(const bn_stream *s)
 {
     if (s->file_size < 0)
-        return UINT64_MAX;
+        return BN_PIPE_CAP;
     return s->gz ? (uint64_t)s->file_size * DEFLATE_MAX_RATIO + 4096 : (uint64_t)s->file_size;
 }
 

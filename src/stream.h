@@ -30,7 +30,8 @@ int bn_stream_read(bn_stream *s, void *buf, size_t n, size_t *got);
 /* Reads exactly one more byte to see whether the data has ended: *more is true if it has not. */
 int bn_stream_has_more(bn_stream *s, bool *more);
 /* The most bytes the data can hold: the file size when plain; for gzip, deflate's largest expansion
- * (1032:1) of the file size, so a header promising more is known to lie before anything is allocated. */
+ * (1032:1) of the file size, so a header promising more is known to lie before anything is allocated; from a
+ * pipe or device, whose size nobody knows, BN_PIPE_CAP (file_read.h). */
 uint64_t bn_stream_max_size(const bn_stream *s);
 void bn_stream_close(bn_stream *s);
 

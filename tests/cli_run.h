@@ -37,9 +37,9 @@ static char *slurp(const char *path)
     return (char *)bytes;
 }
 
-/* Runs blasnet with args (NULL-terminated, without argv[0]); stdin is /dev/null, stdout and stderr go to
+/* Runs blasnet with args (NULL-terminated, without argv[0]) and stdin from stdin_path; stdout and stderr go to
  * files so neither can fill a pipe and stall the child. */
-static cli_result run_argv(const char *const *args)
+static cli_result run_argv_in(const char *const *args, const char *stdin_path)
 {
     cli_result r = {.code = -1};
     char out_path[512], err_path[512];
@@ -61,7 +61,7 @@ static cli_result run_argv(const char *const *args)
         return r;
     }
     if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
+        int in = open(stdin_path, O_RDONLY);
         int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
@@ -84,6 +84,12 @@ static cli_result run_argv(const char *const *args)
     r.err = slurp(err_path);
     CHECKF(r.code != 120 && r.code != 121, "could not start %s (status %d)", BN_BLASNET_EXE, r.code);
     return r;
+}
+
+/* run_argv_in with stdin from /dev/null. */
+static cli_result run_argv(const char *const *args)
+{
+    return run_argv_in(args, "/dev/null");
 }
 
 #define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})

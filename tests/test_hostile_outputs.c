@@ -225,6 +225,9 @@ static void device_outputs(void)
     snprintf(dangling, sizeof dangling, "%s/dangling.bin", run);
     CHECK(symlink("nowhere/at/all.bin", dangling) == 0);
     REFUSED("--save onto a dangling link", "dangling", model, "train", "--data", data, "--save", dangling);
+    /* Checkpoints go back into the --resume file unless --checkpoint says otherwise: not into a device. */
+    REFUSED("--resume from a device, no --checkpoint", "--checkpoint FILE", model, "train", "--data", data,
+            "--resume", "/dev/zero");
 }
 
 static void unwritable_folder(void)

@@ -4,7 +4,9 @@
 #include "cli.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -81,9 +83,15 @@ cli_option opt_int(const char *name, int id, int *to, long min, long max)
                         .max = (double)max};
 }
 
-cli_option opt_u64(const char *name, int id, uint64_t *to)
+cli_option opt_u64(const char *name, int id, uint64_t *to, uint64_t max)
 {
-    return (cli_option){.name = name, .id = id, .kind = ARG_U64, .to.u64 = to};
+    return (cli_option){.name = name, .id = id, .kind = ARG_U64, .to.u64 = to, .max_u64 = max};
+}
+
+cli_option opt_shape(const char *name, int id, int *to, long min, long max, long max_area, const char *example)
+{
+    return (cli_option){.name = name, .id = id, .kind = ARG_SHAPE, .to.shape = to, .min = (double)min,
+                        .max = (double)max, .max_area = (double)max_area, .example = example};
 }
 
 cli_option opt_float(const char *name, int id, float *to, range_end min_end, double min, double max,
@@ -99,39 +107,82 @@ cli_option with_short(char c, cli_option opt)
     return opt;
 }
 
-/* ---- storing one value -------------------------------------------------------------------------------- */
+/* ---- storing one value -------------------------------------------------------------------------------
+ * Each parser takes the whole text or nothing: no wrap (4294967324 is not 28), no trailing junk, and the
+ * flag's range; the message then gives the range. */
+static bool parse_long(const char *text, const char **end, long min, long max, long *v)
+{
+    char *stop;
+    errno = 0;
+    *v = strtol(text, &stop, 10);
+    *end = stop;
+    return stop != text && !errno && *v >= min && *v <= max;
+}
+
 static bool store_int(const cli_option *o, const char *text)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno || v < (long)o->min || v > (long)o->max)
+    const char *end;
+    long v;
+    if (!parse_long(text, &end, (long)o->min, (long)o->max, &v) || *end != '\0')
         return false;
     *o->to.i = (int)v;
     return true;
 }
 
+/* Decimal digits only: strtoull would take " -1" as 2^64 - 1 and "010" as 8. */
 static bool store_u64(const cli_option *o, const char *text)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 0);
-    if (text[0] == '-' || end == text || *end != '\0' || errno)
+    uint64_t v = 0;
+    if (!*text)
         return false;
-    *o->to.u64 = (uint64_t)v;
+    for (const char *p = text; *p; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (v > o->max_u64)
+        return false;
+    *o->to.u64 = v;
     return true;
 }
 
-static bool store_float(const cli_option *o, const char *text)
+/* Also refused: a number that is finite as a double but not as a float, or that underflows to 0 (--lr 1e-50
+ * would train at rate 0). NULL on success, else what the message adds after the range. */
+static const char *store_float(const cli_option *o, const char *text)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    bool ok = end != text && *end == '\0' && !errno && isfinite(v) &&
-              (o->min_end == OPEN ? v > o->min : v >= o->min) && (o->max_end == OPEN ? v < o->max : v <= o->max);
-    if (ok)
-        *o->to.f = (float)v;
-    return ok;
+    bool in_range = end != text && *end == '\0' && isfinite(v) && (o->min_end == OPEN ? v > o->min : v >= o->min) &&
+                    (o->max_end == OPEN ? v < o->max : v <= o->max);
+    float f = (float)v;
+    if (!in_range)
+        return "";
+    if (!isfinite(f) || (v != 0.0 && fabsf(f) < FLT_MIN))
+        return " that a 32-bit float holds (magnitudes from 1.2e-38 to 3.4e+38)";
+    *o->to.f = f;
+    return NULL;
+}
+
+/* R, then 'x' or 'X' with blanks around it allowed, then C. */
+static bool store_shape(const cli_option *o, const char *text)
+{
+    const char *p;
+    long r, c;
+    if (!isdigit((unsigned char)text[0]) || !parse_long(text, &p, (long)o->min, (long)o->max, &r))
+        return false;
+    while (*p == ' ')
+        p++;
+    if (*p != 'x' && *p != 'X')
+        return false;
+    for (p++; *p == ' '; p++)
+        ;
+    if (!isdigit((unsigned char)*p) || !parse_long(p, &p, (long)o->min, (long)o->max, &c) || *p != '\0' ||
+        (double)r * (double)c > o->max_area)
+        return false;
+    o->to.shape[0] = (int)r, o->to.shape[1] = (int)c;
+    return true;
 }
 
 /* Stores text into the option's variable, or says which flag is wrong and what it accepts. */
@@ -148,15 +199,21 @@ static cli_exit store(const char *cmd, const cli_option *o, const char *text)
     case ARG_U64:
         if (store_u64(o, text))
             return EXIT_OK;
-        return cli_error(EXIT_USAGE, cmd,
-                         text[0] == '-' ? "--%s '%s' must be a non-negative integer"
-                                        : "--%s '%s' must be a non-negative integer below 2^64",
-                         o->name, text);
-    case ARG_FLOAT:
-        if (store_float(o, text))
+        return cli_error(EXIT_USAGE, cmd, "--%s '%s' must be an integer in 0..%llu (decimal digits only)", o->name,
+                         text, (unsigned long long)o->max_u64);
+    case ARG_FLOAT: {
+        const char *why = store_float(o, text);
+        if (!why)
             return EXIT_OK;
-        return cli_error(EXIT_USAGE, cmd, "--%s '%s' must be a number in %s%g, %g%s", o->name, text,
-                         o->min_end == OPEN ? "(" : "[", o->min, o->max, o->max_end == OPEN ? ")" : "]");
+        return cli_error(EXIT_USAGE, cmd, "--%s '%s' must be a number in %s%g, %g%s%s", o->name, text,
+                         o->min_end == OPEN ? "(" : "[", o->min, o->max, o->max_end == OPEN ? ")" : "]", why);
+    }
+    case ARG_SHAPE:
+        if (store_shape(o, text))
+            return EXIT_OK;
+        return cli_error(EXIT_USAGE, cmd, "--%s '%s' must be two integers joined by x, as %s, each in %ld..%ld and "
+                         "their product at most %.0f", o->name, text, o->example, (long)o->min, (long)o->max,
+                         o->max_area);
     }
     return EXIT_USAGE;
 }
@@ -179,7 +236,7 @@ static size_t data_options(cli_args *a, cli_option *all)
         opt_text("train-labels", OPT_TRAIN_LABELS, &d->train_labels),
         opt_text("test-images", OPT_TEST_IMAGES, &d->test_images),
         opt_text("test-labels", OPT_TEST_LABELS, &d->test_labels), opt_text("train-csv", OPT_TRAIN_CSV, &d->train_csv),
-        opt_text("test-csv", OPT_TEST_CSV, &d->test_csv), opt_text("image-size", OPT_IMAGE_SIZE, &d->image_size),
+        opt_text("test-csv", OPT_TEST_CSV, &d->test_csv), opt_shape("image-size", OPT_IMAGE_SIZE, d->image_size, 1, BN_MAX_WIDTH, BN_MAX_WIDTH, "28x28"),
         opt_flag("transpose", OPT_TRANSPOSE, &d->layout.transpose),
         opt_int("label-offset", OPT_LABEL_OFFSET, &d->layout.label_offset, 0, 255),
     };
@@ -201,12 +258,7 @@ static cli_exit check_data_flags(const cli_command *c, cli_args *a)
             return cli_error(EXIT_USAGE, c->name, "give --%s-csv or --%s-images with --%s-labels, not both", part[i],
                              part[i], part[i]);
     }
-    char tail;
-    if (d->image_size && (sscanf(d->image_size, "%d x %d%c", &d->layout.rows, &d->layout.cols, &tail) != 2 ||
-                          d->layout.rows <= 0 || d->layout.cols <= 0 ||
-                          (int64_t)d->layout.rows * d->layout.cols > BN_MAX_WIDTH))
-        return cli_error(EXIT_USAGE, c->name, "--image-size '%s' must be RxC with positive R and C, e.g. 28x28",
-                         d->image_size);
+    d->layout.rows = d->image_size[0], d->layout.cols = d->image_size[1];
     return EXIT_OK;
 }
 

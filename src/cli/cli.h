@@ -53,7 +53,7 @@ enum {
     COMMON_PLAN = 1u << 4,
 };
 
-typedef enum { ARG_FLAG, ARG_TEXT, ARG_INT, ARG_U64, ARG_FLOAT } arg_kind;
+typedef enum { ARG_FLAG, ARG_TEXT, ARG_INT, ARG_U64, ARG_FLOAT, ARG_SHAPE } arg_kind;
 typedef enum { CLOSED, OPEN } range_end; /* OPEN: the bound itself is not accepted */
 
 typedef struct cli_option {
@@ -67,15 +67,23 @@ typedef struct cli_option {
         int *i;
         uint64_t *u64;
         float *f;
+        int *shape; /* [0] R, [1] C of RxC */
     } to; /* where the value goes */
-    double min, max; /* ARG_INT and ARG_FLOAT: the accepted range */
+    double min, max; /* ARG_INT, ARG_U64, ARG_FLOAT, each side of ARG_SHAPE: the accepted range */
     range_end min_end, max_end;
+    uint64_t max_u64;    /* ARG_U64: the largest value */
+    double max_area;     /* ARG_SHAPE: the most R*C may be */
+    const char *example; /* ARG_SHAPE: a valid value, for the message */
 } cli_option;
 
 cli_option opt_flag(const char *name, int id, bool *to);
 cli_option opt_text(const char *name, int id, const char **to);
 cli_option opt_int(const char *name, int id, int *to, long min, long max);
-cli_option opt_u64(const char *name, int id, uint64_t *to);
+/* A decimal integer in [0, max]: no sign, no other base, no wrap. */
+cli_option opt_u64(const char *name, int id, uint64_t *to, uint64_t max);
+/* RxC (or R x C), R and C integers in [min, max] and R*C at most max_area, into to[0] and to[1]; example is
+ * a valid value for the message. */
+cli_option opt_shape(const char *name, int id, int *to, long min, long max, long max_area, const char *example);
 /* A float in [min, max], either end open: opt_float("lr", OPT_LR, &lr, OPEN, 0, 1e6, CLOSED) is (0, 1e6]. */
 cli_option opt_float(const char *name, int id, float *to, range_end min_end, double min, double max,
                      range_end max_end);
@@ -100,7 +108,7 @@ typedef struct cli_command {
 /* COMMON_DATA's flags besides --data: which set, explicit files, and how the images are stored. */
 typedef struct cli_data_flags {
     const char *set, *train_images, *train_labels, *test_images, *test_labels, *train_csv, *test_csv;
-    const char *image_size;  /* --image-size RxC, parsed into layout */
+    int image_size[2];       /* --image-size RxC, copied into layout */
     bn_data_layout layout;   /* rows, cols, transpose, label_offset */
 } cli_data_flags;
 
@@ -195,6 +203,8 @@ enum { DATA_TRAIN = 1u << 0, DATA_TEST = 1u << 1 }; /* the parts a command needs
 cli_exit data_find(const cli_args *args, unsigned need, bn_data_files *files);
 /* Declares the files found as inputs. */
 void data_declare(cli_files *declared, const bn_data_files *files);
+/* The one line for a part that holds no images, which needed_for ("training") cannot do without. */
+cli_exit data_empty(const char *cmd, const bn_data_source *part, const char *needed_for);
 /* Loads the parts found, says which files in one line on stdout unless quiet. */
 cli_exit data_load(const cli_args *args, const bn_data_files *files, bool quiet, bn_dataset *train,
                    bn_dataset *test);

@@ -354,6 +354,8 @@ static cli_exit load_model_and_test_set(const eval_options *o, bn_net **net, bn_
         rc = runtime_error("eval", status, "give a file written by blasnet train --save");
     if (!rc)
         rc = data_load(&o->common, files, o->brief, &train, test);
+    if (!rc && test->n == 0)
+        rc = data_empty("eval", &files->test, "evaluation");
     bn_dataset_free(&train); /* not read: only the test part was asked for */
     free(files);
     return rc;

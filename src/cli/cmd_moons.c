@@ -296,7 +296,7 @@ cli_exit cmd_moons(int argc, char **argv)
     moons_options o = {.act_name = "relu", .hidden = "64,64", .seed = 1, .steps = 2000, .points = 1000, .batch = 32,
                        .noise = 0.1f, .lr = 0.1f};
     const cli_option own[] = {
-        with_short('o', opt_text("output", OPT_OUTPUT, &o.png)), opt_u64("seed", OPT_SEED, &o.seed),
+        with_short('o', opt_text("output", OPT_OUTPUT, &o.png)), opt_u64("seed", OPT_SEED, &o.seed, UINT64_MAX),
         opt_text("act", OPT_ACT, &o.act_name), opt_text("hidden", OPT_HIDDEN, &o.hidden),
         opt_int("steps", OPT_STEPS, &o.steps, 1, 10000000), opt_int("n", OPT_POINTS, &o.points, 10, 1000000),
         opt_float("noise", OPT_NOISE, &o.noise, CLOSED, 0, 10, CLOSED),

@@ -4,6 +4,7 @@
  * process with an argument vector (no shell ever sees a user's path). */
 #include "atomic_file.h"
 #include "cli.h"
+#include "file_read.h"
 
 #include <errno.h>
 #include <math.h>
@@ -91,14 +92,38 @@ static cli_exit read_row(const csv_reader *c, char *line, size_t lineno, double 
     return EXIT_OK;
 }
 
-/* Every data line of f into t, growing t->v as needed. */
-static cli_exit read_rows(const csv_reader *c, FILE *f, table *t)
+/* Logs are small (a 100-epoch MNIST run's step log with --log-every 1 is about 60 MB): these caps only stop a
+ * file that is not one, such as /dev/zero, from taking the machine's memory or time. */
+#define LOG_FILE_CAP ((uint64_t)256 << 20)
+#define LOG_LINE_MAX 4096
+
+/* The next line of the text (*at .. end) into line, its line end dropped; false at the end of the text.
+ * *rc is set for a line too long to be a log's, or one with a NUL byte. */
+static bool next_line(const csv_reader *c, const char **at, const char *end, size_t lineno, char *line,
+                      cli_exit *rc)
 {
-    char line[4096];
+    if (*at >= end)
+        return false;
+    const char *nl = memchr(*at, '\n', (size_t)(end - *at)), *stop = nl ? nl : end;
+    size_t len = (size_t)(stop - *at);
+    if (len >= LOG_LINE_MAX || memchr(*at, '\0', len)) {
+        *rc = cli_error(EXIT_RUNTIME, "plot", "'%s' line %zu %s: not a file written by blasnet train %s", c->path,
+                        lineno, len >= LOG_LINE_MAX ? "is longer than 4095 characters" : "holds a NUL byte", c->flag);
+        return false;
+    }
+    memcpy(line, *at, len);
+    line[len - (len && line[len - 1] == '\r')] = '\0';
+    *at = nl ? nl + 1 : end;
+    return true;
+}
+
+/* Every data line of the text into t, growing t->v as needed. */
+static cli_exit read_rows(const csv_reader *c, const char *at, const char *end, table *t)
+{
+    char line[LOG_LINE_MAX];
     size_t cap = 0, lineno = 1;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
+    cli_exit rc = EXIT_OK;
+    while (!rc && next_line(c, &at, end, ++lineno, line, &rc)) {
         if (!line[0])
             continue;
         if (t->rows == cap) {
@@ -108,36 +133,41 @@ static cli_exit read_rows(const csv_reader *c, FILE *f, table *t)
                 return cli_error(EXIT_RUNTIME, "plot", "'%s': out of memory at line %zu", c->path, lineno);
             t->v = grown;
         }
-        cli_exit rc = read_row(c, line, lineno, t->v + t->rows * (size_t)c->ncols);
-        if (rc)
-            return rc;
-        t->rows++;
+        rc = read_row(c, line, lineno, t->v + t->rows * (size_t)c->ncols);
+        t->rows += !rc;
     }
-    if (ferror(f))
-        return cli_error(EXIT_RUNTIME, "plot", "cannot read '%s': %s", c->path, strerror(errno));
-    if (t->rows == 0)
-        return cli_error(EXIT_RUNTIME, "plot", "'%s' has a header but no rows: did training run for at least one %s?",
-                         c->path, strcmp(c->flag, "--log") ? "logged step" : "epoch");
-    return EXIT_OK;
+    if (!rc && t->rows == 0)
+        rc = cli_error(EXIT_RUNTIME, "plot", "'%s' has a header but no rows: did training run for at least one %s?",
+                       c->path, strcmp(c->flag, "--log") ? "logged step" : "epoch");
+    return rc;
 }
 
-/* Reads path, whose header must name every column in want[0..ncols); fields are numbers ("nan" allowed). */
+/* Reads path (at most LOG_FILE_CAP bytes), whose header must name every column in want[0..ncols); fields are
+ * numbers ("nan" allowed). */
 static cli_exit read_csv(const char *path, const char *const *want, int ncols, const char *flag, table *t)
 {
     csv_reader c = {.path = path, .flag = flag, .want = want, .ncols = ncols};
-    char line[4096];
-    cli_exit rc = EXIT_OK;
+    char line[LOG_LINE_MAX];
+    char words[32];
+    bn_in in;
     t->v = NULL, t->rows = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return cli_error(EXIT_RUNTIME, "plot", "cannot open '%s': %s", path, strerror(errno));
-    if (!fgets(line, sizeof line, f))
+    if (bn_in_open(&in, path) || bn_in_fill(&in, LOG_LINE_MAX)) /* the header first: /dev/zero stops there */
+        return runtime_error("plot", BN_E_IO, "give a file written by blasnet train --log or --log-steps");
+    const char *at = (const char *)in.buf, *end = at + in.len;
+    cli_exit rc = EXIT_OK;
+    if (!next_line(&c, &at, end, 1, line, &rc) && !rc)
         rc = cli_error(EXIT_RUNTIME, "plot", "'%s' is empty: expected a CSV header line", path);
     if (!rc)
         rc = read_header(&c, line);
+    size_t header = (size_t)(at - (const char *)in.buf);
+    if (!rc && bn_in_fill(&in, LOG_FILE_CAP + 1))
+        rc = runtime_error("plot", BN_E_IO, "check the file");
+    if (!rc && in.len > LOG_FILE_CAP)
+        rc = cli_error(EXIT_RUNTIME, "plot", "'%s' is longer than blasnet reads for a training log (%s)", path,
+                       bn_format_bytes(LOG_FILE_CAP, words, sizeof words));
     if (!rc)
-        rc = read_rows(&c, f, t);
-    fclose(f);
+        rc = read_rows(&c, (const char *)in.buf + header, (const char *)in.buf + in.len, t);
+    bn_in_close(&in);
     if (rc) {
         free(t->v);
         t->v = NULL;
@@ -274,21 +304,13 @@ static void write_script(FILE *f, const char *png, int width, int height, const 
     write_panels(f, epoch_csv, st != NULL, smooth);
 }
 
-static int parse_size(const char *text, int *w, int *h)
-{
-    char tail;
-    return sscanf(text, "%d x %d%c", w, h, &tail) == 2 && *w >= 200 && *h >= 200 && *w <= 8000 && *h <= 8000
-               ? 0
-               : -1;
-}
-
 /* ---- the command -------------------------------------------------------------------------------------- */
 enum { OPT_STEPS = OPT_COMMAND_FIRST, OPT_OUTPUT, OPT_SMOOTH, OPT_SIZE };
 
 typedef struct {
     cli_args common; /* and EPOCH_CSV, the one operand */
-    const char *epoch_csv, *steps_csv, *png, *size;
-    int smooth, width, height;
+    const char *epoch_csv, *steps_csv, *png;
+    int smooth, size[2]; /* --size WxH: width, height */
 } plot_options;
 
 static cli_exit check_options(void *ctx)
@@ -299,8 +321,6 @@ static cli_exit check_options(void *ctx)
     o->epoch_csv = o->common.operands[0];
     if (!o->png)
         return cli_error(EXIT_USAGE, "plot", "-o PNG is required");
-    if (o->size && parse_size(o->size, &o->width, &o->height))
-        return cli_error(EXIT_USAGE, "plot", "--size '%s' must be WxH, each 200..8000", o->size);
     for (const char *p = o->png; *p; p++)
         if ((unsigned char)*p < 32)
             return cli_error(EXIT_USAGE, "plot", "-o: the output path has a control character");
@@ -324,7 +344,7 @@ static cli_exit write_script_file(const plot_options *o, const char *output, con
             close(fd), remove(script);
         return rc;
     }
-    write_script(f, output, o->width, o->height, o->epoch_csv, ep, o->steps_csv ? st : NULL, o->smooth);
+    write_script(f, output, o->size[0], o->size[1], o->epoch_csv, ep, o->steps_csv ? st : NULL, o->smooth);
     if (ferror(f) | (fclose(f) != 0)) {
         cli_exit rc = cli_error(EXIT_RUNTIME, "plot",
                                 "cannot write the temporary script '%s': %s; check the free space in TMPDIR", script,
@@ -414,10 +434,10 @@ static cli_exit run_plot(void *ctx)
 
 cli_exit cmd_plot(int argc, char **argv)
 {
-    plot_options o = {.smooth = 25, .width = 900, .height = 1000};
+    plot_options o = {.smooth = 25, .size = {900, 1000}};
     const cli_option own[] = {
         opt_text("steps", OPT_STEPS, &o.steps_csv), with_short('o', opt_text("output", OPT_OUTPUT, &o.png)),
-        opt_int("smooth", OPT_SMOOTH, &o.smooth, 1, 100000), opt_text("size", OPT_SIZE, &o.size),
+        opt_int("smooth", OPT_SMOOTH, &o.smooth, 1, 100000), opt_shape("size", OPT_SIZE, o.size, 200, 8000, 8000 * 8000, "900x1000"),
     };
     const cli_command command = {"plot", usage_text, 0, own, ARRAY_LEN(own), 1, check_options, run_plot, &o, NULL};
     return args_run(&command, argc, argv, &o.common);

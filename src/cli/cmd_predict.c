@@ -19,7 +19,8 @@ static const char usage_text[] =
     "                 for MNIST)\n"
     "  IMAGE          PNG, JPEG or PGM of any size: converted to grayscale, inverted if its border is light,\n"
     "                 cropped to the ink, scaled so the longer side is 20/28 of the input, centred by mass\n"
-    "  -              raw IDX images (magic 0x803) from stdin, used unchanged; printed as -[i]\n"
+    "  -              raw IDX images (magic 0x803) from stdin, used unchanged; printed as -[i]; read as a\n"
+    "                 stream, so the images before a short or overlong stream are still answered\n"
     "prints one line per image: FILE: 7 (0.981), 1 (0.012), 2 (0.003)\n"
     "exit status: 0 all images classified, 1 an image or the model could not be read, 2 usage error.\n";
 
@@ -116,72 +117,59 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* All of stdin into *buf (*size bytes; the caller frees *buf, also after a failure). */
-static cli_exit read_stdin(uint8_t **buf, size_t *size)
+/* Up to n bytes of stdin into buf; how many came. */
+static size_t read_stdin(uint8_t *buf, size_t n)
 {
-    size_t cap = 1 << 16;
-    *size = 0;
-    *buf = malloc(cap);
-    while (*buf) {
-        size_t got = fread(*buf + *size, 1, cap - *size, stdin);
-        *size += got;
-        if (got == 0)
-            break;
-        if (*size == cap) {
-            uint8_t *grown = cap < ((size_t)1 << 34) ? realloc(*buf, cap * 2) : NULL;
-            if (!grown)
-                free(*buf);
-            *buf = grown;
-            cap *= 2;
-        }
-    }
-    if (!*buf)
-        return cli_error(EXIT_RUNTIME, "predict", "-: out of memory reading stdin (%zu bytes so far)", *size);
-    if (ferror(stdin))
-        return cli_error(EXIT_RUNTIME, "predict", "-: cannot read stdin: %s", strerror(errno));
-    return EXIT_OK;
+    size_t got = 0, r;
+    while (got < n && (r = fread(buf + got, 1, n - got, stdin)) > 0)
+        got += r;
+    return got;
 }
 
-/* The IDX header of buf: magic 0x00000803, n, rows, cols, then exactly n*rows*cols bytes of the model's size. */
-static cli_exit check_idx_images(const predictor *pr, const uint8_t *buf, size_t size, uint64_t *n)
+/* The IDX header on stdin: magic 0x00000803, then n, rows and cols, the model's size; *n receives n. */
+static cli_exit read_idx_header(const predictor *pr, uint64_t *n)
 {
-    if (size < 16 || be32(buf) != 0x803)
-        return cli_error(EXIT_RUNTIME, "predict",
-                         "-: stdin is not an IDX image file: %zu bytes, magic 0x%08x, expected 0x00000803", size,
-                         size >= 4 ? be32(buf) : 0u);
-    uint64_t rows = be32(buf + 8), cols = be32(buf + 12);
-    *n = be32(buf + 4);
+    uint8_t h[16];
+    size_t got = read_stdin(h, sizeof h);
+    if (got < 16 || be32(h) != 0x803)
+        return cli_error(EXIT_RUNTIME, "predict", "-: stdin is not an IDX image file: %s, expected magic 0x00000803 "
+                         "then 12 bytes of sizes", got < 4 ? "it ends before 4 bytes" : got < 16 ? "it ends within "
+                         "the header" : "it starts with another magic");
+    uint64_t rows = be32(h + 8), cols = be32(h + 12);
+    *n = be32(h + 4);
     if (rows * cols != (uint64_t)pr->in)
         return cli_error(EXIT_RUNTIME, "predict", "-: images are %llux%llu (%llu pixels) but the model takes %d inputs",
                          (unsigned long long)rows, (unsigned long long)cols, (unsigned long long)(rows * cols), pr->in);
-    if (16 + *n * rows * cols != size)
-        return cli_error(EXIT_RUNTIME, "predict",
-                         "-: the header says %llu images of %llux%llu (%llu bytes in all) but stdin held %zu bytes",
-                         (unsigned long long)*n, (unsigned long long)rows, (unsigned long long)cols,
-                         (unsigned long long)(16 + *n * rows * cols), size);
     return EXIT_OK;
 }
 
-/* Raw IDX images on stdin, checked like a file, a batch at a time through the net's own input staging,
- * scaled as bn_dataset_gather scales. */
+/* Raw IDX images on stdin, read as a stream a batch at a time (memory for one batch, whatever stdin holds),
+ * scaled as bn_dataset_gather scales. The lines of the images before a short or overlong stream are printed;
+ * then one error line says what was wrong with it. */
 static cli_exit predict_stdin(predictor *pr)
 {
-    uint8_t *buf = NULL;
-    size_t size = 0;
     uint64_t n = 0;
-    cli_exit rc = read_stdin(&buf, &size);
-    if (!rc)
-        rc = check_idx_images(pr, buf, size, &n);
-    const size_t batch = (size_t)bn_net_max_batch(pr->net);
+    cli_exit rc = read_idx_header(pr, &n);
+    const size_t batch = (size_t)bn_net_max_batch(pr->net), in = (size_t)pr->in;
+    uint8_t *px = rc ? NULL : malloc(batch * in + 1);
+    if (!rc && !px)
+        rc = cli_error(EXIT_RUNTIME, "predict", "-: out of memory for a batch of %zu images", batch);
     float *x = bn_net_input(pr->net);
-    for (size_t start = 0; !rc && start < n; start += batch) {
-        size_t b = n - start < batch ? n - start : batch;
-        const uint8_t *px = buf + 16 + start * (size_t)pr->in;
-        for (size_t i = 0; i < b * (size_t)pr->in; i++)
+    for (uint64_t start = 0; !rc && start < n; start += batch) {
+        size_t b = n - start < batch ? (size_t)(n - start) : batch, got = read_stdin(px, b * in);
+        for (size_t i = 0; i < got / in * in; i++) /* the whole images that came */
             x[i] = px[i] / 255.0f;
-        rc = classify(pr, "-", (long)start, x, (int)b);
+        rc = got >= in ? classify(pr, "-", (long)start, x, (int)(got / in)) : EXIT_OK;
+        if (!rc && got < b * in && ferror(stdin))
+            rc = cli_error(EXIT_RUNTIME, "predict", "-: cannot read stdin: %s", strerror(errno));
+        else if (!rc && got < b * in)
+            rc = cli_error(EXIT_RUNTIME, "predict", "-: stdin ends after %llu of the %llu images its header promises",
+                           (unsigned long long)(start + got / in), (unsigned long long)n);
     }
-    free(buf);
+    if (!rc && read_stdin(px ? px : (uint8_t[1]){0}, 1) == 1)
+        rc = cli_error(EXIT_RUNTIME, "predict", "-: stdin holds more than the %llu images its header promises",
+                       (unsigned long long)n);
+    free(px);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -103,6 +104,8 @@ typedef struct {
 } train_options;
 
 #define MAX_BATCH (1 << 20)
+/* Step counts a flag may give (--warmup, --checkpoint-steps): 2^40 steps is decades of training. */
+#define MAX_STEP_COUNT ((uint64_t)1 << 40)
 
 /* arch <- inputs, the widths in `hidden`, classes; or a usage line naming --hidden. */
 static cli_exit hidden_sizes(const char *hidden, int inputs, int classes, bn_arch *arch)
@@ -253,6 +256,10 @@ typedef struct {
  * (which it then also is when not given), --save may not. */
 static cli_exit check_files(const train_options *o, const train_run *r)
 {
+    struct stat st;
+    if (o->resume_path && !o->checkpoint_path && stat(o->resume_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return cli_error(EXIT_USAGE, "train", "--resume '%s' is not a regular file, and checkpoints go back into the "
+                                              "--resume file: give --checkpoint FILE for them", o->resume_path);
     cli_files f = {0};
     data_declare(&f, &r->files);
     files_reads(&f, "--resume", o->resume_path);
@@ -273,10 +280,10 @@ static cli_exit load_data(const train_options *o, train_run *r)
     cli_exit rc = data_load(&o->common, &r->files, false, &r->all, &r->test);
     if (rc)
         return rc;
-    const bn_data_source *empty = r->all.n == 0 ? &r->files.train : &r->files.test;
-    if (r->all.n == 0 || r->test.n == 0)
-        return cli_error(EXIT_RUNTIME, "train", "'%s' holds no images; fetch the data again (./data/fetch-mnist.sh)",
-                         empty->csv[0] ? empty->csv : empty->images);
+    if (r->all.n == 0)
+        return data_empty("train", &r->files.train, "training");
+    if (r->test.n == 0)
+        return data_empty("train", &r->files.test, "the test at the end");
     int max_label = bn_dataset_max_label(&r->all);
     if (o->classes && max_label >= o->classes)
         return cli_error(EXIT_RUNTIME, "train",
@@ -629,20 +636,20 @@ cli_exit cmd_train(int argc, char **argv)
         opt_float("eps", OPT_EPS, &hp->opt.eps, OPEN, 0, 1, CLOSED),
         opt_float("weight-decay", OPT_WD, &hp->opt.weight_decay, CLOSED, 0, 1e6, CLOSED),
         opt_float("clip-norm", OPT_CLIP, &hp->opt.clip_norm, OPEN, 0, 1e30, CLOSED),
-        opt_text("schedule", OPT_SCHEDULE, &o.schedule), opt_u64("warmup", OPT_WARMUP, &hp->warmup_steps),
+        opt_text("schedule", OPT_SCHEDULE, &o.schedule), opt_u64("warmup", OPT_WARMUP, &hp->warmup_steps, MAX_STEP_COUNT),
         opt_float("lr-decay", OPT_LR_DECAY, &hp->lr_decay, OPEN, 0, 1, CLOSED),
         opt_int("step-epochs", OPT_STEP_EPOCHS, &hp->step_epochs, 1, 1000000),
         opt_float("lr-min", OPT_LR_MIN, &hp->lr_min, CLOSED, 0, 1e6, CLOSED),
         opt_float("dropout", OPT_DROPOUT, &hp->dropout, CLOSED, 0, 1, OPEN),
         opt_int("patience", OPT_PATIENCE, &hp->patience, 1, 1000000), opt_text("monitor", OPT_MONITOR, &o.monitor),
         opt_float("target-acc", OPT_TARGET, &hp->target_acc, OPEN, 0, 100, CLOSED),
-        opt_u64("seed", OPT_SEED, &hp->seed),
+        opt_u64("seed", OPT_SEED, &hp->seed, UINT64_MAX),
         opt_int("epochs", OPT_EPOCHS, &hp->epochs, 1, 1000000), opt_text("log", OPT_LOG, &o.log_path),
         opt_text("log-steps", OPT_LOG_STEPS, &o.steps_path),
         opt_int("log-every", OPT_LOG_EVERY, &o.log_every, 1, 1 << 30), opt_text("save", OPT_SAVE, &o.save_path),
         opt_flag("quiet", OPT_QUIET, &o.quiet), opt_text("checkpoint", OPT_CHECKPOINT, &o.checkpoint_path),
         opt_int("checkpoint-every", OPT_CHECKPOINT_EVERY, &o.checkpoint_every, 1, 1000000),
-        opt_u64("checkpoint-steps", OPT_CHECKPOINT_STEPS, &o.checkpoint_steps),
+        opt_u64("checkpoint-steps", OPT_CHECKPOINT_STEPS, &o.checkpoint_steps, MAX_STEP_COUNT),
         opt_text("resume", OPT_RESUME, &o.resume_path),
     };
     const unsigned common = COMMON_DATA | COMMON_THREADS | COMMON_BACKEND | COMMON_BLAS_CORE | COMMON_PLAN;

@@ -23,19 +23,13 @@ static const char usage_text[] =
     "unit's largest positive and negative weights (each tile scaled by its own max |w|).\n"
     "picture: width = cols*(C*S) + (cols+1)*P, height = rows*(R*S) + (rows+1)*P, rows = ceil(units/cols).\n";
 
-static int parse_shape(const char *text, int *rows, int *cols)
-{
-    char tail;
-    return sscanf(text, "%d x %d%c", rows, cols, &tail) == 2 && *rows > 0 && *cols > 0 ? 0 : -1;
-}
-
 enum { OPT_MODEL = OPT_COMMAND_FIRST, OPT_OUTPUT, OPT_COLS, OPT_PAD, OPT_SCALE, OPT_UNITS, OPT_SHAPE };
 
 typedef struct {
     cli_args common;
-    const char *model_path, *out_path, *shape;
+    const char *model_path, *out_path;
     int cols, pad, scale, units; /* cols, units: 0 until the model says */
-    int rows_px, cols_px;        /* the input image's shape: --shape, else from the model */
+    int shape[2];                /* the input image's rows and columns: --shape, else from the model */
 } weights_options;
 
 static cli_exit check_options(void *ctx)
@@ -45,21 +39,20 @@ static cli_exit check_options(void *ctx)
         return cli_error(EXIT_USAGE, "weights", "--model FILE is required");
     if (!o->out_path)
         return cli_error(EXIT_USAGE, "weights", "-o PNG is required");
-    if (o->shape && parse_shape(o->shape, &o->rows_px, &o->cols_px))
-        return cli_error(EXIT_USAGE, "weights", "--shape '%s' must be RxC with positive R and C, e.g. 28x28", o->shape);
     return EXIT_OK;
 }
 
 /* The tiles' shape must hold the model's inputs: --shape, or a square. */
 static cli_exit check_tile_shape(weights_options *o, int in)
 {
-    if (o->shape && o->rows_px * o->cols_px != in)
-        return cli_error(EXIT_USAGE, "weights", "--shape %dx%d has %d pixels but the model has %d inputs", o->rows_px,
-                         o->cols_px, o->rows_px * o->cols_px, in);
-    if (o->shape)
+    bool given = args_given(&o->common, OPT_SHAPE);
+    if (given && o->shape[0] * o->shape[1] != in)
+        return cli_error(EXIT_USAGE, "weights", "--shape %dx%d has %d pixels but the model has %d inputs", o->shape[0],
+                         o->shape[1], o->shape[0] * o->shape[1], in);
+    if (given)
         return EXIT_OK;
-    o->rows_px = o->cols_px = (int)lround(sqrt((double)in));
-    if (o->rows_px * o->cols_px != in)
+    o->shape[0] = o->shape[1] = (int)lround(sqrt((double)in));
+    if (o->shape[0] * o->shape[1] != in)
         return cli_error(EXIT_USAGE, "weights", "the model's %d inputs are not a square image; give --shape RxC", in);
     return EXIT_OK;
 }
@@ -76,7 +69,7 @@ static void draw_units(uint8_t *pic, const img_grid *g, const weights_options *o
         for (int i = 0; i < in; i++) {
             float t = m > 0.0f ? w[(size_t)i * out + j] / m : 0.0f; /* [-1, 1] */
             uint8_t v = (uint8_t)lroundf(127.5f + 127.5f * t);
-            int r = i / o->cols_px, col = i % o->cols_px;
+            int r = i / o->shape[1], col = i % o->shape[1];
             for (int dy = 0; dy < o->scale; dy++)
                 memset(pic + (size_t)(y0 + r * o->scale + dy) * g->width + x0 + col * o->scale, v,
                        (size_t)o->scale);
@@ -103,7 +96,7 @@ static cli_exit run_weights(void *ctx)
         goto out;
     o->units = o->units && o->units < n_out ? o->units : n_out;
     o->cols = o->cols ? o->cols : (int)ceil(sqrt((double)o->units));
-    if (img_grid_make(&g, o->units, o->cols, o->cols_px * o->scale, o->rows_px * o->scale, o->pad)) {
+    if (img_grid_make(&g, o->units, o->cols, o->shape[1] * o->scale, o->shape[0] * o->scale, o->pad)) {
         rc = cli_error(EXIT_USAGE, "weights", "%s", img_error());
         goto out;
     }
@@ -118,7 +111,7 @@ static cli_exit run_weights(void *ctx)
         rc = cli_error(EXIT_RUNTIME, "weights", "%s; check the folder exists and is writable", img_error());
         goto out;
     }
-    printf("weights: %d units of %dx%d in %d rows of %d -> %s (%dx%d pixels)\n", o->units, o->rows_px, o->cols_px,
+    printf("weights: %d units of %dx%d in %d rows of %d -> %s (%dx%d pixels)\n", o->units, o->shape[0], o->shape[1],
            g.rows, g.cols, o->out_path, g.width, g.height);
 out:
     free(pic);
@@ -133,7 +126,7 @@ cli_exit cmd_weights(int argc, char **argv)
         opt_text("model", OPT_MODEL, &o.model_path), with_short('o', opt_text("output", OPT_OUTPUT, &o.out_path)),
         opt_int("cols", OPT_COLS, &o.cols, 1, 4096), opt_int("pad", OPT_PAD, &o.pad, 0, 64),
         opt_int("scale", OPT_SCALE, &o.scale, 1, 32), opt_int("units", OPT_UNITS, &o.units, 1, BN_MAX_WIDTH),
-        opt_text("shape", OPT_SHAPE, &o.shape),
+        opt_shape("shape", OPT_SHAPE, o.shape, 1, BN_MAX_WIDTH, BN_MAX_WIDTH, "28x28"),
     };
     const cli_command command = {"weights", usage_text, 0, own, ARRAY_LEN(own), 0, check_options, run_weights, &o, NULL};
     return args_run(&command, argc, argv, &o.common);

@@ -102,6 +102,15 @@ void data_declare(cli_files *declared, const bn_data_files *files)
     }
 }
 
+cli_exit data_empty(const char *cmd, const bn_data_source *part, const char *needed_for)
+{
+    if (part->csv[0])
+        return cli_error(EXIT_RUNTIME, cmd, "'%s' holds no images (a header line and no rows): %s needs some",
+                         part->csv, needed_for);
+    return cli_error(EXIT_RUNTIME, cmd, "'%s' holds no images (its header counts 0): %s needs some", part->images,
+                     needed_for);
+}
+
 cli_exit data_load(const cli_args *a, const bn_data_files *files, bool quiet, bn_dataset *train, bn_dataset *test)
 {
     memset(train, 0, sizeof *train);

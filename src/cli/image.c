@@ -1,6 +1,6 @@
-/* Image reading and writing for the CLI, through Debian's libstb-dev headers; the only file that compiles the
- * stb implementations (STB_IMAGE_IMPLEMENTATION, STB_IMAGE_WRITE_IMPLEMENTATION). Plus the small pixel
- * helpers of image.h: area resampling, MNIST-style fitting, grid layout, a 3x5 digit font. */
+/* Pictures the CLI writes: PNG through Debian's libstb-dev stb_image_write (the only file that compiles its
+ * implementation) and the atomic writer; and the small pixel helpers of image.h: area resampling,
+ * MNIST-style fitting, grid layout, a 3x5 digit font. Reading is picture.c's. */
 #include "image.h"
 
 #include "atomic_file.h"
@@ -24,9 +24,6 @@
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #pragma GCC diagnostic ignored "-Wpedantic"
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
-#define STBI_NO_HDR /* 8-bit only: no float decoding paths we never call */
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
@@ -38,30 +35,13 @@ const char *img_error(void)
     return error_text;
 }
 
-static int fail(const char *fmt, ...)
+int img_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(error_text, sizeof error_text, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-int img_load_gray(const char *path, uint8_t **pixels, int *w, int *h)
-{
-    int channels = 0;
-    *pixels = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail("cannot open '%s': %s", path, strerror(errno));
-    /* stb_image reads the file itself; opening it first gives errno's words for a missing file. */
-    unsigned char *data = stbi_load_from_file(f, w, h, &channels, 1);
-    fclose(f);
-    if (!data)
-        return fail("cannot decode '%s': %s (PNG, JPEG, PGM/PPM, BMP, GIF, TGA are read)", path,
-                    stbi_failure_reason());
-    *pixels = data; /* stb allocates with malloc: free() releases it */
-    return 0;
 }
 
 /* stb's encoder hands the PNG out in pieces: each goes straight to the temporary file. */
@@ -76,12 +56,12 @@ int img_write_png(const char *path, int w, int h, int channels, const uint8_t *p
 {
     bn_out out;
     if (bn_out_open(&out, path))
-        return fail("%s", bn_errmsg());
+        return img_fail("%s", bn_errmsg());
     if (!stbi_write_png_to_func(sink_write, &out, w, h, channels, pixels, w * channels)) {
         bn_out_discard(&out);
-        return fail("cannot write '%s': the PNG encoder failed (out of memory?)", path);
+        return img_fail("cannot write '%s': the PNG encoder failed (out of memory?)", path);
     }
-    return bn_out_close(&out) ? fail("%s", bn_errmsg()) : 0;
+    return bn_out_close(&out) ? img_fail("%s", bn_errmsg()) : 0;
 }
 
 void img_resample(float *dst, int dw, int dh, const float *src, int sw, int sh)
@@ -172,7 +152,7 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
     float *v = malloc((size_t)w * h * sizeof *v), *crop = NULL, *fit = NULL;
     int rc = 0;
     if (!v) {
-        rc = fail("out of memory for a %dx%d image", w, h);
+        rc = img_fail("out of memory for a %dx%d image", w, h);
         goto out;
     }
     ink_box b = find_ink(v, gray, w, h);
@@ -186,7 +166,7 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
     nw = nw < 1 ? 1 : nw, nh = nh < 1 ? 1 : nh;
     crop = malloc((size_t)bw * bh * sizeof *crop), fit = malloc((size_t)nw * nh * sizeof *fit);
     if (!crop || !fit) {
-        rc = fail("out of memory for a %dx%d image", w, h);
+        rc = img_fail("out of memory for a %dx%d image", w, h);
         goto out;
     }
     for (int y = 0; y < bh; y++)
@@ -201,7 +181,7 @@ out:
 int img_grid_make(img_grid *g, int count, int cols, int tile_w, int tile_h, int pad)
 {
     if (count < 1 || cols < 1 || tile_w < 1 || tile_h < 1 || pad < 0)
-        return fail("grid of %d tiles, %d columns, %dx%d tiles, padding %d is empty or negative", count, cols,
+        return img_fail("grid of %d tiles, %d columns, %dx%d tiles, padding %d is empty or negative", count, cols,
                     tile_w, tile_h, pad);
     g->cols = cols < count ? cols : count;
     g->rows = (count + g->cols - 1) / g->cols;
@@ -210,7 +190,7 @@ int img_grid_make(img_grid *g, int count, int cols, int tile_w, int tile_h, int 
     long long height = (long long)g->rows * tile_h + (long long)(g->rows + 1) * pad;
     /* 16384 keeps w*h*3 far from int overflow inside the encoder and the picture viewable. */
     if (width > 16384 || height > 16384)
-        return fail("the picture would be %lldx%lld pixels (16384 at most): use fewer columns, tiles or a "
+        return img_fail("the picture would be %lldx%lld pixels (16384 at most): use fewer columns, tiles or a "
                     "smaller scale",
                     width, height);
     g->width = (int)width, g->height = (int)height;

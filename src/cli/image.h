@@ -9,9 +9,26 @@
 
 /* The reason for the last -1 returned on this thread (file name and the decoder's or errno's words). */
 const char *img_error(void);
+/* Records that reason and returns -1. */
+int img_fail(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
-/* Reads any image stb_image knows (PNG, JPEG, PGM/PPM, BMP, ...) as 8-bit grayscale: *pixels (h, w), freed
- * with free(). */
+/* The caps on a picture (README "Your files and memory"): bytes in its file, and pixels, which decide what
+ * decoding it costs (a 1 KiB PNG can declare 30000x30000). 2^26 pixels is 8192x8192, more than any phone's
+ * camera; decoding one takes about 600 MB at most. */
+#define IMG_FILE_CAP ((uint64_t)256 << 20)
+#ifndef IMG_PIXEL_CAP /* the fuzz target builds with less */
+#define IMG_PIXEL_CAP ((uint64_t)1 << 26)
+#endif
+
+/* A PNG, JPEG or PGM/PPM picture held in memory (size bytes; name for messages) as 8-bit grayscale: *pixels
+ * (h, w), freed with free(). Any other format, a truncated file and a picture over IMG_PIXEL_CAP are
+ * refused. */
+int img_decode_gray(const uint8_t *data, size_t size, const char *name, uint8_t **pixels, int *w, int *h);
+/* The same from a file (or pipe, or device) of at most IMG_FILE_CAP bytes. */
 int img_load_gray(const char *path, uint8_t **pixels, int *w, int *h);
 
 /* Writes (h, w, channels) 8-bit pixels as PNG: a temporary file beside path, then rename, so a failure
