@@ -385,6 +385,14 @@ typedef struct bn_hparams {
     uint64_t seed;         /* initialisation, shuffling and dropout */
     bn_init init;
     float init_std; /* BN_INIT_NORMAL only */
+    /* What the network sees, recorded for whoever uses the model later (eval, predict, a resume); set by the
+     * caller from the data it loaded, stored in checkpoints (format 3), never read by bn_train. Images of
+     * image_rows x image_cols pixels as the network sees them (0 x 0: not recorded, as in formats 1 and 2),
+     * loaded from files that stored them transposed (transpose), labels shifted down by label_offset as they
+     * loaded. The class count is the network's output width. */
+    int image_rows, image_cols;
+    bool transpose;
+    int label_offset;
 } bn_hparams;
 
 /* The default recipe (README: "Recipes"): 3 epochs of batch 64, Adam at a peak rate of 0.004 on the

@@ -20,7 +20,7 @@
 
 #define CK_MAGIC "BLASNET" /* 8 bytes with its terminating NUL */
 #define CK_MAGIC_LEN 8
-#define CK_VERSION 2u      /* written; version 1 files are read too */
+#define CK_VERSION 3u      /* written; versions 1 and 2 are read too */
 #define CK_OLDEST_VERSION 1u
 #define CK_ENDIAN_MARK 0x01020304u
 #define CK_PREFIX_BYTES 20 /* magic, version, endianness marker, depth */
@@ -182,6 +182,10 @@ static const field header_fields[] = {
     {"epochs without improvement", FIELD_INT, STATE(bad_epochs), 0, 2},
     {"end", FIELD_ENUM, STATE(end), BN_END_TARGET + 1, 2},
     {"time to target", FIELD_F64, STATE(target_seconds), 0, 2},
+    {"image rows", FIELD_INT, STATE(hp.image_rows), 0, 3},
+    {"image columns", FIELD_INT, STATE(hp.image_cols), 0, 3},
+    {"transpose", FIELD_BOOL, STATE(hp.transpose), 0, 3},
+    {"label offset", FIELD_INT, STATE(hp.label_offset), 0, 3},
     {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0, 1},
 };
 #undef ARCH
@@ -390,6 +394,21 @@ static int check_storable_state(const bn_train_state *s, int status, const char 
     return BN_OK;
 }
 
+/* The fields version 3 added, what the network sees: a shape of its inputs (or none recorded), a label offset
+ * a uint8 label can have. */
+static int check_data_view(const bn_arch *arch, const bn_hparams *hp, int status, const char *path)
+{
+    const char *what = status == BN_E_FORMAT ? "holds" : "cannot store";
+    int64_t area = (int64_t)hp->image_rows * hp->image_cols;
+    bool none = hp->image_rows == 0 && hp->image_cols == 0;
+    if (!none && (hp->image_rows < 1 || hp->image_cols < 1 || area != arch->sizes[0]))
+        return bn_fail(status, "'%s' %s images of %dx%d for a network of %d inputs", path, what, hp->image_rows,
+                       hp->image_cols, arch->sizes[0]);
+    if (hp->label_offset < 0 || hp->label_offset > 255)
+        return bn_fail(status, "'%s' %s label offset %d (0..255)", path, what, hp->label_offset);
+    return BN_OK;
+}
+
 /* A non-finite weight means a diverged run: refuse it, so the last good file at path survives. */
 static int check_finite_tensors(const bn_net *net, const stored_blocks *blocks, const char *path)
 {
@@ -452,6 +471,8 @@ int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const cha
     const bn_train_state *s = state ? state : &zero_state;
     const stored_blocks blocks = blocks_of(s, CK_VERSION);
     int status = check_storable_state(s, BN_E_INVALID, path);
+    if (!status)
+        status = check_data_view(bn_net_arch(net), &s->hp, BN_E_INVALID, path);
     if (!status)
         status = check_finite_tensors(net, &blocks, path);
     if (status)
@@ -724,6 +745,8 @@ int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, in
         blocks = blocks_of(&h.state, version);
         status = check_payload_size(&r, &h, &blocks, path);
     }
+    if (!status)
+        status = check_data_view(&h.arch, &h.state.hp, BN_E_FORMAT, path);
     if (!status) {
         int rows = max_batch ? max_batch : (h.state.hp.batch > 0 ? h.state.hp.batch : 1);
         status = bn_net_create(&net, &h.arch, rows, backend);

@@ -74,6 +74,8 @@ static uint64_t hash_recipe(const bn_arch *arch, const bn_hparams *hp)
     h = mix_float(mix_float(mix(mix_float(h, o->clip_norm), (uint64_t)hp->schedule), hp->lr_decay), hp->lr_min);
     h = mix(mix(mix(h, hp->warmup_steps), (uint64_t)hp->step_epochs), (uint64_t)hp->patience);
     h = mix_float(mix_float(mix(h, (uint64_t)hp->monitor), hp->dropout), hp->target_acc);
+    h = mix(mix(mix(mix(h, (uint64_t)hp->image_rows), (uint64_t)hp->image_cols), hp->transpose),
+            (uint64_t)hp->label_offset);
     return mix_float(mix(mix(h, hp->seed), (uint64_t)hp->init), hp->init_std);
 }
 

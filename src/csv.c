@@ -122,8 +122,8 @@ static int first_line(csv_reader *r, const char *p, const char *end, bool *heade
                        (unsigned long long)(columns - 1), BN_MAX_WIDTH);
     r->columns = (int)columns;
     int dim = r->columns - 1;
-    if (r->rows && r->rows * r->cols != dim)
-        return bn_fail(BN_E_FORMAT, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim,
+    if (r->rows && r->rows * r->cols != dim) /* the shape asked for is wrong, not the file: BN_E_INVALID */
+        return bn_fail(BN_E_INVALID, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim,
                        r->rows, r->cols, r->rows * r->cols);
     if (!r->rows) {
         int side = 1;

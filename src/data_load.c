@@ -27,14 +27,17 @@ static int transpose_images(bn_dataset *ds, const char *name)
     return BN_OK;
 }
 
-/* Every label minus offset; a label below offset names its index. */
+/* Every label minus offset. A label below offset is the offset's fault, not the file's (BN_E_INVALID): the
+ * message gives the smallest label, the largest offset that fits. */
 static int shift_labels(bn_dataset *ds, int offset, const char *name)
 {
     uint8_t *labels = (uint8_t *)ds->storage + (ds->labels - ds->pixels);
+    int smallest = 255;
     for (size_t i = 0; i < ds->n; i++)
-        if (labels[i] < offset)
-            return bn_fail(BN_E_FORMAT, "'%s': label %d of sample %zu is below the label offset %d", name, labels[i],
-                           i, offset);
+        smallest = labels[i] < smallest ? labels[i] : smallest;
+    if (ds->n && smallest < offset)
+        return bn_fail(BN_E_INVALID, "'%s' has labels from %d, below the label offset %d: give an offset of %d or "
+                                     "less (0: labels as they are)", name, smallest, offset, smallest);
     for (size_t i = 0; i < ds->n; i++)
         labels[i] = (uint8_t)(labels[i] - offset);
     return BN_OK;

@@ -156,6 +156,17 @@ static void expect_usage_error(const char *flag, const char *const *args)
 
 #define USAGE(flag, ...) expect_usage_error(flag, (const char *const[]){__VA_ARGS__, NULL})
 
+/* Runs args: exit 0, without a crash. */
+static void expect_success(const char *what, const char *const *args)
+{
+    cli_result r = run_argv(args);
+    no_crash(what, &r);
+    CHECKF(r.code == 0, "%s: exit %d: %s", what, r.code, r.err);
+    result_free(&r);
+}
+
+#define OK_RUN(what, ...) expect_success(what, (const char *const[]){__VA_ARGS__, NULL})
+
 /* Exit 1 and one error line that names `file` (a path or a file's base name). */
 static void expect_data_error(const char *what, const char *file, const char *const *args)
 {

@@ -47,6 +47,55 @@ static void train_to(const char *what, const char *model, const char *const *dat
 static const char *const idx_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
+/* The last line of text that starts with prefix, or "". */
+static const char *line_starting(const char *text, const char *prefix, char *line, size_t size)
+{
+    line[0] = '\0';
+    for (const char *p = text; (p = strstr(p, prefix)); p++)
+        if (p == text || p[-1] == '\n')
+            snprintf(line, size, "%.*s", (int)strcspn(p, "\n"), p);
+    return line;
+}
+
+/* The EMNIST model (m[1]) records its data's layout (format 3): eval applies it with no flags and gets the
+ * upright model's (m[0]) test line to the digit, as the weights are the same bits; a flag that contradicts it
+ * is refused; predict on stdin transposes the stored images back and prints labels 1-based, as the data names
+ * them; eval --errors draws the test images upright. */
+static void recorded_layout_is_applied(const char *up, const char *em, char m[2][400])
+{
+    char a[128], b[128], p[600];
+    cli_result r = RUN("eval", "--model", m[0], "--data", up, "--brief");
+    cli_result s = RUN("eval", "--model", m[1], "--data", em, "--brief");
+    CHECKF(r.code == 0 && s.code == 0 && strcmp(line_starting(r.out, "test:", a, sizeof a),
+                                                line_starting(s.out, "test:", b, sizeof b)) == 0 && a[0],
+           "eval with the recorded layout: '%s' (exit %d) against upright '%s' (exit %d): %s", b, s.code, a, r.code,
+           s.err);
+    result_free(&r), result_free(&s);
+    USAGE("data convert", "eval", "--model", m[0], "--data", em, "--transpose");
+    USAGE("--label-offset 1", "eval", "--model", m[1], "--data", em, "--label-offset", "2");
+    char raw[400], upright_raw[600];
+    snprintf(raw, sizeof raw, "%s/emnist-test-images.raw", root);
+    file_in(upright_raw, sizeof upright_raw, up, "t10k-images-idx3-ubyte");
+    r = run_argv_in((const char *const[]){"predict", "--model", m[0], "--top", "1", "-", NULL}, upright_raw);
+    s = run_argv_in((const char *const[]){"predict", "--model", m[1], "--top", "1", "-", NULL}, raw);
+    CHECKF(r.code == 0 && s.code == 0, "predict -: exit %d and %d: %s %s", r.code, s.code, r.err, s.err);
+    int same = 0;
+    for (int i = 0; i < 100; i++) { /* "-[i]: k (p)" upright is "-[i]: k+1 (p)" from the EMNIST model */
+        char key[32];
+        snprintf(key, sizeof key, "-[%d]: ", i);
+        const char *x = strstr(r.out, key), *y = strstr(s.out, key);
+        same += x && y && atoi(x + strlen(key)) + 1 == atoi(y + strlen(key)) &&
+                strncmp(strchr(x, '('), strchr(y, '('), 7) == 0; /* "(0.123)": the same probability */
+    }
+    CHECKF(same == 100, "predict on stored EMNIST images: %d of 100 answers are the upright model's plus 1", same);
+    result_free(&r), result_free(&s);
+    file_in(p, sizeof p, root, "emnist-errors.png");
+    r = RUN("eval", "--model", m[1], "--data", em, "--errors", p);
+    no_crash("eval --errors on EMNIST", &r);
+    CHECKF(r.code == 0 && strstr(r.out, "test: "), "eval --errors on EMNIST: exit %d: %s", r.code, r.err);
+    result_free(&r);
+}
+
 static void gz_and_csv_train_the_same(void)
 {
     char gz[300], csv[300], m[4][400], src[600], dst[600];
@@ -120,6 +169,10 @@ static void emnist_right_way_up(void)
         snprintf(p, sizeof p, "%s/emnist-letters-%s-images-idx3-ubyte", em, em_parts[s]);
         snprintf(q, sizeof q, "%s/emnist-letters-%s-labels-idx1-ubyte", em, em_parts[s]);
         CHECK(idxw_write_images(p, tr, n, 28, 28) == 0 && idxw_write_labels(q, lab, n) == 0);
+        if (s == 1) { /* the test images as stored, raw, for predict's stdin */
+            snprintf(q, sizeof q, "%s/emnist-test-images.raw", root);
+            CHECK(idxw_write_images(q, tr, n, 28, 28) == 0);
+        }
         gzip_in_place(p);
         free(px), free(tr), free(lab);
     }
@@ -145,16 +198,13 @@ static void emnist_right_way_up(void)
                idx_names[i]);
         free(a), free(b);
     }
-    /* Without --label-offset, class 0 is empty: said once. eval --errors draws the test images upright. */
-    r = RUN("train", "--data", em, "--transpose", "--epochs", "1", "--hidden", "8", "--quiet", "--save", m[1]);
+    /* Without --label-offset, class 0 is empty: said once. */
+    file_in(q, sizeof q, root, "emnist-no-offset.bn");
+    r = RUN("train", "--data", em, "--transpose", "--epochs", "1", "--hidden", "8", "--quiet", "--save", q);
     CHECKF(r.code == 0 && lines_with(r.err, "warning") == 1 && strstr(r.err, "1 of 6 classes"),
            "EMNIST without --label-offset: exit %d, want one empty-class warning: %s", r.code, r.err);
     result_free(&r);
-    file_in(p, sizeof p, root, "emnist-errors.png");
-    r = RUN("eval", "--model", m[0], "--data", em, "--transpose", "--label-offset", "1", "--errors", p);
-    no_crash("eval --errors on EMNIST", &r);
-    CHECKF(r.code == 0 && strstr(r.out, "test: "), "eval --errors on EMNIST: exit %d: %s", r.code, r.err);
-    result_free(&r);
+    recorded_layout_is_applied(up, em, m);
 }
 
 /* A folder holding two sets asks which; --set answers. data info describes what it reads. */

@@ -76,16 +76,6 @@ static const char *link_to(const char *target, const char *name, bool soft)
     return p;
 }
 
-static void ok_run(const char *what, const char *const *args)
-{
-    cli_result r = run_argv(args);
-    no_crash(what, &r);
-    CHECKF(r.code == 0, "%s: exit %d: %s", what, r.code, r.err);
-    result_free(&r);
-}
-
-#define OK_RUN(what, ...) ok_run(what, (const char *const[]){__VA_ARGS__, NULL})
-
 /* A small data set, a model, its logs and checkpoint, and a picture: the inputs the cases aim at. */
 static void setup(void)
 {

@@ -205,9 +205,17 @@ cli_exit data_find(const cli_args *args, unsigned need, bn_data_files *files);
 void data_declare(cli_files *declared, const bn_data_files *files);
 /* The one line for a part that holds no images, which needed_for ("training") cannot do without. */
 cli_exit data_empty(const char *cmd, const bn_data_source *part, const char *needed_for);
-/* Loads the parts found, says which files in one line on stdout unless quiet. */
-cli_exit data_load(const cli_args *args, const bn_data_files *files, bool quiet, bn_dataset *train,
-                   bn_dataset *test);
+/* Loads the parts found, laid out as layout says, and says which files in one line on stdout unless quiet. A
+ * layout the data refuses (a label below the offset, a shape that does not fit) is a usage error. */
+cli_exit data_load(const cli_args *args, const bn_data_files *files, const bn_data_layout *layout, bool quiet,
+                   bn_dataset *train, bn_dataset *test);
+/* The layout data is read with for a model that records its own (format 3): transposition, label offset and
+ * CSV shape as it was trained, a data flag that contradicts them refused (exit 2), one that agrees allowed.
+ * A model that records none (formats 1 and 2) takes the flags as given. */
+cli_exit data_recorded_layout(const cli_args *args, const bn_hparams *hp, const char *model, bn_data_layout *layout);
+/* Images of another shape than the model recorded are refused, naming both (exit 1). */
+cli_exit data_check_shape(const char *cmd, const bn_hparams *hp, const char *model, const bn_dataset *ds,
+                          const char *data);
 /* The file that holds a part's labels: its IDX label file or its CSV file. */
 const char *data_labels_path(const bn_data_source *part);
 /* What the data is called in messages: --data, or the explicit training (else test) file. */

@@ -80,11 +80,13 @@ static void print_part(const char *what, const bn_dataset *ds)
 
 static cli_exit run_info(data_options *o)
 {
+    if (o->common.n_operands == 1 && args_given(&o->common, OPT_DATA))
+        return cli_error(EXIT_USAGE, o->name, "give the data as DIR|FILE or as --data, not both");
     if (o->common.n_operands == 1)
         o->common.data_dir = o->common.operands[0];
     cli_exit rc = data_find(&o->common, 0, &o->files);
     if (!rc)
-        rc = data_load(&o->common, &o->files, false, &o->train, &o->test);
+        rc = data_load(&o->common, &o->files, &o->common.data.layout, false, &o->train, &o->test);
     if (rc)
         return rc;
     if (o->train.storage)
@@ -124,11 +126,16 @@ static cli_exit check_files(const data_options *o)
     struct stat st;
     char label[BN_PATH_MAX + 16], a[BN_PATH_MAX + 64], b[BN_PATH_MAX + 64];
     snprintf(label, sizeof label, "--out '%s'", o->out);
-    if (stat(o->out, &st) != 0) {
+    if (stat(o->out, &st) != 0) { /* its parent takes it: the path without trailing '/'s and last name */
         char parent[BN_PATH_MAX];
-        const char *slash = strrchr(o->out, '/');
-        snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - o->out) : 1, slash ? o->out : ".");
-        return files_check_folder(o->name, label, parent[0] ? parent : "/");
+        size_t len = strlen(o->out);
+        while (len > 1 && o->out[len - 1] == '/')
+            len--;
+        snprintf(parent, sizeof parent, "%.*s", (int)len, o->out);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+            slash[slash == parent] = '\0'; /* "/x" -> "/" */
+        return files_check_folder(o->name, label, slash ? parent : ".");
     }
     if (!S_ISDIR(st.st_mode))
         return cli_error(EXIT_USAGE, o->name, "--out '%s' is a file; give a folder", o->out);
@@ -176,7 +183,7 @@ static cli_exit run_convert(data_options *o)
     if (!rc)
         rc = check_files(o);
     if (!rc)
-        rc = data_load(&o->common, &o->files, false, &o->train, &o->test);
+        rc = data_load(&o->common, &o->files, &o->common.data.layout, false, &o->train, &o->test);
     if (!rc)
         rc = make_out_folder(o);
     if (!rc && o->train.storage)

@@ -15,7 +15,8 @@ static const char usage_text[] =
     "usage: blasnet eval --model FILE [--data DIR] [--threads N] [--backend NAME]\n"
     "                    [--errors PNG [--errors-max N]] [--confusion-csv FILE] [--brief]\n"
     "  --model FILE     a model written by blasnet train --save\n"
-    "  (data flags: the test part of the data is read; give the training run's --transpose and --label-offset)\n"
+    "  (data flags: the test part of the data is read, transposed, shifted and shaped as the model records;\n"
+    "  a model from before blasnet 0.1's format 3 records nothing: give its --transpose and --label-offset)\n"
     DATA_FLAGS_USAGE
     "  --threads N      OpenMP and OpenBLAS threads (default: $OMP_NUM_THREADS, else all cores)\n"
     "  --backend NAME   blas | naive | naive-omp (default: blas)\n"
@@ -340,22 +341,30 @@ static cli_exit check_files(const eval_options *o, const bn_data_files *files)
     return rc;
 }
 
+/* The model, then the test part of the data laid out as the model records (or as the flags say, for a model
+ * that records nothing), every file checked first. */
 static cli_exit load_model_and_test_set(const eval_options *o, bn_net **net, bn_dataset *test)
 {
     bn_data_files *files = malloc(sizeof *files); /* 24 KiB of paths: not on the stack */
     bn_dataset train = {0};
+    bn_train_state state;
+    bn_data_layout layout;
     if (!files)
         return cli_error(EXIT_RUNTIME, "eval", "out of memory");
     cli_exit rc = data_find(&o->common, DATA_TEST, files);
     if (!rc)
         rc = check_files(o, files);
-    int status = rc ? BN_OK : bn_checkpoint_load(net, NULL, o->model_path, 256, o->common.backend);
+    int status = rc ? BN_OK : bn_checkpoint_load(net, &state, o->model_path, 256, o->common.backend);
     if (status)
         rc = runtime_error("eval", status, "give a file written by blasnet train --save");
     if (!rc)
-        rc = data_load(&o->common, files, o->brief, &train, test);
+        rc = data_recorded_layout(&o->common, &state.hp, o->model_path, &layout);
+    if (!rc)
+        rc = data_load(&o->common, files, &layout, o->brief, &train, test);
     if (!rc && test->n == 0)
         rc = data_empty("eval", &files->test, "evaluation");
+    if (!rc)
+        rc = data_check_shape("eval", &state.hp, o->model_path, test, data_name(&o->common));
     bn_dataset_free(&train); /* not read: only the test part was asked for */
     free(files);
     return rc;
@@ -392,7 +401,11 @@ static cli_exit draw_misses(const eval_options *o, bn_net *net, const bn_dataset
 static cli_exit check_options(void *ctx)
 {
     const eval_options *o = ctx;
-    return o->model_path ? EXIT_OK : cli_error(EXIT_USAGE, "eval", "--model FILE is required");
+    if (!o->model_path)
+        return cli_error(EXIT_USAGE, "eval", "--model FILE is required");
+    if (args_given(&o->common, OPT_ERRORS_MAX) && !o->errors_png)
+        return cli_error(EXIT_USAGE, "eval", "--errors-max says how many tiles --errors PNG draws: give --errors too");
+    return EXIT_OK;
 }
 
 static cli_exit run_eval(void *ctx)

@@ -321,6 +321,8 @@ static cli_exit check_options(void *ctx)
     o->epoch_csv = o->common.operands[0];
     if (!o->png)
         return cli_error(EXIT_USAGE, "plot", "-o PNG is required");
+    if (args_given(&o->common, OPT_SMOOTH) && !o->steps_csv)
+        return cli_error(EXIT_USAGE, "plot", "--smooth averages the step curve of --steps STEP_CSV: give --steps too");
     for (const char *p = o->png; *p; p++)
         if ((unsigned char)*p < 32)
             return cli_error(EXIT_USAGE, "plot", "-o: the output path has a control character");

@@ -21,12 +21,18 @@ static const char usage_text[] =
     "                 cropped to the ink, scaled so the longer side is 20/28 of the input, centred by mass\n"
     "  -              raw IDX images (magic 0x803) from stdin, used unchanged; printed as -[i]; read as a\n"
     "                 stream, so the images before a short or overlong stream are still answered\n"
-    "prints one line per image: FILE: 7 (0.981), 1 (0.012), 2 (0.003)\n"
+    "prints one line per image: FILE: 7 (0.981), 1 (0.012), 2 (0.003); labels as the training data named\n"
+    "them (a model trained with --label-offset 1 prints 1 for its first class), and a model that records\n"
+    "its images' shape and storage (trained by this version) has pictures fitted to that shape and stdin\n"
+    "images transposed back as its training files were\n"
     "exit status: 0 all images classified, 1 an image or the model could not be read, 2 usage error.\n";
 
 typedef struct {
     bn_net *net;
     int in, classes, top;
+    int rows, cols;   /* the images the network sees: recorded by the model, else square (0 x 0 if not) */
+    bool transpose;   /* stdin's IDX images are stored transposed, as the model's training files were */
+    int label_offset; /* printed labels are classes plus this, as the data named them */
     const char *fitted_dir;
 } predictor;
 
@@ -55,7 +61,7 @@ static cli_exit classify(predictor *pr, const char *name, long index, const floa
             }
             if (best < 0) /* NaN probabilities order with nothing */
                 break;
-            printf("%s%d (%.3f)", t ? ", " : "", best, (double)row[best]);
+            printf("%s%d (%.3f)", t ? ", " : "", best + pr->label_offset, (double)row[best]);
             prev = best;
         }
         printf("\n");
@@ -73,7 +79,7 @@ static void fitted_path(const char *dir, const char *image, char *out, size_t si
     snprintf(out, size, "%s/%.*s.fitted.png", dir, stem, base);
 }
 
-static cli_exit predict_file(predictor *pr, const char *path, int side)
+static cli_exit predict_file(predictor *pr, const char *path)
 {
     uint8_t *gray = NULL, *fit = malloc((size_t)pr->in);
     float *x = bn_net_input(pr->net);
@@ -87,8 +93,7 @@ static cli_exit predict_file(predictor *pr, const char *path, int side)
         rc = cli_error(EXIT_RUNTIME, "predict", "%s", img_error());
         goto out;
     }
-    int box = (int)lround(side * 20.0 / 28.0); /* MNIST: a 20x20 box in a 28x28 field */
-    int fitted = img_fit_digit(fit, side, box, gray, w, h);
+    int fitted = img_fit_digit(fit, pr->rows, pr->cols, gray, w, h);
     if (fitted < 0) {
         rc = cli_error(EXIT_RUNTIME, "predict", "%s: %s", path, img_error());
         goto out;
@@ -99,7 +104,7 @@ static cli_exit predict_file(predictor *pr, const char *path, int side)
     if (pr->fitted_dir) {
         char name[BN_PATH_MAX + 16];
         fitted_path(pr->fitted_dir, path, name, sizeof name);
-        if (img_write_png(name, side, side, 1, fit)) {
+        if (img_write_png(name, pr->cols, pr->rows, 1, fit)) {
             rc = cli_error(EXIT_RUNTIME, "predict", "--fitted: %s; check the free space", img_error());
             goto out;
         }
@@ -140,7 +145,27 @@ static cli_exit read_idx_header(const predictor *pr, uint64_t *n)
     if (rows * cols != (uint64_t)pr->in)
         return cli_error(EXIT_RUNTIME, "predict", "-: images are %llux%llu (%llu pixels) but the model takes %d inputs",
                          (unsigned long long)rows, (unsigned long long)cols, (unsigned long long)(rows * cols), pr->in);
+    /* Stored as the model's training files stored them: transposed, if it was trained on transposed files. */
+    uint64_t want_rows = pr->transpose ? (uint64_t)pr->cols : (uint64_t)pr->rows;
+    if (pr->rows && rows != want_rows)
+        return cli_error(EXIT_RUNTIME, "predict", "-: images are stored %llux%llu but the model was trained on files "
+                         "that stored them %llux%llu%s", (unsigned long long)rows, (unsigned long long)cols,
+                         (unsigned long long)want_rows, (unsigned long long)(pr->in / want_rows),
+                         pr->transpose ? " (transposed)" : "");
     return EXIT_OK;
+}
+
+/* b images of px as the network takes them: transposed back where the model's files stored them so (as
+ * bn_data_load does), scaled as bn_dataset_gather scales. */
+static void gather_stdin(const predictor *pr, float *x, const uint8_t *px, size_t b)
+{
+    const size_t in = (size_t)pr->in;
+    for (size_t k = 0; k < b; k++)
+        for (size_t i = 0; i < in; i++) {
+            /* pixel (r, c) of the upright image is (c, r) of the stored rows x cols = cols x rows one */
+            size_t from = pr->transpose ? (i % (size_t)pr->cols) * (size_t)pr->rows + i / (size_t)pr->cols : i;
+            x[k * in + i] = px[k * in + from] / 255.0f;
+        }
 }
 
 /* Raw IDX images on stdin, read as a stream a batch at a time (memory for one batch, whatever stdin holds),
@@ -157,8 +182,7 @@ static cli_exit predict_stdin(predictor *pr)
     float *x = bn_net_input(pr->net);
     for (uint64_t start = 0; !rc && start < n; start += batch) {
         size_t b = n - start < batch ? (size_t)(n - start) : batch, got = read_stdin(px, b * in);
-        for (size_t i = 0; i < got / in * in; i++) /* the whole images that came */
-            x[i] = px[i] / 255.0f;
+        gather_stdin(pr, x, px, got / in); /* the whole images that came */
         rc = got >= in ? classify(pr, "-", (long)start, x, (int)(got / in)) : EXIT_OK;
         if (!rc && got < b * in && ferror(stdin))
             rc = cli_error(EXIT_RUNTIME, "predict", "-: cannot read stdin: %s", strerror(errno));
@@ -193,6 +217,9 @@ static cli_exit check_options(void *ctx)
         dashes += strcmp(o->common.operands[i], "-") == 0;
     if (dashes > 1)
         return cli_error(EXIT_USAGE, "predict", "- (stdin) may be given once");
+    if (o->fitted_dir && dashes == o->common.n_operands)
+        return cli_error(EXIT_USAGE, "predict", "--fitted writes the pictures as fitted; IDX images on stdin are used "
+                                                "as they are: leave it out");
     return EXIT_OK;
 }
 
@@ -217,6 +244,21 @@ static cli_exit check_files(const predict_options *o)
     return rc;
 }
 
+/* What the model takes and names: its inputs' shape (recorded since format 3, else square when the input
+ * count is one), the storage of its training files, its classes and their labels. */
+static void describe_model(predictor *pr, const bn_hparams *hp)
+{
+    const bn_arch *arch = bn_net_arch(pr->net);
+    pr->in = arch->sizes[0];
+    pr->classes = arch->sizes[arch->depth];
+    pr->top = pr->top < pr->classes ? pr->top : pr->classes;
+    int side = (int)lround(sqrt((double)pr->in));
+    pr->rows = hp->image_rows ? hp->image_rows : side * side == pr->in ? side : 0;
+    pr->cols = hp->image_rows ? hp->image_cols : pr->rows;
+    pr->transpose = hp->transpose;
+    pr->label_offset = hp->label_offset;
+}
+
 /* Every IMAGE in order; one that cannot be read does not stop the others. */
 static cli_exit run_predict(void *ctx)
 {
@@ -225,25 +267,22 @@ static cli_exit run_predict(void *ctx)
     cli_exit rc = check_files(o);
     if (rc)
         return rc;
-    int status = bn_checkpoint_load(&pr.net, NULL, o->model_path, 256, o->common.backend);
+    bn_train_state state;
+    int status = bn_checkpoint_load(&pr.net, &state, o->model_path, 256, o->common.backend);
     if (status)
         return runtime_error("predict", status, "give a file written by blasnet train --save");
-    const bn_arch *arch = bn_net_arch(pr.net);
-    pr.in = arch->sizes[0];
-    pr.classes = arch->sizes[arch->depth];
-    pr.top = pr.top < pr.classes ? pr.top : pr.classes;
-    int side = (int)lround(sqrt((double)pr.in));
+    describe_model(&pr, &state.hp);
     for (int i = 0; i < o->common.n_operands; i++) {
         const char *image = o->common.operands[i];
         cli_exit r;
         if (strcmp(image, "-") == 0)
             r = predict_stdin(&pr);
-        else if (side * side != pr.in)
+        else if (!pr.rows)
             r = cli_error(EXIT_RUNTIME, "predict",
-                          "%s: the model's %d inputs are not a square image; only - (IDX on stdin) can feed it", image,
-                          pr.in);
+                          "%s: the model's %d inputs are not a square image, and it records no shape; only - (IDX on "
+                          "stdin) can feed it", image, pr.in);
         else
-            r = predict_file(&pr, image, side);
+            r = predict_file(&pr, image);
         rc = rc ? rc : r; /* keep going: one unreadable image should not hide the others' answers */
         fflush(stdout);
     }

@@ -180,6 +180,24 @@ static cli_exit parse_recipe_names(train_options *o)
     return check_recipe_flags(o);
 }
 
+/* Flags that the other flags make meaningless, refused rather than ignored (the recipe's are refused by
+ * check_recipe_flags). */
+static cli_exit refuse_ignored(const train_options *o, const bn_arch *probe)
+{
+    const cli_args *a = &o->common;
+    if (args_given(a, OPT_LEAKY) && probe->act != BN_ACT_LEAKY_RELU)
+        return cli_error(EXIT_USAGE, "train", "--leaky-slope applies to --act leaky_relu only");
+    if (args_given(a, OPT_INIT_STD) && o->hp.init != BN_INIT_NORMAL)
+        return cli_error(EXIT_USAGE, "train", "--init-std applies to --init normal only");
+    if (a->plan_name && strcmp(a->backend_name, "blas") != 0)
+        return cli_error(EXIT_USAGE, "train", "--plan spreads the blas backend's products over the threads; --backend "
+                                              "%s has none to spread", a->backend_name);
+    if (args_given(a, OPT_LOG_EVERY) && o->quiet && !o->steps_path)
+        return cli_error(EXIT_USAGE, "train", "--log-every sets how often the progress line and --log-steps rows come; "
+                                              "with --quiet and no --log-steps there are none");
+    return EXIT_OK;
+}
+
 /* What can be checked before any data is read, so that a usage error is reported as one. */
 static cli_exit check_options(void *ctx)
 {
@@ -205,7 +223,7 @@ static cli_exit check_options(void *ctx)
         if (args_given(&o->common, id))
             return cli_error(EXIT_USAGE, cmd, "--%s cannot be combined with --resume: the checkpoint fixes it",
                              args_option_name(&o->common, id));
-    return EXIT_OK;
+    return refuse_ignored(o, &probe);
 }
 
 /* ---- progress and per-epoch output ---------------------------------------------------------------------- */
@@ -275,9 +293,10 @@ static cli_exit check_files(const train_options *o, const train_run *r)
     return rc;
 }
 
-static cli_exit load_data(const train_options *o, train_run *r)
+/* The data, laid out as layout says; the validation part taken from the training part's end. */
+static cli_exit load_data(const train_options *o, const bn_data_layout *layout, train_run *r)
 {
-    cli_exit rc = data_load(&o->common, &r->files, false, &r->all, &r->test);
+    cli_exit rc = data_load(&o->common, &r->files, layout, false, &r->all, &r->test);
     if (rc)
         return rc;
     if (r->all.n == 0)
@@ -293,6 +312,11 @@ static cli_exit load_data(const train_options *o, train_run *r)
     if (val_n >= r->all.n)
         return cli_error(EXIT_USAGE, "train", "--val %zu leaves no training data ('%s' holds %zu images)", val_n,
                          data_name(&o->common), r->all.n);
+    const bn_hparams *hp = o->resume_path ? &r->state.hp : &o->hp; /* a resume's recipe is its checkpoint's */
+    if (val_n == 0 && (hp->patience || hp->target_acc > 0.0f))
+        return cli_error(EXIT_USAGE, "train", "%s watches the validation set, and %s: give --val N", hp->patience
+                         ? "--patience" : "--target-acc", args_given(&o->common, OPT_VAL) ? "--val 0 leaves none"
+                         : "this training set is too small to leave one by default");
     r->train = bn_dataset_slice(&r->all, 0, r->all.n - val_n);
     r->val = bn_dataset_slice(&r->all, r->all.n - val_n, val_n);
     return EXIT_OK;
@@ -556,13 +580,39 @@ static cli_exit report_test(train_run *r)
 
 /* Everything before training: data, network, plan, logs. Under mpirun every rank runs it and the ranks then
  * compare outcomes, so one rank's failure ends them all. */
+/* What the network sees goes into the run, so that its checkpoints and model carry it (format 3): recorded
+ * now for a fresh run or a resume of a file that recorded none (formats 1 and 2), else checked against the
+ * data. */
+static cli_exit record_layout(const train_options *o, const bn_data_layout *layout, train_run *r)
+{
+    bn_hparams *hp = &r->state.hp;
+    if (hp->image_rows)
+        return data_check_shape("train", hp, o->resume_path, &r->all, data_name(&o->common));
+    hp->image_rows = r->all.rows, hp->image_cols = r->all.cols;
+    hp->transpose = layout->transpose, hp->label_offset = layout->label_offset;
+    return EXIT_OK;
+}
+
+/* A resume's checkpoint first, as it says how its data is laid out; then the data; then a fresh run's network,
+ * whose input and output sizes come from the data. */
+static cli_exit load_run(const train_options *o, train_run *r)
+{
+    bn_data_layout layout = o->common.data.layout;
+    cli_exit rc = o->resume_path ? resume(o, &r->net, &r->state) : EXIT_OK;
+    if (!rc && o->resume_path)
+        rc = data_recorded_layout(&o->common, &r->state.hp, o->resume_path, &layout);
+    if (!rc)
+        rc = load_data(o, &layout, r);
+    if (!rc && !o->resume_path)
+        rc = start_fresh(o, &r->train, &r->net, &r->state);
+    return rc ? rc : record_layout(o, &layout, r);
+}
+
 static cli_exit set_up(const train_options *o, train_run *r)
 {
     cli_exit rc = data_find(&o->common, DATA_TRAIN | DATA_TEST, &r->files);
     if (!rc && !(rc = check_files(o, r)))
-        rc = load_data(o, r);
-    if (!rc)
-        rc = o->resume_path ? resume(o, &r->net, &r->state) : start_fresh(o, &r->train, &r->net, &r->state);
+        rc = load_run(o, r);
     if (!rc && !(rc = args_apply_plan(&o->common, r->net)) && !(rc = check_labels_fit(r)))
         rc = ranks_speak(&r->launch) ? train_logs_open(&r->out.logs, o->log_path, o->steps_path) : EXIT_OK;
     rc = ranks_agree("train", &r->launch, rc);

@@ -18,7 +18,7 @@ static const char usage_text[] =
     "  --pad P        pixels of white between and around tiles (default: 2)\n"
     "  --scale S      each weight drawn as an SxS block (default: 2)\n"
     "  --units N      draw the first N hidden units only (default: all)\n"
-    "  --shape RxC    input image shape (default: square, sqrt of the input size)\n"
+    "  --shape RxC    input image shape (default: the shape the model records, else a square)\n"
     "Tile j shows column j of the first layer's (in, out) weight matrix; mid grey is 0, white and black the\n"
     "unit's largest positive and negative weights (each tile scaled by its own max |w|).\n"
     "picture: width = cols*(C*S) + (cols+1)*P, height = rows*(R*S) + (rows+1)*P, rows = ceil(units/cols).\n";
@@ -42,15 +42,23 @@ static cli_exit check_options(void *ctx)
     return EXIT_OK;
 }
 
-/* The tiles' shape must hold the model's inputs: --shape, or a square. */
-static cli_exit check_tile_shape(weights_options *o, int in)
+/* The tiles' shape: the one the model records (since format 3), else --shape, else a square; --shape may
+ * repeat a recorded shape but not contradict it. */
+static cli_exit check_tile_shape(weights_options *o, int in, const bn_hparams *hp)
 {
     bool given = args_given(&o->common, OPT_SHAPE);
+    if (given && hp->image_rows && (o->shape[0] != hp->image_rows || o->shape[1] != hp->image_cols))
+        return cli_error(EXIT_USAGE, "weights", "--shape %dx%d: '%s' was trained on %dx%d images; leave it out",
+                         o->shape[0], o->shape[1], o->model_path, hp->image_rows, hp->image_cols);
     if (given && o->shape[0] * o->shape[1] != in)
         return cli_error(EXIT_USAGE, "weights", "--shape %dx%d has %d pixels but the model has %d inputs", o->shape[0],
                          o->shape[1], o->shape[0] * o->shape[1], in);
     if (given)
         return EXIT_OK;
+    if (hp->image_rows) {
+        o->shape[0] = hp->image_rows, o->shape[1] = hp->image_cols;
+        return EXIT_OK;
+    }
     o->shape[0] = o->shape[1] = (int)lround(sqrt((double)in));
     if (o->shape[0] * o->shape[1] != in)
         return cli_error(EXIT_USAGE, "weights", "the model's %d inputs are not a square image; give --shape RxC", in);
@@ -84,7 +92,8 @@ static cli_exit run_weights(void *ctx)
     uint8_t *pic = NULL;
     img_grid g;
     cli_exit rc = files_check_pair("weights", "--model", o->model_path, "-o", o->out_path);
-    int status = rc ? BN_OK : bn_checkpoint_load(&net, NULL, o->model_path, 1, o->common.backend);
+    bn_train_state state;
+    int status = rc ? BN_OK : bn_checkpoint_load(&net, &state, o->model_path, 1, o->common.backend);
     if (rc)
         goto out;
     if (status) {
@@ -92,7 +101,7 @@ static cli_exit run_weights(void *ctx)
         goto out;
     }
     const int n_in = bn_net_arch(net)->sizes[0], n_out = bn_net_arch(net)->sizes[1];
-    if ((rc = check_tile_shape(o, n_in)))
+    if ((rc = check_tile_shape(o, n_in, &state.hp)))
         goto out;
     o->units = o->units && o->units < n_out ? o->units : n_out;
     o->cols = o->cols ? o->cols : (int)ceil(sqrt((double)o->units));

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static bool present(const bn_data_source *s)
 {
@@ -64,6 +65,31 @@ static void print_found(const bn_data_files *files)
     printf("\n");
 }
 
+/* The data flags that would be ignored, refused before anything is read: --data beside the file flags,
+ * --set beside them or with a file, file flags for a part the command does not read, and --image-size with no
+ * CSV file to apply to (an IDX header gives the shape). */
+static cli_exit refuse_ignored(const cli_args *a, unsigned need, const bn_data_files *files)
+{
+    const char *cmd = a->command->name;
+    const cli_data_flags *d = &a->data;
+    struct stat st;
+    if (explicit_files(d) && args_given(a, OPT_DATA))
+        return cli_error(EXIT_USAGE, cmd, "give --data or the file flags (--train-csv, --test-images, ...), not both");
+    if (args_given(a, OPT_SET) && (explicit_files(d) || (stat(a->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))))
+        return cli_error(EXIT_USAGE, cmd, "--set picks one of the sets in a --data folder; with %s there is none to "
+                                          "pick", explicit_files(d) ? "file flags" : "a file as --data");
+    static const int train_flags[] = {OPT_TRAIN_IMAGES, OPT_TRAIN_LABELS, OPT_TRAIN_CSV};
+    for (size_t i = 0; need == DATA_TEST && i < ARRAY_LEN(train_flags); i++)
+        if (args_given(a, train_flags[i]))
+            return cli_error(EXIT_USAGE, cmd, "%s reads the test part only: leave out --%s",
+                             cmd, train_flags[i] == OPT_TRAIN_CSV ? "train-csv" : train_flags[i] == OPT_TRAIN_IMAGES
+                                                                                   ? "train-images" : "train-labels");
+    if (args_given(a, OPT_IMAGE_SIZE) && !files->train.csv[0] && !files->test.csv[0])
+        return cli_error(EXIT_USAGE, cmd, "--image-size applies to CSV files; '%s' is IDX, whose header gives the "
+                                          "shape: leave it out", data_name(a));
+    return EXIT_OK;
+}
+
 cli_exit data_find(const cli_args *a, unsigned need, bn_data_files *files)
 {
     const char *cmd = a->command->name;
@@ -86,7 +112,7 @@ cli_exit data_find(const cli_args *a, unsigned need, bn_data_files *files)
         memset(&files->train, 0, sizeof files->train); /* not needed: not read */
     if (need && !(need & DATA_TEST))
         memset(&files->test, 0, sizeof files->test);
-    return EXIT_OK;
+    return refuse_ignored(a, need, files);
 }
 
 void data_declare(cli_files *declared, const bn_data_files *files)
@@ -111,11 +137,15 @@ cli_exit data_empty(const char *cmd, const bn_data_source *part, const char *nee
                      needed_for);
 }
 
-cli_exit data_load(const cli_args *a, const bn_data_files *files, bool quiet, bn_dataset *train, bn_dataset *test)
+cli_exit data_load(const cli_args *a, const bn_data_files *files, const bn_data_layout *layout, bool quiet,
+                   bn_dataset *train, bn_dataset *test)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    int status = bn_data_load(files, &a->data.layout, train, test);
+    int status = bn_data_load(files, layout, train, test);
+    if (status == BN_E_INVALID) /* the data and a layout flag disagree: the flag is what to change */
+        return cli_error(EXIT_USAGE, a->command->name, "%s; change %s", bn_errmsg(),
+                         strstr(bn_errmsg(), "label offset") ? "--label-offset" : "--image-size");
     if (status)
         return runtime_error(a->command->name, status, status == BN_E_IO ? data_hint() : NULL);
     if (!quiet)
@@ -158,4 +188,37 @@ void data_warn_label_sets(const char *cmd, const bn_data_files *files, const bn_
                     "in '%s' (%s); check that both parts come from one set (--set) with one --label-offset\n",
             cmd, a, data_labels_path(&files->train), a ? train_only : "none", b, data_labels_path(&files->test),
             b ? test_only : "none");
+}
+
+/* ---- what a model records of its data ------------------------------------------------------------------- */
+cli_exit data_recorded_layout(const cli_args *a, const bn_hparams *hp, const char *model, bn_data_layout *layout)
+{
+    const char *cmd = a->command->name;
+    *layout = a->data.layout;
+    if (hp->image_rows == 0) /* formats 1 and 2: nothing recorded, the flags are taken as given */
+        return EXIT_OK;
+    if (args_given(a, OPT_TRANSPOSE) && !hp->transpose)
+        return cli_error(EXIT_USAGE, cmd, "--transpose: '%s' was trained on files that stored their images upright; "
+                                          "leave it out, or make upright files of these first (blasnet data convert "
+                                          "--transpose)", model);
+    if (args_given(a, OPT_LABEL_OFFSET) && layout->label_offset != hp->label_offset)
+        return cli_error(EXIT_USAGE, cmd, "--label-offset %d: '%s' was trained with --label-offset %d, which is "
+                                          "applied; leave it out", layout->label_offset, model, hp->label_offset);
+    /* --image-size is the shape as stored, before any transposition; the model records it as seen after. */
+    int rows = hp->transpose ? hp->image_cols : hp->image_rows, cols = hp->transpose ? hp->image_rows : hp->image_cols;
+    if (args_given(a, OPT_IMAGE_SIZE) && (layout->rows != rows || layout->cols != cols))
+        return cli_error(EXIT_USAGE, cmd, "--image-size %dx%d: '%s' was trained on CSV images stored as %dx%d; leave "
+                                          "it out", layout->rows, layout->cols, model, rows, cols);
+    layout->transpose = hp->transpose, layout->label_offset = hp->label_offset;
+    layout->rows = rows, layout->cols = cols;
+    return EXIT_OK;
+}
+
+cli_exit data_check_shape(const char *cmd, const bn_hparams *hp, const char *model, const bn_dataset *ds,
+                          const char *data)
+{
+    if (hp->image_rows == 0 || !ds->storage || (ds->rows == hp->image_rows && ds->cols == hp->image_cols))
+        return EXIT_OK;
+    return cli_error(EXIT_RUNTIME, cmd, "'%s' holds %dx%d images but '%s' was trained on %dx%d: give data of that "
+                                        "shape", data, ds->rows, ds->cols, model, hp->image_rows, hp->image_cols);
 }

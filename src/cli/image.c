@@ -124,9 +124,10 @@ static ink_box find_ink(float *v, const uint8_t *gray, int w, int h)
     return b;
 }
 
-/* fit (nh, nw) into out (side, side) with its centre of mass at pixel index side/2 (14 of 28): where MNIST's
- * digits have it (measured: the mean over the first 2000 test images is (14.00, 13.99) in pixel indices). */
-static void place_by_mass(uint8_t *out, int side, const float *fit, int nw, int nh)
+/* fit (nh, nw) into out (rows, cols) with its centre of mass at pixel (rows/2, cols/2), (14, 14) of 28x28:
+ * where MNIST's digits have it (measured: the mean over the first 2000 test images is (14.00, 13.99) in pixel
+ * indices). */
+static void place_by_mass(uint8_t *out, int rows, int cols, const float *fit, int nw, int nh)
 {
     double mass = 0.0, mx = 0.0, my = 0.0;
     for (int y = 0; y < nh; y++)
@@ -134,21 +135,21 @@ static void place_by_mass(uint8_t *out, int side, const float *fit, int nw, int 
             double m = fit[(size_t)y * nw + x];
             mass += m, mx += m * x, my += m * y;
         }
-    int ox = mass > 0 ? (int)lround(side / 2.0 - mx / mass) : (side - nw) / 2;
-    int oy = mass > 0 ? (int)lround(side / 2.0 - my / mass) : (side - nh) / 2;
+    int ox = mass > 0 ? (int)lround(cols / 2.0 - mx / mass) : (cols - nw) / 2;
+    int oy = mass > 0 ? (int)lround(rows / 2.0 - my / mass) : (rows - nh) / 2;
     /* Keep the whole character on the canvas: a lopsided glyph would otherwise lose its far edge. */
-    ox = ox < 0 ? 0 : ox > side - nw ? side - nw : ox;
-    oy = oy < 0 ? 0 : oy > side - nh ? side - nh : oy;
+    ox = ox < 0 ? 0 : ox > cols - nw ? cols - nw : ox;
+    oy = oy < 0 ? 0 : oy > rows - nh ? rows - nh : oy;
     for (int y = 0; y < nh; y++)
         for (int x = 0; x < nw; x++) {
             float p = fit[(size_t)y * nw + x];
-            out[(size_t)(oy + y) * side + ox + x] = (uint8_t)lroundf(255.0f * (p < 0 ? 0 : p > 1 ? 1 : p));
+            out[(size_t)(oy + y) * cols + ox + x] = (uint8_t)lroundf(255.0f * (p < 0 ? 0 : p > 1 ? 1 : p));
         }
 }
 
-int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, int h)
+int img_fit_digit(uint8_t *out, int rows, int cols, const uint8_t *gray, int w, int h)
 {
-    memset(out, 0, (size_t)side * side);
+    memset(out, 0, (size_t)rows * cols);
     float *v = malloc((size_t)w * h * sizeof *v), *crop = NULL, *fit = NULL;
     int rc = 0;
     if (!v) {
@@ -160,8 +161,9 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
         rc = 1;
         goto out;
     }
+    int box = (int)lround((rows < cols ? rows : cols) * 20.0 / 28.0); /* MNIST: a 20x20 box in a 28x28 field */
     int bw = b.x1 - b.x0 + 1, bh = b.y1 - b.y0 + 1;
-    double scale = (double)box / (bw > bh ? bw : bh);
+    double scale = (double)(box > 0 ? box : 1) / (bw > bh ? bw : bh);
     int nw = (int)lround(bw * scale), nh = (int)lround(bh * scale);
     nw = nw < 1 ? 1 : nw, nh = nh < 1 ? 1 : nh;
     crop = malloc((size_t)bw * bh * sizeof *crop), fit = malloc((size_t)nw * nh * sizeof *fit);
@@ -172,7 +174,7 @@ int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, i
     for (int y = 0; y < bh; y++)
         memcpy(crop + (size_t)y * bw, v + (size_t)(b.y0 + y) * w + b.x0, (size_t)bw * sizeof *crop);
     img_resample(fit, nw, nh, crop, bw, bh);
-    place_by_mass(out, side, fit, nw, nh);
+    place_by_mass(out, rows, cols, fit, nw, nh);
 out:
     free(v), free(crop), free(fit);
     return rc;

@@ -39,11 +39,12 @@ int img_write_png(const char *path, int w, int h, int channels, const uint8_t *p
  * which is a box filter when shrinking and a smooth stretch when enlarging. src (sh, sw) -> dst (dh, dw). */
 void img_resample(float *dst, int dw, int dh, const float *src, int sw, int sh);
 
-/* Fits a grayscale picture of one character to a side x side input the way MNIST was made: invert when the
+/* Fits a grayscale picture of one character to a rows x cols input the way MNIST was made: invert when the
  * border is light (MNIST is light ink on black), crop to the bounding box of the ink, scale with the aspect
- * kept so the longer side is box pixels (20 of 28 for MNIST), and place it so its centre of mass is the
- * canvas centre. out (side, side) in 0..255. Returns 1 when the picture has no ink (out is then black). */
-int img_fit_digit(uint8_t *out, int side, int box, const uint8_t *gray, int w, int h);
+ * kept so the longer side is 20/28 of the shorter of rows and cols (20 of 28 for MNIST), and place it so its
+ * centre of mass is the canvas centre. out (rows, cols) in 0..255. Returns 1 when the picture has no ink (out
+ * is then black), -1 when out of memory. */
+int img_fit_digit(uint8_t *out, int rows, int cols, const uint8_t *gray, int w, int h);
 
 /* A grid of count tiles, cols per row, each tile_w x tile_h pixels, pad pixels around and between tiles:
  *   width  = cols * tile_w + (cols + 1) * pad
