@@ -276,6 +276,10 @@ BN_API int bn_idx_write(const bn_dataset *ds, const char *images_path, const cha
  * Images are rows x cols when both are given, else square. Memory stays near the size of the uint8 data.
  * A bad row fails with the file, line, column and value. */
 BN_API int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols);
+/* The same for a CSV without labels (every field a pixel, as Kaggle's test.csv): labels are all 0. */
+BN_API int bn_csv_load_images(bn_dataset *ds, const char *path, int rows, int cols);
+/* The number of fields on the first line (the header's, if there is one), read no further. */
+BN_API int bn_csv_columns(const char *path, int *columns);
 /* Writes ds as CSV with a header line (label,pixel0,...), replaced atomically; a shape the readers would
  * refuse is refused, as by bn_idx_write. */
 BN_API int bn_csv_write(const bn_dataset *ds, const char *path);
@@ -333,7 +337,8 @@ typedef struct bn_progress {
     size_t step, steps;   /* within the epoch, 1-based */
     uint64_t global_step; /* steps since the run began, 1-based */
     double elapsed_s;     /* since the epoch started */
-    double samples_per_s; /* this epoch so far */
+    double samples_per_s; /* this epoch so far: the samples trained since the clock started (a resumed epoch's
+                             samples before its stop were timed by the process that stopped) */
     double running_loss;  /* mean over this epoch's batches so far, L2 term included */
     double step_loss;     /* this step's batch loss, L2 term included */
     double grad_norm_w1;  /* L2 norm of the first layer's weight gradient at this step; NaN unless
@@ -347,8 +352,8 @@ typedef struct bn_epoch_stats {
     double train_loss, train_acc; /* running means over the epoch's batches (loss with L2 term) */
     double val_loss, val_acc;     /* NaN when there is no validation set */
     double lr;                    /* the rate of the epoch's last step */
-    double seconds;               /* training-loop time of the epoch, evaluation excluded */
-    double samples_per_s;
+    double seconds;               /* training-loop time of the epoch in this call, evaluation excluded */
+    double samples_per_s;         /* the samples trained in those seconds, over them */
     double grad_norm_w1;          /* L2 norm of the first layer's weight gradient at the epoch's last step */
     bool best;                    /* early stopping: this epoch's weights are the best so far */
 } bn_epoch_stats;

@@ -22,6 +22,8 @@ typedef struct {
     bool eof;
     size_t line;                 /* the number of the line being parsed, from 1 */
     int columns;                 /* fields per row, from the first line; 0 before it */
+    int label_cols;              /* 1: the first field is the label; 0: every field is a pixel (unlabelled) */
+    bool columns_only;           /* stop after the first line: only its column count is wanted */
     int rows, cols;              /* the images' shape, asked or square */
     uint8_t *pixels, *labels;    /* (n, dim) and (n), room for row_cap rows */
     size_t n, row_cap;
@@ -71,6 +73,8 @@ static int parse_field_slow(const csv_reader *r, const char **pp, const char *en
 static int parse_row(const csv_reader *r, const char *p, const char *end, uint8_t *label, uint8_t *px)
 {
     const int last = r->columns - 1;
+    *label = 0; /* an unlabelled row's */
+    px -= r->label_cols; /* field col is pixel col - label_cols */
     for (int col = 0; col <= last; col++) {
         const char *field = p;
         unsigned v = 0, d;
@@ -87,10 +91,10 @@ static int parse_row(const csv_reader *r, const char *p, const char *end, uint8_
                            r->line, col + 2, r->columns);
         if (col == last && p != end)
             return bad_field(r, p + 1, end, col + 2, "is one column too many (rows have as many as the first)");
-        if (col == 0)
+        if (col < r->label_cols)
             *label = (uint8_t)v;
         else
-            px[col - 1] = (uint8_t)v;
+            px[col] = (uint8_t)v;
         p++; /* the comma */
     }
     return BN_OK;
@@ -115,13 +119,15 @@ static int first_line(csv_reader *r, const char *p, const char *end, bool *heade
     uint64_t columns = 1;
     for (const char *c = p; (c = memchr(c, ',', (size_t)(end - c))); c++)
         columns++;
-    if (columns < 2)
+    if (columns < 1u + (unsigned)r->label_cols)
         return bn_fail(BN_E_FORMAT, "'%s' line 1 has one column: rows need the label, then the pixels", r->path);
-    if (columns - 1 > BN_MAX_WIDTH)
+    if (columns - (unsigned)r->label_cols > BN_MAX_WIDTH)
         return bn_fail(BN_E_FORMAT, "'%s' line 1 has %llu pixels per row, more than blasnet takes (%d)", r->path,
-                       (unsigned long long)(columns - 1), BN_MAX_WIDTH);
+                       (unsigned long long)(columns - (unsigned)r->label_cols), BN_MAX_WIDTH);
     r->columns = (int)columns;
-    int dim = r->columns - 1;
+    if (r->columns_only)
+        return BN_OK;
+    int dim = r->columns - r->label_cols;
     if (r->rows && r->rows * r->cols != dim) /* the shape asked for is wrong, not the file: BN_E_INVALID */
         return bn_fail(BN_E_INVALID, "'%s' line 1 has %d pixels per row, but images of %dx%d have %d", r->path, dim,
                        r->rows, r->cols, r->rows * r->cols);
@@ -142,7 +148,7 @@ static int make_room(csv_reader *r)
 {
     if (r->n < r->row_cap)
         return BN_OK;
-    size_t dim = (size_t)r->columns - 1, cap = r->row_cap ? 2 * r->row_cap : 1024;
+    size_t dim = (size_t)(r->columns - r->label_cols), cap = r->row_cap ? 2 * r->row_cap : 1024;
     if (cap > SIZE_MAX / (dim + 1))
         return bn_fail(BN_E_NOMEM, "'%s' has too many rows to hold", r->path);
     uint8_t *px = realloc(r->pixels, cap * dim + cap + 1); /* room for the labels behind them at the end */
@@ -165,11 +171,11 @@ static int take_line(csv_reader *r, const char *p, const char *end)
         return bn_fail(BN_E_FORMAT, "'%s' line %zu, column 1: the row is empty", r->path, r->line);
     bool header = false;
     int status = BN_OK;
-    if (!r->columns && ((status = first_line(r, p, end, &header)) || header))
+    if (!r->columns && ((status = first_line(r, p, end, &header)) || header || r->columns_only))
         return status;
     if ((status = make_room(r)))
         return status;
-    size_t dim = (size_t)r->columns - 1;
+    size_t dim = (size_t)(r->columns - r->label_cols);
     status = parse_row(r, p, end, &r->labels[r->n], r->pixels + r->n * dim);
     r->n += !status;
     return status;
@@ -229,7 +235,7 @@ static int read_rows(csv_reader *r)
     int status = fill(r);
     if (!status && r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
         r->pos = 3;
-    while (!status) {
+    while (!status && !(r->columns_only && r->columns)) {
         char *p = r->buf + r->pos, *nl = memchr(p, '\n', r->len - r->pos);
         if (!nl && !r->eof) {
             status = fill(r);
@@ -250,7 +256,7 @@ static int read_rows(csv_reader *r)
 /* The rows into one block, pixels then labels, as every data set is held. */
 static void finish(csv_reader *r, bn_dataset *ds)
 {
-    size_t dim = (size_t)r->columns - 1;
+    size_t dim = (size_t)(r->columns - r->label_cols);
     uint8_t *block = r->pixels;
     memcpy(block + r->n * dim, r->labels, r->n);
     uint8_t *exact = realloc(block, r->n * dim + r->n + 1);
@@ -260,26 +266,48 @@ static void finish(csv_reader *r, bn_dataset *ds)
     r->pixels = NULL;
 }
 
-int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols)
+/* The reading behind bn_csv_load, bn_csv_load_images and bn_csv_columns: label_cols 1 or 0, and with
+ * columns_only the first line alone. */
+static int read_csv(bn_dataset *ds, const char *path, int rows, int cols, int label_cols, int *columns_only)
 {
     memset(ds, 0, sizeof *ds);
     if (rows < 0 || cols < 0 || (rows > 0) != (cols > 0) || (uint64_t)rows * (uint64_t)cols > BN_MAX_WIDTH)
         return bn_fail(BN_E_INVALID, "'%s': images of %dx%d pixels", path, rows, cols);
-    csv_reader r = {.s.fd = -1, .path = path, .cap = CHUNK, .line = 1, .rows = rows, .cols = cols};
+    csv_reader r = {.s.fd = -1, .path = path, .cap = CHUNK, .line = 1, .rows = rows, .cols = cols,
+                    .label_cols = label_cols, .columns_only = columns_only != NULL};
     int status = bn_stream_open(&r.s, path);
     if (!status && !(r.buf = malloc(CHUNK + 1)))
         status = bn_fail(BN_E_NOMEM, "cannot allocate %zu bytes to read '%s'", CHUNK, path);
     if (!status)
         status = read_rows(&r);
-    if (!status && !r.pixels)
+    if (!status && columns_only)
+        *columns_only = r.columns;
+    if (!status && !columns_only && !r.pixels)
         status = make_room(&r); /* a header and no rows: an empty data set still owns a block */
-    if (!status)
+    if (!status && !columns_only)
         finish(&r, ds);
     bn_stream_close(&r.s);
     free(r.buf);
     free(r.pixels);
     free(r.labels);
     return status;
+}
+
+int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols)
+{
+    return read_csv(ds, path, rows, cols, 1, NULL);
+}
+
+int bn_csv_load_images(bn_dataset *ds, const char *path, int rows, int cols)
+{
+    return read_csv(ds, path, rows, cols, 0, NULL);
+}
+
+int bn_csv_columns(const char *path, int *columns)
+{
+    bn_dataset unused;
+    *columns = 0;
+    return read_csv(&unused, path, 0, 0, 0, columns);
 }
 
 /* ---- writing ------------------------------------------------------------------------------------------- */

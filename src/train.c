@@ -245,6 +245,7 @@ typedef struct {
     bn_optim opt;            /* the hyperparameters with this epoch's rate */
     double t0;               /* when the clock last started */
     double seconds_before;   /* this epoch's time before a mid-epoch checkpoint stopped the clock */
+    uint64_t seen_before;    /* samples the epoch had seen before this call's clock started (a resume's) */
     bool stopping;           /* several ranks: the stop flag of any rank, as the last step's sums carried it */
 } run;
 
@@ -296,7 +297,7 @@ static void report_progress(const run *r, double step_loss)
                      .steps = (size_t)r->steps,
                      .global_step = (uint64_t)st->epoch * r->steps + st->step,
                      .elapsed_s = elapsed,
-                     .samples_per_s = elapsed > 0 ? (double)st->seen / elapsed : 0.0,
+                     .samples_per_s = elapsed > 0 ? (double)(st->seen - r->seen_before) / elapsed : 0.0,
                      .running_loss = st->loss_sum / (double)st->seen,
                      .step_loss = step_loss,
                      .grad_norm_w1 = grad_norm_w1,
@@ -394,7 +395,7 @@ static bn_epoch_stats epoch_stats(const run *r, double seconds)
         .val_acc = NAN,
         .lr = r->opt.lr,
         .seconds = seconds,
-        .samples_per_s = seconds > 0 ? (double)st->seen / seconds : 0.0,
+        .samples_per_s = seconds > 0 ? (double)(st->seen - r->seen_before) / seconds : 0.0,
         .grad_norm_w1 = bn_net_first_grad_norm(r->net),
     };
 }
@@ -476,6 +477,7 @@ static int run_epoch(run *r)
         r->order[i] = (uint32_t)i;
     bn_rng_shuffle(&rng, r->order, n);
     r->seconds_before = 0.0;
+    r->seen_before = st->seen; /* 0, or the samples a resumed epoch saw before its stop: not timed here */
     r->t0 = now_seconds();
     int status = BN_OK;
     while (!status && st->step < r->steps)

@@ -316,7 +316,14 @@ static void broken_files(void)
         CHECK(dw_write_text(f, rows[i][1]) == 0);
         DATA_ERROR(rows[i][0], "line 2", "train", "--train-csv", f, "--test-csv", good_csv, "--epochs", "1");
     }
-    DATA_ERROR("a CSV without its test part", "--test-csv", "train", "--data", f, "--epochs", "1");
+    /* A CSV without a test twin trains with no test set: the validation split is the estimate. */
+    file_in(f, sizeof f, d, "alone_train.csv");
+    CHECK(dw_write_text(f, "label,a,b,c,d\n0,1,2,3,4\n1,4,5,6,7\n0,1,2,3,5\n1,4,5,6,6\n0,0,2,3,4\n1,4,5,6,8\n"
+                           "0,1,1,3,4\n") == 0);
+    cli_result r = RUN("train", "--data", f, "--epochs", "1", "--hidden", "2", "--batch", "2");
+    CHECKF(r.code == 0 && strstr(r.out, "test: none") && strstr(r.out, " 0 test;") && !strstr(r.out, "test: loss"),
+           "a CSV without its test part: exit %d: %s %s", r.code, r.out, r.err);
+    result_free(&r);
     file_in(f, sizeof f, d, "no-such.csv");
     DATA_ERROR("a missing CSV", "no-such.csv", "train", "--train-csv", f, "--test-csv", good_csv, "--epochs", "1");
     DATA_ERROR("a folder as a CSV", "directory", "train", "--train-csv", d, "--test-csv", good_csv, "--epochs", "1");

@@ -96,8 +96,9 @@ static void last_line(const char *text, char *buf, size_t size)
     snprintf(buf, size, "%.*s", (int)(end - start), start);
 }
 
-/* Checks a CSV's header line exactly and that every row has `cols` fields that parse fully as numbers;
- * returns the row count, or -1 when the file cannot be read. first_col receives column 0 of each row. */
+/* Checks a log's first line (the run's recipe as a # comment, as plot reads it), its header line exactly, and
+ * that every row has `cols` fields that parse fully as numbers; returns the row count, or -1 when the file
+ * cannot be read. first_col receives column 0 of each row. */
 static int check_csv(const char *path, const char *header, int cols, double *first_col, int max_rows,
                      double *col3)
 {
@@ -108,6 +109,11 @@ static int check_csv(const char *path, const char *header, int cols, double *fir
     int rows = 0, line_no = 0;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line_no++ == 0) {
+            CHECKF(strncmp(line, "# blasnet ", 10) == 0 && strstr(line, " init, batch "),
+                   "%s starts with '%s', want the run's recipe line", path, line);
+            continue;
+        }
+        if (line_no == 2) {
             CHECKF(strcmp(line, header) == 0, "%s header is '%s', want '%s'", path, line, header);
             continue;
         }

@@ -60,6 +60,12 @@ cli_exit runtime_error(const char *cmd, int status, const char *hint)
     return EXIT_RUNTIME;
 }
 
+const char *cli_count(char *buf, size_t size, long long n, const char *word)
+{
+    snprintf(buf, size, "%lld %s%s", n, word, n == 1 ? "" : "s");
+    return buf;
+}
+
 const char *data_hint(void)
 {
     return "fetch MNIST with ./data/fetch-mnist.sh, or point --data at a folder of IDX files (plain or .gz) or at a "

@@ -158,6 +158,8 @@ cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...) CLI_PRI
 cli_exit runtime_error(const char *cmd, int status, const char *hint);
 
 const char *data_hint(void);
+/* "1 epoch", "3 epochs": n and word, which gets an s unless n is 1, into buf; returns buf. */
+const char *cli_count(char *buf, size_t size, long long n, const char *word);
 /* Under mpirun: the messages of ranks other than 0 say "(rank R of K)" after the command. */
 void cli_set_rank(int rank, int size);
 
@@ -197,7 +199,8 @@ cli_exit files_check_folder(const char *cmd, const char *what, const char *folde
 void files_free(cli_files *files);
 
 /* ---- data (data_args.c) --------------------------------------------------------------------------------- */
-enum { DATA_TRAIN = 1u << 0, DATA_TEST = 1u << 1 }; /* the parts a command needs */
+/* The parts a command needs; DATA_TEST_IF_ANY keeps a test part where there is one without needing it. */
+enum { DATA_TRAIN = 1u << 0, DATA_TEST = 1u << 1, DATA_TEST_IF_ANY = 1u << 2 };
 /* Finds the files the data flags name (explicit files, else --data), reading names only, and checks that the
  * parts `need` asks for are there; the others are dropped (with need 0: whatever is there is kept). */
 cli_exit data_find(const cli_args *args, unsigned need, bn_data_files *files);
@@ -213,6 +216,12 @@ cli_exit data_load(const cli_args *args, const bn_data_files *files, const bn_da
  * CSV shape as it was trained, a data flag that contradicts them refused (exit 2), one that agrees allowed.
  * A model that records none (formats 1 and 2) takes the flags as given. */
 cli_exit data_recorded_layout(const cli_args *args, const bn_hparams *hp, const char *model, bn_data_layout *layout);
+/* Kaggle's layout: a train.csv with labels and a test.csv without (one column fewer). Such a test part is
+ * dropped from files, with a note that says so and how to label it: the run has no test set. */
+cli_exit data_drop_unlabelled_test(const char *cmd, bn_data_files *files);
+/* A test CSV with no label column (as many fields as the model has inputs) cannot be evaluated: one line
+ * that says how to label it instead (exit 1). */
+cli_exit data_refuse_unlabelled(const char *cmd, const bn_data_source *test, int inputs, const char *model);
 /* Images of another shape than the model recorded are refused, naming both (exit 1). */
 cli_exit data_check_shape(const char *cmd, const bn_hparams *hp, const char *model, const bn_dataset *ds,
                           const char *data);

@@ -27,15 +27,22 @@ static const char usage_text[] =
     "                   grad_norm_w1)\n"
     "  -o, --output PNG the picture to write\n"
     "  --smooth N       the smoothed step loss is a centred moving average over N logged steps (default: 25)\n"
-    "  --size WxH       picture size in pixels (default: 900x1000)\n"
-    "Three panels over epochs: loss (steps raw and smoothed, epoch train mean, validation), accuracy (train,\n"
-    "validation) and the L2 norm of the first layer's weight gradient. Needs gnuplot (apt-get install\n"
+    "  --size WxH       picture size in pixels (default: 900x1200)\n"
+    "Four panels over epochs: loss (steps raw and smoothed, epoch train mean, validation), accuracy (train,\n"
+    "validation), the L2 norm of the first layer's weight gradient, and the learning rate; titled with the\n"
+    "run's recipe, the # line that train writes first in its logs. Needs gnuplot (apt-get install\n"
     "gnuplot-nox).\n";
+
+/* Logs are small (a 100-epoch MNIST run's step log with --log-every 1 is about 60 MB): these caps only stop a
+ * file that is not one, such as /dev/zero, from taking the machine's memory or time. */
+#define LOG_FILE_CAP ((uint64_t)256 << 20)
+#define LOG_LINE_MAX 4096
 
 /* ---- CSV with named columns ---------------------------------------------------------------------------- */
 typedef struct {
     double *v; /* (rows, ncols), in the order the caller asked for */
     size_t rows;
+    char title[LOG_LINE_MAX]; /* the run's recipe, from the log's first line ("# ..."); "" if none */
 } table;
 
 /* What read_csv needs while it reads one file. */
@@ -92,10 +99,7 @@ static cli_exit read_row(const csv_reader *c, char *line, size_t lineno, double 
     return EXIT_OK;
 }
 
-/* Logs are small (a 100-epoch MNIST run's step log with --log-every 1 is about 60 MB): these caps only stop a
- * file that is not one, such as /dev/zero, from taking the machine's memory or time. */
-#define LOG_FILE_CAP ((uint64_t)256 << 20)
-#define LOG_LINE_MAX 4096
+
 
 /* The next line of the text (*at .. end) into line, its line end dropped; false at the end of the text.
  * *rc is set for a line too long to be a log's, or one with a NUL byte. */
@@ -117,11 +121,11 @@ static bool next_line(const csv_reader *c, const char **at, const char *end, siz
     return true;
 }
 
-/* Every data line of the text into t, growing t->v as needed. */
-static cli_exit read_rows(const csv_reader *c, const char *at, const char *end, table *t)
+/* Every data line of the text into t (lineno: the header's line), growing t->v as needed. */
+static cli_exit read_rows(const csv_reader *c, const char *at, const char *end, size_t lineno, table *t)
 {
     char line[LOG_LINE_MAX];
-    size_t cap = 0, lineno = 1;
+    size_t cap = 0;
     cli_exit rc = EXIT_OK;
     while (!rc && next_line(c, &at, end, ++lineno, line, &rc)) {
         if (!line[0])
@@ -155,8 +159,14 @@ static cli_exit read_csv(const char *path, const char *const *want, int ncols, c
         return runtime_error("plot", BN_E_IO, "give a file written by blasnet train --log or --log-steps");
     const char *at = (const char *)in.buf, *end = at + in.len;
     cli_exit rc = EXIT_OK;
+    size_t lineno = 1;
     if (!next_line(&c, &at, end, 1, line, &rc) && !rc)
         rc = cli_error(EXIT_RUNTIME, "plot", "'%s' is empty: expected a CSV header line", path);
+    if (!rc && line[0] == '#') { /* the run's recipe, which train writes first: the title */
+        snprintf(t->title, sizeof t->title, "%s", line + 1 + (line[1] == ' '));
+        if (!next_line(&c, &at, end, ++lineno, line, &rc) && !rc)
+            rc = cli_error(EXIT_RUNTIME, "plot", "'%s' has no CSV header line", path);
+    }
     if (!rc)
         rc = read_header(&c, line);
     size_t header = (size_t)(at - (const char *)in.buf);
@@ -166,7 +176,7 @@ static cli_exit read_csv(const char *path, const char *const *want, int ncols, c
         rc = cli_error(EXIT_RUNTIME, "plot", "'%s' is longer than blasnet reads for a training log (%s)", path,
                        bn_format_bytes(LOG_FILE_CAP, words, sizeof words));
     if (!rc)
-        rc = read_rows(&c, (const char *)in.buf + header, (const char *)in.buf + in.len, t);
+        rc = read_rows(&c, (const char *)in.buf + header, (const char *)in.buf + in.len, lineno, t);
     bn_in_close(&in);
     if (rc) {
         free(t->v);
@@ -201,6 +211,24 @@ static void put_quoted(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+/* A title in a gnuplot double-quoted string, broken into lines of at most 100 characters at ", " (a recipe
+ * line is longer than the picture is wide); " and \\ escaped. */
+static void put_title(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (size_t col = 0; *s; s++, col++) {
+        if (s[0] == ',' && s[1] == ' ' && col > 60 && strcspn(s + 2, ",") + col > 100) {
+            fputs(",\\n", f);
+            s++, col = 0;
+            continue;
+        }
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static void put_number(FILE *f, double v)
 {
     if (isfinite(v))
@@ -209,8 +237,8 @@ static void put_number(FILE *f, double v)
         fputs(" ?", f); /* gnuplot's missing value: no validation set gives NaN */
 }
 
-enum { E_EPOCH, E_TRAIN_LOSS, E_TRAIN_ACC, E_VAL_LOSS, E_VAL_ACC, E_GRAD, E_COLS };
-enum { S_EPOCH, S_STEP, S_GLOBAL, S_LOSS, S_GRAD, S_COLS };
+enum { E_EPOCH, E_TRAIN_LOSS, E_TRAIN_ACC, E_VAL_LOSS, E_VAL_ACC, E_GRAD, E_LR, E_COLS };
+enum { S_EPOCH, S_STEP, S_GLOBAL, S_LOSS, S_GRAD, S_LR, S_COLS };
 
 /* Steps per epoch from any row past the first epoch (global = (epoch-1)*S + step); with one epoch only, the
  * last logged step stands in for S. */
@@ -253,18 +281,20 @@ static void write_datablocks(FILE *f, const table *ep, const table *st, int smoo
         put_number(f, v[S_LOSS]);
         put_number(f, sum / (double)(hi - lo + 1));
         put_number(f, v[S_GRAD]);
+        put_number(f, v[S_LR]);
         fputc('\n', f);
     }
     fputs("EOD\n", f);
 }
 
-/* Three panels: loss, accuracy, first-layer gradient norm; the step curves only when there are steps. */
-static void write_panels(FILE *f, const char *epoch_csv, bool steps, int smooth)
+/* Four panels: loss, accuracy, first-layer gradient norm, learning rate; the step curves only when there are
+ * steps. The title is the run's recipe line, else the log's name. */
+static void write_panels(FILE *f, const char *epoch_csv, const char *title, bool steps, int smooth)
 {
     const char *base = strrchr(epoch_csv, '/');
-    fputs("set multiplot layout 3,1 title ", f);
-    put_quoted(f, base ? base + 1 : epoch_csv);
-    fputs(" font ',12' noenhanced\n", f);
+    fputs("set multiplot layout 4,1 title ", f);
+    put_title(f, title[0] ? title : base ? base + 1 : epoch_csv);
+    fputs(" font ',10' noenhanced\n", f);
     fputs("set grid\nset key outside right top\nset xlabel 'epoch'\nset xrange [0:*]\nset lmargin 10\nset rmargin 28\n",
           f);
     /* train's loss carries the L2 term (what the optimiser sees); validation's is cross-entropy alone. */
@@ -287,6 +317,11 @@ static void write_panels(FILE *f, const char *epoch_csv, bool steps, int smooth)
     else
         fputs("plot ", f);
     fputs("$epochs using 1:6 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#e7298a' title 'last step of epoch'\n", f);
+    /* The default schedule (onecycle) spans 4 decades, from lr/25 up to lr and down to lr/25e4. */
+    fputs("set title 'learning rate'\nset format y '%.0e'\n", f);
+    fputs(steps ? "plot $steps using 1:5 with lines lw 2 lc rgb '#66a61e' title 'step'\n"
+                : "plot $epochs using 1:7 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#66a61e' title 'last step of epoch'\n",
+          f);
     fputs("unset multiplot\nset output\n", f);
 }
 
@@ -301,7 +336,7 @@ static void write_script(FILE *f, const char *png, int width, int height, const 
     put_quoted(f, png);
     fputs("\nset datafile missing '?'\n", f);
     write_datablocks(f, ep, st, smooth);
-    write_panels(f, epoch_csv, st != NULL, smooth);
+    write_panels(f, epoch_csv, ep->title, st != NULL, smooth);
 }
 
 /* ---- the command -------------------------------------------------------------------------------------- */
@@ -412,9 +447,9 @@ static cli_exit draw(const plot_options *o, const char *gnuplot, const table *ep
 
 static cli_exit run_plot(void *ctx)
 {
-    static const char *const epoch_cols[E_COLS] = {"epoch", "train_loss", "train_acc",
-                                                   "val_loss", "val_acc", "grad_norm_w1"};
-    static const char *const step_cols[S_COLS] = {"epoch", "step", "global_step", "loss", "grad_norm_w1"};
+    static const char *const epoch_cols[E_COLS] = {"epoch", "train_loss", "train_acc", "val_loss",
+                                                   "val_acc", "grad_norm_w1", "lr"};
+    static const char *const step_cols[S_COLS] = {"epoch", "step", "global_step", "loss", "grad_norm_w1", "lr"};
     const plot_options *o = ctx;
     char gnuplot[4096];
     cli_exit rc = check_files(o);
@@ -422,7 +457,8 @@ static cli_exit run_plot(void *ctx)
         return rc;
     if (find_gnuplot(gnuplot, sizeof gnuplot))
         return cli_error(EXIT_RUNTIME, "plot", "gnuplot not found: apt-get install gnuplot-nox");
-    table ep = {0}, st = {0};
+    static table ep, st; /* 4 KiB titles each: not on the stack */
+    ep = st = (table){0};
     rc = read_csv(o->epoch_csv, epoch_cols, E_COLS, "--log", &ep);
     if (!rc && o->steps_csv)
         rc = read_csv(o->steps_csv, step_cols, S_COLS, "--log-steps", &st);
@@ -436,7 +472,7 @@ static cli_exit run_plot(void *ctx)
 
 cli_exit cmd_plot(int argc, char **argv)
 {
-    plot_options o = {.smooth = 25, .size = {900, 1000}};
+    plot_options o = {.smooth = 25, .size = {900, 1200}};
     const cli_option own[] = {
         opt_text("steps", OPT_STEPS, &o.steps_csv), with_short('o', opt_text("output", OPT_OUTPUT, &o.png)),
         opt_int("smooth", OPT_SMOOTH, &o.smooth, 1, 100000), opt_shape("size", OPT_SIZE, o.size, 200, 8000, 8000 * 8000, "900x1000"),

@@ -301,7 +301,8 @@ static cli_exit load_data(const train_options *o, const bn_data_layout *layout, 
         return rc;
     if (r->all.n == 0)
         return data_empty("train", &r->files.train, "training");
-    if (r->test.n == 0)
+    bool has_test = r->files.test.csv[0] || r->files.test.images[0]; /* none: the validation split estimates */
+    if (has_test && r->test.n == 0)
         return data_empty("train", &r->files.test, "the test at the end");
     int max_label = bn_dataset_max_label(&r->all);
     if (o->classes && max_label >= o->classes)
@@ -376,9 +377,10 @@ static cli_exit resume(const train_options *o, bn_net **net, bn_train_state *sta
         return runtime_error("train", status, "give a checkpoint written by blasnet train --checkpoint");
     if (!args_given(&o->common, OPT_EPOCHS))
         return EXIT_OK;
+    char done[32];
     if (o->hp.epochs < state->epoch)
-        return cli_error(EXIT_USAGE, "train", "--epochs %d is fewer than the %d epochs '%s' has done", o->hp.epochs,
-                         state->epoch, o->resume_path);
+        return cli_error(EXIT_USAGE, "train", "--epochs %d is fewer than the %s '%s' has done", o->hp.epochs,
+                         cli_count(done, sizeof done, state->epoch, "epoch"), o->resume_path);
     state->hp.epochs = o->hp.epochs;
     return EXIT_OK;
 }
@@ -484,20 +486,30 @@ static void format_recipe(const bn_hparams *hp, char *buf, size_t cap)
 #undef ADD
 }
 
-static void print_run_header(const train_options *o, const train_run *r)
+/* The run in one line: the first line of stdout, and of the logs (plot's title). */
+static void format_run_line(const train_run *r, char *buf, size_t size)
 {
     const bn_arch *arch = bn_net_arch(r->net);
-    const bn_train_state *s = &r->state;
-    const bn_hparams *hp = &s->hp;
-    char arch_text[256], recipe[512];
+    const bn_hparams *hp = &r->state.hp;
+    char arch_text[256], recipe[512], epochs[32];
     bn_arch_format(arch, arch_text, sizeof arch_text);
     format_recipe(hp, recipe, sizeof recipe);
-    printf("blasnet %s: %s %s, %s init, batch %d, %d epochs, %s, seed %llu\n", BLASNET_VERSION, arch_text,
-           bn_act_name(arch->act), bn_init_name(hp->init), hp->batch, hp->epochs, recipe,
-           (unsigned long long)hp->seed);
-    printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %d threads, OpenBLAS %s kernel (%s)\n",
-           data_name(&o->common), r->train.n, r->val.n, r->test.n, o->common.backend_name, bn_get_threads(),
-           bn_blas_corename(), bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
+    snprintf(buf, size, "blasnet %s: %s %s, %s init, batch %d, %s, %s, seed %llu", BLASNET_VERSION, arch_text,
+             bn_act_name(arch->act), bn_init_name(hp->init), hp->batch,
+             cli_count(epochs, sizeof epochs, hp->epochs, "epoch"), recipe, (unsigned long long)hp->seed);
+}
+
+static void print_run_header(const train_options *o, const train_run *r)
+{
+    const bn_train_state *s = &r->state;
+    const bn_hparams *hp = &s->hp;
+    char line[1024], threads[32];
+    format_run_line(r, line, sizeof line);
+    printf("%s\n", line);
+    printf("data: %s: %zu train, %zu validation, %zu test; backend %s, %s, OpenBLAS %s kernel (%s)\n",
+           data_name(&o->common), r->train.n, r->val.n, r->test.n, o->common.backend_name,
+           cli_count(threads, sizeof threads, bn_get_threads(), "thread"), bn_blas_corename(),
+           bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
     if (o->resume_path)
         printf("resumed from %s at epoch %d, step %llu\n", o->resume_path, s->epoch + 1,
                (unsigned long long)s->step);
@@ -517,8 +529,10 @@ static void print_run_header(const train_options *o, const train_run *r)
 static void report_early_end(const bn_train_state *s)
 {
     const bn_hparams *hp = &s->hp;
+    char epochs[32];
     if (s->end == BN_END_PATIENCE)
-        printf("early stop: no better validation %s for %d epochs\n", bn_monitor_name(hp->monitor), hp->patience);
+        printf("early stop: no better validation %s for %s\n", bn_monitor_name(hp->monitor),
+               cli_count(epochs, sizeof epochs, hp->patience, "epoch"));
     if (s->end == BN_END_TARGET)
         printf("target: validation accuracy reached %.2f%% at epoch %d\n", 100.0 * hp->target_acc, s->epoch);
     if (hp->patience && s->best_epoch)
@@ -529,15 +543,59 @@ static void report_early_end(const bn_train_state *s)
 
 /* bn_train's status as the line and exit code a user sees. On several ranks the status is the same on all
  * (bn_train makes every failure collective), so rank 0 alone says it. */
-static cli_exit training_outcome(const train_run *r, int status)
+/* text, quoted for a shell where it needs to be, appended at buf[*at]. */
+static void append_arg(char *buf, size_t size, size_t *at, const char *flag, const char *text)
+{
+    bool plain = text && text[0] && strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=+,-@%")
+                                   == strlen(text);
+    *at += (size_t)snprintf(buf + *at, *at < size ? size - *at : 0, " %s", flag);
+    if (!text)
+        return;
+    *at += (size_t)snprintf(buf + *at, *at < size ? size - *at : 0, plain ? " %s" : " '", plain ? text : "");
+    for (const char *c = text; !plain && *c; c++) /* ' becomes '\'' inside single quotes */
+        *at += (size_t)snprintf(buf + *at, *at < size ? size - *at : 0, *c == '\'' ? "'\\''" : "%c", *c);
+    if (!plain)
+        *at += (size_t)snprintf(buf + *at, *at < size ? size - *at : 0, "'");
+}
+
+/* The command that continues a stopped run as it was asked for: the checkpoint, the data's files (its
+ * layout is recorded), the outputs and the execution flags the user gave, which --resume all accepts. */
+static void format_resume_command(const train_options *o, const char *ck, char *buf, size_t size)
+{
+    const cli_args *a = &o->common;
+    const cli_data_flags *d = &a->data;
+    size_t at = (size_t)snprintf(buf, size, "blasnet train");
+    append_arg(buf, size, &at, "--resume", ck);
+    const struct {
+        int id;
+        const char *flag, *value;
+    } args[] = {{OPT_DATA, "--data", a->data_dir}, {OPT_SET, "--set", d->set},
+                {OPT_TRAIN_IMAGES, "--train-images", d->train_images}, {OPT_TRAIN_LABELS, "--train-labels", d->train_labels},
+                {OPT_TEST_IMAGES, "--test-images", d->test_images}, {OPT_TEST_LABELS, "--test-labels", d->test_labels},
+                {OPT_TRAIN_CSV, "--train-csv", d->train_csv}, {OPT_TEST_CSV, "--test-csv", d->test_csv},
+                {OPT_THREADS, "--threads", NULL}, {OPT_BACKEND, "--backend", a->backend_name},
+                {OPT_PLAN, "--plan", a->plan_name}, {OPT_BLAS_CORE, "--blas-core", a->blas_core},
+                {OPT_SAVE, "--save", o->save_path}, {OPT_LOG, "--log", o->log_path},
+                {OPT_LOG_STEPS, "--log-steps", o->steps_path}, {OPT_QUIET, "--quiet", NULL}};
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", a->threads);
+    for (size_t i = 0; i < ARRAY_LEN(args); i++)
+        if (args_given(a, args[i].id))
+            append_arg(buf, size, &at, args[i].flag, args[i].id == OPT_THREADS ? threads : args[i].value);
+}
+
+static cli_exit training_outcome(const train_options *o, const train_run *r, int status)
 {
     const char *ck = r->hooks.checkpoint_path;
     if (status && !ranks_speak(&r->launch))
         return status == BN_E_INTERRUPTED ? (stop_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT) : EXIT_RUNTIME;
     if (status == BN_E_INTERRUPTED) {
+        char command[8192];
         if (ck)
-            fprintf(stderr, "blasnet train: %s; checkpoint written to %s: continue with blasnet train --resume %s\n",
-                    bn_errmsg(), ck, ck);
+            format_resume_command(o, ck, command, sizeof command);
+        if (ck)
+            fprintf(stderr, "blasnet train: %s; checkpoint written to %s: continue with %s\n", bn_errmsg(), ck,
+                    command);
         else
             fprintf(stderr, "blasnet train: %s; no --checkpoint was given, so the progress is not saved\n",
                     bn_errmsg());
@@ -565,13 +623,18 @@ static cli_exit save_model(const train_options *o, const train_run *r)
 static cli_exit report_test(train_run *r)
 {
     bn_eval ev;
-    int status = bn_evaluate(r->net, &r->test, &ev, NULL);
+    int status = r->test.n ? bn_evaluate(r->net, &r->test, &ev, NULL) : BN_OK;
     if (status)
         return runtime_error("train", status, NULL);
     const bn_train_state *s = &r->state;
-    printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
-    printf("train: %.1f s, %.0f samples/s, %d epochs", s->train_seconds,
-           s->train_seconds > 0 ? (double)s->samples / s->train_seconds : 0.0, s->epoch);
+    char epochs[32];
+    if (r->test.n)
+        printf("test: loss=%.4f acc=%.2f%% n=%zu\n", ev.loss, 100.0 * ev.accuracy, ev.n);
+    else
+        printf("test: none (no labelled test set: the validation figures above are the estimate)\n");
+    printf("train: %.1f s, %.0f samples/s, %s", s->train_seconds,
+           s->train_seconds > 0 ? (double)s->samples / s->train_seconds : 0.0,
+           cli_count(epochs, sizeof epochs, s->epoch, "epoch"));
     if (s->end == BN_END_TARGET)
         printf(", %.2f%% validation accuracy after %.1f s", 100.0 * s->hp.target_acc, s->target_seconds);
     printf("\n");
@@ -608,13 +671,43 @@ static cli_exit load_run(const train_options *o, train_run *r)
     return rc ? rc : record_layout(o, &layout, r);
 }
 
+/* A resumed run that has nothing left to train is refused before its logs or the header: it says why and
+ * how to train on. */
+static cli_exit refuse_finished(const train_options *o, const bn_train_state *s)
+{
+    const bn_hparams *hp = &s->hp;
+    char epochs[32];
+    bool ended_early = s->end == BN_END_PATIENCE || s->end == BN_END_TARGET; /* BN_END_EPOCHS: until --epochs */
+    if (!o->resume_path || (!ended_early && s->epoch < hp->epochs))
+        return EXIT_OK;
+    if (ended_early)
+        return cli_error(EXIT_USAGE, "train", "'%s' ended at epoch %d of %d, by %s: it trains no further (eval and "
+                                              "predict take it as it is)", o->resume_path, s->epoch, hp->epochs,
+                         s->end == BN_END_PATIENCE ? "early stopping" : "reaching its target accuracy");
+    return cli_error(EXIT_USAGE, "train", "'%s' is a finished run (%d/%s): give --epochs N, with N above %d, to train "
+                                          "on", o->resume_path, s->epoch, cli_count(epochs, sizeof epochs, hp->epochs,
+                                                                                     "epoch"), s->epoch);
+}
+
+/* Rank 0 alone writes the logs; a resume continues them. */
+static cli_exit open_logs(const train_options *o, train_run *r)
+{
+    char line[1024];
+    if (!ranks_speak(&r->launch))
+        return EXIT_OK;
+    format_run_line(r, line, sizeof line);
+    return train_logs_open(&r->out.logs, o->log_path, o->steps_path, line, o->resume_path ? &r->state : NULL);
+}
+
 static cli_exit set_up(const train_options *o, train_run *r)
 {
-    cli_exit rc = data_find(&o->common, DATA_TRAIN | DATA_TEST, &r->files);
-    if (!rc && !(rc = check_files(o, r)))
-        rc = load_run(o, r);
+    cli_exit rc = data_find(&o->common, DATA_TRAIN | DATA_TEST_IF_ANY, &r->files);
+    if (!rc)
+        rc = data_drop_unlabelled_test("train", &r->files);
+    if (!rc && !(rc = check_files(o, r)) && !(rc = load_run(o, r)))
+        rc = refuse_finished(o, &r->state);
     if (!rc && !(rc = args_apply_plan(&o->common, r->net)) && !(rc = check_labels_fit(r)))
-        rc = ranks_speak(&r->launch) ? train_logs_open(&r->out.logs, o->log_path, o->steps_path) : EXIT_OK;
+        rc = open_logs(o, r);
     rc = ranks_agree("train", &r->launch, rc);
     int status = !rc && r->launch.launched ? bn_net_set_comm(r->net, &r->launch.comm) : BN_OK;
     if (!status)
@@ -633,7 +726,7 @@ static void warn_once(const train_options *o, const train_run *r)
     if (!ranks_speak(&r->launch))
         return;
     blas_core_notice(); /* after every check: an error stays a single line */
-    if (!warn_empty_classes(o, r)) /* one warning about the labels: stray ones explain both */
+    if (!warn_empty_classes(o, r) && r->test.n) /* one warning about the labels: stray ones explain both */
         data_warn_label_sets("train", &r->files, &r->all, &r->test);
 }
 
@@ -649,7 +742,7 @@ static cli_exit run_train(void *ctx)
     print_run_header(o, &r);
     warn_once(o, &r);
     catch_stop_signals();
-    rc = training_outcome(&r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
+    rc = training_outcome(o, &r, bn_train(r.net, &r.train, &r.val, &r.hooks, &r.state));
     if (!rc)
         report_early_end(&r.state);
     rc = train_logs_close(&r.out.logs, rc);

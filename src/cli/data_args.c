@@ -110,7 +110,7 @@ cli_exit data_find(const cli_args *a, unsigned need, bn_data_files *files)
                          data_name(a));
     if (need && !(need & DATA_TRAIN))
         memset(&files->train, 0, sizeof files->train); /* not needed: not read */
-    if (need && !(need & DATA_TEST))
+    if (need && !(need & (DATA_TEST | DATA_TEST_IF_ANY)))
         memset(&files->test, 0, sizeof files->test);
     return refuse_ignored(a, need, files);
 }
@@ -221,4 +221,35 @@ cli_exit data_check_shape(const char *cmd, const bn_hparams *hp, const char *mod
         return EXIT_OK;
     return cli_error(EXIT_RUNTIME, cmd, "'%s' holds %dx%d images but '%s' was trained on %dx%d: give data of that "
                                         "shape", data, ds->rows, ds->cols, model, hp->image_rows, hp->image_cols);
+}
+
+/* A regular file, which can be read twice (a peek at its first line, then the whole): a pipe cannot. */
+static bool regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+cli_exit data_drop_unlabelled_test(const char *cmd, bn_data_files *files)
+{
+    int train_cols = 0, test_cols = 0;
+    if (!regular(files->train.csv) || !regular(files->test.csv) || bn_csv_columns(files->train.csv, &train_cols) ||
+        bn_csv_columns(files->test.csv, &test_cols) || test_cols != train_cols - 1)
+        return EXIT_OK; /* not that layout; the readers say what else is wrong */
+    fprintf(stderr, "blasnet %s: note: '%s' has one column fewer than '%s' (%d against %d): it looks unlabelled, so "
+                    "this run has no test set (the validation split reports); label it with blasnet predict --model "
+                    "M --csv '%s' --out predictions.csv\n", cmd, files->test.csv, files->train.csv, test_cols,
+            train_cols, files->test.csv);
+    memset(&files->test, 0, sizeof files->test);
+    return EXIT_OK;
+}
+
+cli_exit data_refuse_unlabelled(const char *cmd, const bn_data_source *test, int inputs, const char *model)
+{
+    int columns = 0;
+    if (!regular(test->csv) || bn_csv_columns(test->csv, &columns) || columns != inputs)
+        return EXIT_OK;
+    return cli_error(EXIT_RUNTIME, cmd, "'%s' has %d fields a row, as many as '%s' has inputs: it has no label column "
+                                        "to evaluate against; label it with blasnet predict --model '%s' --csv '%s' "
+                                        "--out predictions.csv", test->csv, columns, model, model, test->csv);
 }

@@ -1,9 +1,14 @@
-/* The training logs as CSV: one row per epoch (--log), one every --log-every steps (--log-steps), each row
- * formatted whole and appended with one write. See train_logs.h for when the file at the path changes. */
+/* The training logs as CSV: a # line with the run's recipe, the header, then one row per epoch (--log), one
+ * every --log-every steps (--log-steps), each row formatted whole and appended with one write; a resumed run
+ * continues the earlier log. See train_logs.h for when the file at the path changes. */
 #include "train_logs.h"
 
+#include "file_read.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { EPOCHS, STEPS };
 
@@ -32,7 +37,62 @@ static void append(train_logs *logs, int k, const char *row, int len)
         note_failure(logs, bn_out_write(&logs->file[k], row, (size_t)len));
 }
 
-cli_exit train_logs_open(train_logs *logs, const char *epochs_path, const char *steps_path)
+/* Whether a log row (its first fields: epoch, and for the step log the step) lies at or before the
+ * checkpoint's place: epochs completed, and steps completed within the next. */
+static bool up_to(int k, const char *row, const bn_train_state *at)
+{
+    char *end;
+    long epoch = strtol(row, &end, 10), step = 0;
+    if (end == row || *end != ',')
+        return false;
+    if (k == EPOCHS)
+        return epoch <= at->epoch;
+    step = strtol(end + 1, &end, 10);
+    return *end == ',' && (epoch <= at->epoch || (epoch == at->epoch + 1 && (uint64_t)step <= at->step));
+}
+
+/* The earlier log's lines that a resumed run keeps: its recipe line, its header, and the rows written up to
+ * the checkpoint's place (a run stopped after its last checkpoint wrote more, and a killed one may have left
+ * half a line: both dropped). 0 lines when there is no earlier log or it is not one of blasnet's. */
+static size_t kept_part(int k, const char *path, const bn_train_state *at, uint8_t **text)
+{
+    size_t size = 0, keep = 0;
+    *text = NULL;
+    if (access(path, F_OK) != 0 || bn_read_file(path, (uint64_t)256 << 20, "a training log", text, &size))
+        return 0;
+    const char *p = (const char *)*text, *end = p + size;
+    bool header_seen = false;
+    for (const char *nl; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+        bool header = !header_seen && strncmp(p, headers[k], strlen(headers[k])) == 0;
+        if (!(p[0] == '#' && !header_seen) && !header && !(header_seen && up_to(k, p, at)))
+            break;
+        header_seen |= header;
+        keep = (size_t)(nl + 1 - (const char *)*text);
+    }
+    return header_seen ? keep : 0;
+}
+
+/* A fresh log: the recipe line, as a # comment, then the header. A resumed one: the earlier log's part up to
+ * the checkpoint, then rows from there on, so that the file reads as one run. */
+static void begin_log(train_logs *logs, int k, const char *recipe, const bn_train_state *resumed)
+{
+    uint8_t *text = NULL;
+    size_t kept = resumed ? kept_part(k, logs->path[k], resumed, &text) : 0;
+    if (kept) {
+        append(logs, k, (const char *)text, (int)kept);
+    } else {
+        char line[1024];
+        if (resumed && text)
+            fprintf(stderr, "blasnet train: note: '%s' is not a log that blasnet wrote: it is started again\n",
+                    logs->path[k]);
+        append(logs, k, line, snprintf(line, sizeof line, "# %s\n", recipe));
+        append(logs, k, headers[k], (int)strlen(headers[k]));
+    }
+    free(text);
+}
+
+cli_exit train_logs_open(train_logs *logs, const char *epochs_path, const char *steps_path, const char *recipe,
+                         const bn_train_state *resumed)
 {
     *logs = (train_logs){.path = {epochs_path, steps_path}};
     logs->file[EPOCHS].fd = logs->file[STEPS].fd = -1;
@@ -42,7 +102,7 @@ cli_exit train_logs_open(train_logs *logs, const char *epochs_path, const char *
         int status = bn_out_open(&logs->file[k], logs->path[k]);
         if (status)
             return runtime_error("train", status, "check the folder exists and is writable");
-        append(logs, k, headers[k], (int)strlen(headers[k]));
+        begin_log(logs, k, recipe, resumed);
     }
     return EXIT_OK;
 }

@@ -14,8 +14,11 @@ typedef struct train_logs {
     char error[600];     /* the first write failure, reported when the logs close */
 } train_logs;
 
-/* Opens the logs whose path is given and writes their headers. */
-cli_exit train_logs_open(train_logs *logs, const char *epochs_path, const char *steps_path);
+/* Opens the logs whose path is given: a fresh run's begin with "# " and its recipe line (for plot's title),
+ * then the CSV header; a resumed run's (resumed: its checkpoint's state, else NULL) keep the earlier log's
+ * lines up to the checkpoint's epoch and step and go on from there, as Keras's CSVLogger(append=True) does. */
+cli_exit train_logs_open(train_logs *logs, const char *epochs_path, const char *steps_path, const char *recipe,
+                         const bn_train_state *resumed);
 void train_logs_step(train_logs *logs, const bn_progress *p);
 /* The epoch's row, then both logs committed (published the first time). */
 void train_logs_epoch(train_logs *logs, const bn_epoch_stats *s);
