@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < (size_t)w * (size_t)h; i++)
         sum += gray[i];
     (void)sum;
-    if (img_fit_digit(fit, 28, 28, gray, w, h) < 0)
+    double ink_share;
+    if (img_fit_digit(fit, 28, 28, gray, w, h, &ink_share) < 0 || ink_share < 0.0 || ink_share > 1.0)
         abort(); /* only an allocation can fail there, and these pictures are small */
     free(gray);
     return 0;

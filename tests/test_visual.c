@@ -4,6 +4,7 @@
  * Runs the real CLI (BN_BLASNET_EXE) on small synthetic IDX data; the MNIST part exits 77 (skip) without
  * data in BN_MNIST_DIR, after the synthetic part has run. Each check belongs to a named case (run_case),
  * run in the order main lists them: later cases use the files earlier ones wrote. */
+#include "blasnet.h"
 #include "harness.h"
 #include "idx_write.h"
 
@@ -278,6 +279,45 @@ static void case_weights_grid(void)
     free(px);
 }
 
+/* --order norm --units 1: the one tile is the unit whose weights have the largest L2 norm, drawn as the
+ * help says (mid grey 0, scaled by its own largest |w|), and the line names it. */
+static void case_weights_order(void)
+{
+    int rc = run(NULL, NULL, (const char *[]){"weights", "--model", model, "-o", png, "--order", "norm", "--units",
+                                              "1", "--pad", "0", "--scale", "1", NULL});
+    CHECK(rc == 0);
+    show_stderr_on_failure(rc, 0);
+    bn_net *net = NULL;
+    CHECK(bn_checkpoint_load(&net, NULL, model, 1, bn_backend_find("blas")) == BN_OK);
+    if (!net)
+        return;
+    const int in = bn_net_arch(net)->sizes[0], out = bn_net_arch(net)->sizes[1];
+    const float *w = bn_net_weight(net, 0);
+    int best = 0;
+    double best_norm = -1.0;
+    for (int j = 0; j < out; j++) {
+        double sum = 0.0;
+        for (int i = 0; i < in; i++)
+            sum += (double)w[(size_t)i * out + j] * w[(size_t)i * out + j];
+        best = sum > best_norm ? j : best, best_norm = sum > best_norm ? sum : best_norm;
+    }
+    char *said = captured("stdout"), want[64];
+    snprintf(want, sizeof want, "by norm, units %d (", best);
+    CHECKF(said && strstr(said, want), "weights --order norm does not name unit %d first: %s", best, said);
+    free(said);
+    int pw = 0, ph = 0, ch = 0, off = 0;
+    unsigned char *px = load_png(png, &pw, &ph, &ch);
+    CHECKF(px && pw == 28 && ph == 28 && in == 784, "the one tile is %dx%d, want 28x28", pw, ph);
+    float m = 0.0f;
+    for (int i = 0; i < in; i++)
+        m = fmaxf(m, fabsf(w[(size_t)i * out + best]));
+    for (int i = 0; px && pw == 28 && ph == 28 && i < in; i++)
+        off += abs(px[i] - (int)lroundf(127.5f + 127.5f * w[(size_t)i * out + best] / m)) > 1;
+    CHECKF(off == 0, "%d pixels of the tile are not unit %d's weights", off, best);
+    free(px);
+    bn_net_destroy(&net);
+}
+
 static void case_weights_bad_shape(void)
 {
     int rc = run(NULL, NULL, (const char *[]){"weights", "--model", model, "-o", png, "--shape", "10x10", NULL});
@@ -447,6 +487,58 @@ static void case_mnist_predict_pngs(void)
     free(out);
 }
 
+/* Phone photos are lit unevenly. Test digits 0..19, each 4x larger on paper whose light falls from 250 to 160
+ * across the frame (90 grey levels) in one of four directions (left to right, top to bottom, and the two
+ * diagonals), light multiplying what the paper and the ink reflect (ink 15%): at least 18 of the 20 must be
+ * named right. Before the paper's light was divided out, the dim side of such a photo was taken for ink. */
+enum { UNEVEN = 20 };
+
+static void write_uneven_photo(int k, char *path, size_t size)
+{
+    const uint8_t *img = mnist_images + 16 + (size_t)k * 784;
+    static uint8_t frame[PHOTO_W * PHOTO_H];
+    const double along[4][2] = {{1, 0}, {0, 1}, {0.7071, 0.7071}, {0.7071, -0.7071}};
+    const double *d = along[k % 4];
+    double lo = 1e9, hi = -1e9; /* the frame's extent along d, so the light spans 90 levels exactly */
+    for (int c = 0; c < 4; c++) {
+        double t = d[0] * (c & 1 ? PHOTO_W : 0) + d[1] * (c & 2 ? PHOTO_H : 0);
+        lo = t < lo ? t : lo, hi = t > hi ? t : hi;
+    }
+    for (int y = 0; y < PHOTO_H; y++)
+        for (int x = 0; x < PHOTO_W; x++) {
+            double light = 250.0 - 90.0 * ((d[0] * x + d[1] * y) - lo) / (hi - lo);
+            int ix = x - 40 - 4 * (k % 5), iy = y - 15 - 2 * (k % 4); /* off centre, a little differently each */
+            double ink = ix >= 0 && iy >= 0 && ix < 112 && iy < 112 ? img[(iy / 4) * 28 + ix / 4] / 255.0 : 0.0;
+            frame[y * PHOTO_W + x] = (uint8_t)lround(light * (1.0 - 0.85 * ink));
+        }
+    snprintf(path, size, "%s/uneven%d.png", dir, k);
+    CHECK(stbi_write_png(path, PHOTO_W, PHOTO_H, 1, frame, PHOTO_W) != 0);
+}
+
+static void case_mnist_uneven_light(void)
+{
+    const char *args[3 + UNEVEN + 1] = {"predict", "--model", model};
+    char paths[UNEVEN][300];
+    for (int k = 0; k < UNEVEN; k++) {
+        write_uneven_photo(k, paths[k], sizeof paths[k]);
+        args[3 + k] = paths[k];
+    }
+    args[3 + UNEVEN] = NULL;
+    int rc = run(NULL, NULL, args);
+    CHECK(rc == 0);
+    show_stderr_on_failure(rc, 0);
+    char *out = captured("stdout");
+    int got[UNEVEN] = {0}, right = 0;
+    int lines = out ? top_classes(out, got, UNEVEN) : 0;
+    CHECKF(lines == UNEVEN, "%d predict lines, want %d", lines, UNEVEN);
+    for (int k = 0; k < UNEVEN && k < lines; k++)
+        right += got[k] == mnist_labels[8 + k];
+    CHECKF(right >= 18, "%d of %d unevenly lit digits named right, want at least 18: %s", right, UNEVEN,
+           out ? out : "");
+    printf("visual: %d of %d unevenly lit digits named right\n", right, UNEVEN);
+    free(out);
+}
+
 /* eval --errors: a grid of at most 30 tiles, one row per true class that has errors, its legend listing
  * exactly the tiles drawn. Tiles: 56x(56+14) pixels, 4 pixels of padding. */
 static void case_mnist_errors_grid(void)
@@ -501,6 +593,7 @@ int main(void)
     run_case("plot draws a PNG of the requested size", case_plot_size);
     run_case("plot says why without gnuplot or given the step CSV", case_plot_refusals);
     run_case("weights draws the grid the formula gives", case_weights_grid);
+    run_case("weights --order norm draws the unit that moved most first", case_weights_order);
     run_case("weights refuses a --shape that does not fit the inputs", case_weights_bad_shape);
     run_case("eval's confusion table sums to the test set", case_eval_confusion_table);
     run_case("eval's --confusion-csv sums to the test set", case_eval_confusion_csv);
@@ -510,6 +603,7 @@ int main(void)
     if (mnist && !bn_test_failures) {
         run_case("train a small MNIST model", case_mnist_train);
         run_case("predict on MNIST digit PNGs returns their labels", case_mnist_predict_pngs);
+        run_case("predict names digits photographed in uneven light", case_mnist_uneven_light);
         run_case("eval --errors grid matches its legend", case_mnist_errors_grid);
     }
     free(mnist_images);

@@ -1,6 +1,7 @@
 /* blasnet predict: classify pictures of any size. Each image is turned into what MNIST looks like (light ink
  * on black, ink box scaled to 20 of 28 pixels, centred by mass; see img_fit_digit) before the forward pass;
  * `-` reads raw IDX images from stdin, which are used as they are because they are already MNIST-shaped. */
+#include "atomic_file.h"
 #include "cli.h"
 #include "image.h"
 
@@ -13,12 +14,20 @@
 
 static const char usage_text[] =
     "usage: blasnet predict --model FILE [--top K] [--fitted DIR] IMAGE... | -\n"
+    "       blasnet predict --model FILE --csv FILE --out FILE\n"
     "  --model FILE   a model written by blasnet train --save\n"
     "  --top K        classes to print per image, most probable first (default: 3)\n"
     "  --fitted DIR   also write each image as the network sees it (DIR/NAME.fitted.png for NAME.png, 28x28\n"
     "                 for MNIST)\n"
-    "  IMAGE          PNG, JPEG or PGM of any size: converted to grayscale, inverted if its border is light,\n"
-    "                 cropped to the ink, scaled so the longer side is 20/28 of the input, centred by mass\n"
+    "  IMAGE          PNG, JPEG or PGM of any size, made to look like MNIST: converted to grayscale; when its\n"
+    "                 border is light (dark ink on paper), each pixel divided by the paper's light around it,\n"
+    "                 so a photo lit more on one side reads as evenly lit paper, and inverted; faint marks\n"
+    "                 (a tenth of the ink's range) dropped; cropped to the ink, scaled so the longer side is\n"
+    "                 20/28 of the input, centred by mass. A warning says when the ink covers over 40% of\n"
+    "                 the picture (not one digit on paper: crop it); --fitted shows the result\n"
+    "  --csv FILE     a CSV of images without labels, one a row (Kaggle's test.csv; plain or .gz, a header\n"
+    "                 line optional): each row classified, the labels written to --out as ImageId,Label\n"
+    "                 (ImageId from 1), the form Kaggle takes\n"
     "  -              raw IDX images (magic 0x803) from stdin, used unchanged; printed as -[i]; read as a\n"
     "                 stream, so the images before a short or overlong stream are still answered\n"
     "prints one line per image: FILE: 7 (0.981), 1 (0.012), 2 (0.003); labels as the training data named\n"
@@ -26,6 +35,9 @@ static const char usage_text[] =
     "its images' shape and storage (trained by this version) has pictures fitted to that shape and stdin\n"
     "images transposed back as its training files were\n"
     "exit status: 0 all images classified, 1 an image or the model could not be read, 2 usage error.\n";
+
+/* More ink than this share of a picture warns that it may not be one digit on paper. */
+#define MAX_INK_SHARE 0.4
 
 typedef struct {
     bn_net *net;
@@ -93,7 +105,8 @@ static cli_exit predict_file(predictor *pr, const char *path)
         rc = cli_error(EXIT_RUNTIME, "predict", "%s", img_error());
         goto out;
     }
-    int fitted = img_fit_digit(fit, pr->rows, pr->cols, gray, w, h);
+    double ink_share = 0.0;
+    int fitted = img_fit_digit(fit, pr->rows, pr->cols, gray, w, h, &ink_share);
     if (fitted < 0) {
         rc = cli_error(EXIT_RUNTIME, "predict", "%s: %s", path, img_error());
         goto out;
@@ -101,6 +114,10 @@ static cli_exit predict_file(predictor *pr, const char *path)
     if (fitted == 1)
         fprintf(stderr, "blasnet predict: %s: no ink found (a blank or uniform picture); classifying it anyway\n",
                 path);
+    if (ink_share > MAX_INK_SHARE) /* MNIST's digits ink 19% of their 28x28; a photo's margins leave less */
+        fprintf(stderr, "blasnet predict: warning: %s: what looks like ink covers %.0f%% of the picture; if it is "
+                        "not one dark digit on plain paper, crop it to the digit (or check the light)\n",
+                path, 100.0 * ink_share);
     if (pr->fitted_dir) {
         char name[BN_PATH_MAX + 16];
         fitted_path(pr->fitted_dir, path, name, sizeof name);
@@ -155,9 +172,9 @@ static cli_exit read_idx_header(const predictor *pr, uint64_t *n)
     return EXIT_OK;
 }
 
-/* b images of px as the network takes them: transposed back where the model's files stored them so (as
- * bn_data_load does), scaled as bn_dataset_gather scales. */
-static void gather_stdin(const predictor *pr, float *x, const uint8_t *px, size_t b)
+/* b images of px (stdin's IDX, or a CSV's rows) as the network takes them: transposed back where the model's
+ * files stored them so (as bn_data_load does), scaled as bn_dataset_gather scales. */
+static void gather_stored(const predictor *pr, float *x, const uint8_t *px, size_t b)
 {
     const size_t in = (size_t)pr->in;
     for (size_t k = 0; k < b; k++)
@@ -182,7 +199,7 @@ static cli_exit predict_stdin(predictor *pr)
     float *x = bn_net_input(pr->net);
     for (uint64_t start = 0; !rc && start < n; start += batch) {
         size_t b = n - start < batch ? (size_t)(n - start) : batch, got = read_stdin(px, b * in);
-        gather_stdin(pr, x, px, got / in); /* the whole images that came */
+        gather_stored(pr, x, px, got / in); /* the whole images that came */
         rc = got >= in ? classify(pr, "-", (long)start, x, (int)(got / in)) : EXIT_OK;
         if (!rc && got < b * in && ferror(stdin))
             rc = cli_error(EXIT_RUNTIME, "predict", "-: cannot read stdin: %s", strerror(errno));
@@ -197,11 +214,75 @@ static cli_exit predict_stdin(predictor *pr)
     return rc;
 }
 
-enum { OPT_MODEL = OPT_COMMAND_FIRST, OPT_TOP, OPT_FITTED };
+/* The most probable class of row (classes), the first of equals. */
+static int best_class(const float *row, int classes)
+{
+    int best = 0;
+    for (int j = 1; j < classes; j++)
+        best = row[j] > row[best] ? j : best;
+    return best;
+}
+
+/* Rows of a CSV with no labels (Kaggle's test.csv), stored as the model's training files stored theirs. */
+static cli_exit load_unlabelled(const predictor *pr, const char *csv, bn_dataset *ds)
+{
+    int columns = 0;
+    const int stored_rows = pr->transpose ? pr->cols : pr->rows, stored_cols = pr->transpose ? pr->rows : pr->cols;
+    int status = bn_csv_load_images(ds, csv, stored_rows, stored_cols);
+    if (status == BN_E_INVALID && bn_csv_columns(csv, &columns) == BN_OK && columns == pr->in + 1)
+        return cli_error(EXIT_RUNTIME, "predict",
+                         "'%s' has %d fields a row, a label and the model's %d inputs: it is labelled; evaluate it "
+                         "with blasnet eval --test-csv", csv, columns, pr->in);
+    if (status)
+        return runtime_error("predict", status, "give a CSV of the model's images, one a row, without labels");
+    if (ds->dim != pr->in)
+        return cli_error(EXIT_RUNTIME, "predict", "'%s' holds images of %d pixels but the model takes %d inputs", csv,
+                         ds->dim, pr->in);
+    return EXIT_OK;
+}
+
+/* Every row of an unlabelled CSV classified, into `out` as ImageId,Label (1-based ids, labels as the data
+ * names them), the Kaggle submission's form; written whole, by atomic replace. */
+static cli_exit predict_csv(predictor *pr, const char *csv, const char *out)
+{
+    bn_dataset ds = {0};
+    char *text = NULL;
+    size_t len = 0;
+    cli_exit rc = load_unlabelled(pr, csv, &ds);
+    FILE *f = rc ? NULL : open_memstream(&text, &len);
+    if (!rc && !f)
+        rc = cli_error(EXIT_RUNTIME, "predict", "out of memory for --out");
+    const size_t batch = (size_t)bn_net_max_batch(pr->net), in = (size_t)pr->in;
+    float *x = bn_net_input(pr->net);
+    if (f)
+        fputs("ImageId,Label\n", f);
+    for (size_t start = 0; !rc && start < ds.n; start += batch) {
+        size_t b = ds.n - start < batch ? ds.n - start : batch;
+        gather_stored(pr, x, ds.pixels + start * in, b);
+        int status = bn_net_forward(pr->net, x, (int)b);
+        if (status)
+            rc = runtime_error("predict", status, NULL);
+        for (size_t i = 0; !rc && i < b; i++)
+            fprintf(f, "%zu,%d\n", start + i + 1,
+                    best_class(bn_net_probs(pr->net) + i * (size_t)pr->classes, pr->classes) + pr->label_offset);
+    }
+    if (f && (ferror(f) | (fclose(f) != 0)) && !rc)
+        rc = cli_error(EXIT_RUNTIME, "predict", "out of memory for --out");
+    int status = rc ? BN_OK : bn_atomic_write(out, text, len);
+    if (status)
+        rc = runtime_error("predict", status, "check the free space");
+    if (!rc)
+        printf("predict: %zu images of '%s' labelled -> %s\n", ds.n, csv, out);
+    free(text);
+    bn_dataset_free(&ds);
+    return rc;
+}
+
+enum { OPT_MODEL = OPT_COMMAND_FIRST, OPT_TOP, OPT_FITTED, OPT_CSV, OPT_OUT };
 
 typedef struct {
     cli_args common; /* and the IMAGE operands */
-    const char *model_path, *fitted_dir;
+    const char *model_path, *fitted_dir, *csv, *out;
     int top;
 } predict_options;
 
@@ -210,14 +291,22 @@ static cli_exit check_options(void *ctx)
     const predict_options *o = ctx;
     if (!o->model_path)
         return cli_error(EXIT_USAGE, "predict", "--model FILE is required");
-    if (o->common.n_operands == 0)
-        return cli_error(EXIT_USAGE, "predict", "give at least one IMAGE, or - for IDX images on stdin");
+    if (!o->csv != !o->out)
+        return cli_error(EXIT_USAGE, "predict",
+                         "--csv FILE and --out FILE go together: the labels of FILE's rows go to --out");
+    if (o->csv && o->common.n_operands)
+        return cli_error(EXIT_USAGE, "predict", "give IMAGE... or --csv FILE, not both ('%s')", o->common.operands[0]);
+    if (o->csv && (o->fitted_dir || args_given(&o->common, OPT_TOP)))
+        return cli_error(EXIT_USAGE, "predict", "--%s applies to pictures; --csv writes one label a row",
+                         o->fitted_dir ? "fitted" : "top");
+    if (!o->csv && o->common.n_operands == 0)
+        return cli_error(EXIT_USAGE, "predict", "give at least one IMAGE, - for IDX images on stdin, or --csv FILE");
     int dashes = 0;
     for (int i = 0; i < o->common.n_operands; i++)
         dashes += strcmp(o->common.operands[i], "-") == 0;
     if (dashes > 1)
         return cli_error(EXIT_USAGE, "predict", "- (stdin) may be given once");
-    if (o->fitted_dir && dashes == o->common.n_operands)
+    if (o->fitted_dir && dashes == o->common.n_operands && !o->csv)
         return cli_error(EXIT_USAGE, "predict", "--fitted writes the pictures as fitted; IDX images on stdin are used "
                                                 "as they are: leave it out");
     return EXIT_OK;
@@ -229,6 +318,8 @@ static cli_exit check_files(const predict_options *o)
     char name[BN_PATH_MAX + 16];
     cli_files f = {0};
     files_reads(&f, "--model", o->model_path);
+    files_reads(&f, "--csv", o->csv);
+    files_writes(&f, "--out", o->out);
     for (int i = 0; i < o->common.n_operands; i++) {
         const char *image = o->common.operands[i];
         if (strcmp(image, "-") == 0)
@@ -272,6 +363,8 @@ static cli_exit run_predict(void *ctx)
     if (status)
         return runtime_error("predict", status, "give a file written by blasnet train --save");
     describe_model(&pr, &state.hp);
+    if (o->csv)
+        rc = predict_csv(&pr, o->csv, o->out);
     for (int i = 0; i < o->common.n_operands; i++) {
         const char *image = o->common.operands[i];
         cli_exit r;
@@ -295,7 +388,8 @@ cli_exit cmd_predict(int argc, char **argv)
     predict_options o = {.top = 3};
     const cli_option own[] = {
         opt_text("model", OPT_MODEL, &o.model_path), opt_int("top", OPT_TOP, &o.top, 1, BN_MAX_WIDTH),
-        opt_text("fitted", OPT_FITTED, &o.fitted_dir),
+        opt_text("fitted", OPT_FITTED, &o.fitted_dir), opt_text("csv", OPT_CSV, &o.csv),
+        opt_text("out", OPT_OUT, &o.out),
     };
     /* "-" stays an operand, and images may come before the flags: no short options. */
     const cli_command command = {"predict", usage_text, 0, own, ARRAY_LEN(own), -1, check_options, run_predict, &o, NULL};

@@ -87,12 +87,98 @@ typedef struct {
     int x0, y0, x1, y1; /* inclusive; x1 < 0 when there is no ink */
 } ink_box;
 
-/* gray (h, w) as ink in [0, 1] into v (h, w): inverted when the border is light, then stretched so that the
- * background is 0 and the strongest ink 1, as in MNIST. Returns the ink's bounding box. */
-static ink_box find_ink(float *v, const uint8_t *gray, int w, int h)
+/* ---- paper that is lit unevenly -------------------------------------------------------------------------
+ * A phone photo of a digit on paper is brighter on one side than the other: a dark 7 on paper shaded from
+ * grey 250 to 160 was read as an 8, the dim side taken for ink. Light multiplies what the paper reflects, so
+ * dividing each pixel by the brightness of the paper under it makes the paper 1 everywhere and the ink its
+ * own darkness. That brightness is estimated as a smooth surface on a grid of blocks (at most 256 on the
+ * longer side, so a 12-megapixel photo costs no more than a small one): each block's brightest pixel, then a
+ * closing (the brightest block within a window a third of the shorter side wide, wider than any stroke so
+ * ink never passes for paper, then the darkest of those within the same window), then a box mean half as
+ * wide, then interpolated back between block centres.
+ *
+ * The closing, unlike a plain running max, returns a linear ramp of light unchanged: a max alone made the
+ * paper 7% brighter than it was on that 7's picture, and its dim edge became a column of "ink" that
+ * widened the crop. Every window is centred and shrinks near the edges (radius min(r, i, n-1-i)), which
+ * keeps a ramp exact up to the edges on its dim side and errs at most half a window's rise on its bright
+ * side, where the error is the smallest share of the light. */
+enum { PAPER_GRID = 256 };
+
+typedef struct {
+    float *cell; /* (gh, gw) */
+    int block, gw, gh;
+} paper_map;
+
+typedef enum { PAPER_MAX, PAPER_MIN, PAPER_MEAN } paper_filter;
+
+/* One pass of filter f with a centred window of radius r along n values at stride. */
+static void filter_line(float *v, float *tmp, int n, int stride, int r, paper_filter f)
+{
+    for (int i = 0; i < n; i++)
+        tmp[i] = v[(size_t)i * stride];
+    for (int i = 0; i < n; i++) {
+        int k = r < i ? r : i;
+        k = k < n - 1 - i ? k : n - 1 - i;
+        float acc = tmp[i - k];
+        for (int j = i - k + 1; j <= i + k; j++)
+            acc = f == PAPER_MAX ? fmaxf(acc, tmp[j]) : f == PAPER_MIN ? fminf(acc, tmp[j]) : acc + tmp[j];
+        v[(size_t)i * stride] = f == PAPER_MEAN ? acc / (float)(2 * k + 1) : acc;
+    }
+}
+
+static void filter_grid(paper_map *m, float *tmp, int r, paper_filter f)
+{
+    for (int y = 0; y < m->gh; y++)
+        filter_line(m->cell + (size_t)y * m->gw, tmp, m->gw, 1, r, f);
+    for (int x = 0; x < m->gw; x++)
+        filter_line(m->cell + x, tmp, m->gh, m->gw, r, f);
+}
+
+static int paper_brightness(paper_map *m, const uint8_t *gray, int w, int h)
+{
+    int longer = w > h ? w : h;
+    m->block = (longer + PAPER_GRID - 1) / PAPER_GRID;
+    m->gw = (w + m->block - 1) / m->block, m->gh = (h + m->block - 1) / m->block;
+    m->cell = calloc((size_t)m->gw * m->gh, sizeof *m->cell);
+    float *tmp = malloc((size_t)(m->gw > m->gh ? m->gw : m->gh) * sizeof *tmp);
+    if (!m->cell || !tmp) {
+        free(tmp);
+        return img_fail("out of memory for a %dx%d image", w, h);
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float *c = &m->cell[(size_t)(y / m->block) * m->gw + x / m->block];
+            *c = fmaxf(*c, gray[(size_t)y * w + x]);
+        }
+    int r = (m->gw < m->gh ? m->gw : m->gh) / 6 + 1; /* a window of a third of the shorter side */
+    filter_grid(m, tmp, r, PAPER_MAX);
+    filter_grid(m, tmp, r, PAPER_MIN);
+    filter_grid(m, tmp, r / 2, PAPER_MEAN);
+    free(tmp);
+    return 0;
+}
+
+/* The surface at pixel (x, y): bilinear between the centres of the blocks around it. */
+static float paper_at(const paper_map *m, int x, int y)
+{
+    float gx = ((float)x + 0.5f) / (float)m->block - 0.5f, gy = ((float)y + 0.5f) / (float)m->block - 0.5f;
+    gx = gx < 0 ? 0 : gx > (float)(m->gw - 1) ? (float)(m->gw - 1) : gx;
+    gy = gy < 0 ? 0 : gy > (float)(m->gh - 1) ? (float)(m->gh - 1) : gy;
+    int x0 = (int)gx, y0 = (int)gy, x1 = x0 + 1 < m->gw ? x0 + 1 : x0, y1 = y0 + 1 < m->gh ? y0 + 1 : y0;
+    float fx = gx - (float)x0, fy = gy - (float)y0;
+    const float *c = m->cell;
+    float top = c[(size_t)y0 * m->gw + x0] + fx * (c[(size_t)y0 * m->gw + x1] - c[(size_t)y0 * m->gw + x0]);
+    float bottom = c[(size_t)y1 * m->gw + x0] + fx * (c[(size_t)y1 * m->gw + x1] - c[(size_t)y1 * m->gw + x0]);
+    return top + fy * (bottom - top);
+}
+
+/* gray (h, w) as ink in [0, 1] into v (h, w). A light border means dark ink on paper: each pixel's darkness
+ * against the paper under it (the uneven light divided out); else light ink on a dark ground, taken as MNIST
+ * is, against the border's mean. Then stretched so that the background is 0 and the strongest ink 1. Returns
+ * the ink's bounding box and, in *ink, the pixels it holds; -1 in box.x1 when out of memory. */
+static ink_box find_ink(float *v, const uint8_t *gray, int w, int h, size_t *ink)
 {
     size_t n = (size_t)w * h;
-    /* Background level: the mean of the outermost pixels. A light frame means dark ink on paper. */
     double border = 0.0;
     int border_n = 0;
     for (int y = 0; y < h; y++)
@@ -100,16 +186,20 @@ static ink_box find_ink(float *v, const uint8_t *gray, int w, int h)
             if (y == 0 || x == 0 || y == h - 1 || x == w - 1)
                 border += gray[(size_t)y * w + x] / 255.0, border_n++;
     border /= border_n;
-    bool invert = border > 0.5;
-    float lo = (float)(invert ? 1.0 - border : border), hi = 0.0f;
+    bool paper = border > 0.5;
+    paper_map m = {0};
+    ink_box b = {w, h, -1, -1};
+    *ink = 0;
+    if (paper && paper_brightness(&m, gray, w, h))
+        return (ink_box){-1, -1, -1, -1}; /* x0 < 0: out of memory */
+    float lo = paper ? 0.0f : (float)border, hi = 0.0f;
     for (size_t i = 0; i < n; i++) {
-        v[i] = gray[i] / 255.0f;
-        if (invert)
-            v[i] = 1.0f - v[i];
+        float bright = paper ? fmaxf(paper_at(&m, (int)(i % (size_t)w), (int)(i / (size_t)w)), 1.0f) : 255.0f;
+        v[i] = paper ? 1.0f - fminf(gray[i] / bright, 1.0f) : gray[i] / 255.0f;
         hi = v[i] > hi ? v[i] : hi;
     }
+    free(m.cell);
     /* Values within a tenth of the range above the background are paper texture or sensor noise, not ink. */
-    ink_box b = {w, h, -1, -1};
     if (hi - lo > 0.1f)
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
@@ -119,6 +209,7 @@ static ink_box find_ink(float *v, const uint8_t *gray, int w, int h)
                 if (*p > 0.0f) {
                     b.x0 = x < b.x0 ? x : b.x0, b.x1 = x > b.x1 ? x : b.x1;
                     b.y0 = y < b.y0 ? y : b.y0, b.y1 = y > b.y1 ? y : b.y1;
+                    (*ink)++;
                 }
             }
     return b;
@@ -147,18 +238,21 @@ static void place_by_mass(uint8_t *out, int rows, int cols, const float *fit, in
         }
 }
 
-int img_fit_digit(uint8_t *out, int rows, int cols, const uint8_t *gray, int w, int h)
+int img_fit_digit(uint8_t *out, int rows, int cols, const uint8_t *gray, int w, int h, double *ink_share)
 {
     memset(out, 0, (size_t)rows * cols);
     float *v = malloc((size_t)w * h * sizeof *v), *crop = NULL, *fit = NULL;
+    size_t ink = 0;
     int rc = 0;
+    *ink_share = 0.0;
     if (!v) {
         rc = img_fail("out of memory for a %dx%d image", w, h);
         goto out;
     }
-    ink_box b = find_ink(v, gray, w, h);
+    ink_box b = find_ink(v, gray, w, h, &ink);
+    *ink_share = (double)ink / ((double)w * h);
     if (b.x1 < 0) {
-        rc = 1;
+        rc = b.x0 < 0 ? -1 : 1;
         goto out;
     }
     int box = (int)lround((rows < cols ? rows : cols) * 20.0 / 28.0); /* MNIST: a 20x20 box in a 28x28 field */

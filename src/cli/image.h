@@ -39,12 +39,14 @@ int img_write_png(const char *path, int w, int h, int channels, const uint8_t *p
  * which is a box filter when shrinking and a smooth stretch when enlarging. src (sh, sw) -> dst (dh, dw). */
 void img_resample(float *dst, int dw, int dh, const float *src, int sw, int sh);
 
-/* Fits a grayscale picture of one character to a rows x cols input the way MNIST was made: invert when the
- * border is light (MNIST is light ink on black), crop to the bounding box of the ink, scale with the aspect
- * kept so the longer side is 20/28 of the shorter of rows and cols (20 of 28 for MNIST), and place it so its
- * centre of mass is the canvas centre. out (rows, cols) in 0..255. Returns 1 when the picture has no ink (out
- * is then black), -1 when out of memory. */
-int img_fit_digit(uint8_t *out, int rows, int cols, const uint8_t *gray, int w, int h);
+/* Fits a grayscale picture of one character to a rows x cols input the way MNIST was made: when the border
+ * is light (dark ink on paper), divide out the paper's uneven lighting and invert (MNIST is light ink on
+ * black), crop to the bounding box of the ink, scale with the aspect kept so the longer side is 20/28 of the
+ * shorter of rows and cols (20 of 28 for MNIST), and place it so its centre of mass is the canvas centre.
+ * out (rows, cols) in 0..255; *ink_share the fraction of the picture taken for ink (a digit on paper is a
+ * few percent; most of the frame means it was not that). Returns 1 when the picture has no ink (out is then
+ * black), -1 when out of memory. */
+int img_fit_digit(uint8_t *out, int rows, int cols, const uint8_t *gray, int w, int h, double *ink_share);
 
 /* A grid of count tiles, cols per row, each tile_w x tile_h pixels, pad pixels around and between tiles:
  *   width  = cols * tile_w + (cols + 1) * pad
