@@ -1,6 +1,7 @@
-/* blasnet eval: load a saved model, print its confusion matrix and per-class precision/recall, optionally
- * draw the misclassified test images, and end with the same `test:` line as train: scripts parse that
- * line as the last one on stdout, so everything else is printed before it. */
+/* blasnet eval: load a saved model, print its confusion matrix and per-class precision, recall and F1 with
+ * their macro and weighted averages, optionally draw the misclassified test images, and end with the same
+ * `test:` line as train: scripts parse that line as the last one on stdout, so everything else is printed
+ * before it. */
 #include "atomic_file.h"
 #include "cli.h"
 #include "image.h"
@@ -27,7 +28,8 @@ static const char usage_text[] =
     "  --errors-max N   at most N tiles (default: 100), shared fairly between the true classes\n"
     "  --confusion-csv FILE  the confusion matrix as CSV too (rows true, columns predicted)\n"
     "  --brief          only the test: line (no matrix, no per-class table)\n"
-    "prints: the confusion matrix (rows: true class, columns: predicted), per-class precision and recall,\n"
+    "prints: the confusion matrix (rows: true class, columns: predicted), per-class precision, recall, F1 and\n"
+    "support with accuracy and the macro and weighted averages (as scikit-learn's classification_report),\n"
     "then, last: test: loss=L acc=A% n=N\n";
 
 typedef struct {
@@ -73,20 +75,52 @@ static void print_confusion(const uint64_t *cm, int classes)
             printf(" %*llu", width, (unsigned long long)cm[(size_t)i * classes + j]);
         printf("\n");
     }
-    printf("\n%5s %9s %9s %8s\n", "class", "precision", "recall", "support");
-    for (int k = 0; k < classes; k++) {
-        uint64_t tp = cm[(size_t)k * classes + k], row = 0, col = 0;
-        for (int j = 0; j < classes; j++)
-            row += cm[(size_t)k * classes + j], col += cm[(size_t)j * classes + k];
-        /* A class never predicted (or never present) has no defined precision (recall): say so, not 0. */
-        char p[16] = "-", r[16] = "-";
-        if (col)
-            snprintf(p, sizeof p, "%.4f", (double)tp / (double)col);
-        if (row)
-            snprintf(r, sizeof r, "%.4f", (double)tp / (double)row);
-        printf("%5d %9s %9s %8llu\n", k, p, r, (unsigned long long)row);
-    }
     printf("\n");
+}
+
+/* Sums of precision, recall and F1 over the classes, plain and weighted by support, for the averages. */
+typedef struct {
+    double macro[3], weighted[3];
+    int counted;
+    uint64_t total, right;
+} report_sums;
+
+/* Class k's row of the report: precision, recall, F1, support; "-" where a figure is undefined (a class
+ * never predicted has no precision, one never present no recall). The averages count an undefined figure as
+ * 0, as scikit-learn's classification_report does, over the classes present or predicted. */
+static void print_class(const uint64_t *cm, int classes, int k, report_sums *sums)
+{
+    uint64_t tp = cm[(size_t)k * classes + k], row = 0, col = 0;
+    for (int j = 0; j < classes; j++)
+        row += cm[(size_t)k * classes + j], col += cm[(size_t)j * classes + k];
+    double p = col ? (double)tp / (double)col : 0.0, r = row ? (double)tp / (double)row : 0.0;
+    double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0.0, v[3] = {p, r, f1};
+    char text[3][16] = {"-", "-", "-"};
+    for (int i = 0; i < 3; i++)
+        if ((i == 0 && col) || (i == 1 && row) || (i == 2 && col && row))
+            snprintf(text[i], sizeof text[i], "%.4f", v[i]);
+    printf("%12d %9s %9s %9s %8llu\n", k, text[0], text[1], text[2], (unsigned long long)row);
+    for (int i = 0; row + col && i < 3; i++)
+        sums->macro[i] += v[i], sums->weighted[i] += v[i] * (double)row;
+    sums->counted += row + col > 0;
+    sums->total += row, sums->right += tp;
+}
+
+/* Per-class precision, recall and F1, then accuracy and the macro and weighted averages, as scikit-learn's
+ * classification_report lays them out. */
+static void print_report(const uint64_t *cm, int classes)
+{
+    report_sums sums = {{0}, {0}, 0, 0, 0};
+    printf("%12s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1-score", "support");
+    for (int k = 0; k < classes; k++)
+        print_class(cm, classes, k, &sums);
+    double n = sums.total ? (double)sums.total : 1.0, c = sums.counted ? sums.counted : 1;
+    printf("\n%12s %9s %9s %9.4f %8llu\n", "accuracy", "", "", (double)sums.right / n,
+           (unsigned long long)sums.total);
+    printf("%12s %9.4f %9.4f %9.4f %8llu\n", "macro avg", sums.macro[0] / c, sums.macro[1] / c, sums.macro[2] / c,
+           (unsigned long long)sums.total);
+    printf("%12s %9.4f %9.4f %9.4f %8llu\n\n", "weighted avg", sums.weighted[0] / n, sums.weighted[1] / n,
+           sums.weighted[2] / n, (unsigned long long)sums.total);
 }
 
 /* The matrix as CSV text, into a memory stream, then onto path by atomic replace. */
@@ -358,6 +392,8 @@ static cli_exit load_model_and_test_set(const eval_options *o, bn_net **net, bn_
     if (status)
         rc = runtime_error("eval", status, "give a file written by blasnet train --save");
     if (!rc)
+        rc = data_refuse_unlabelled("eval", &files->test, bn_net_arch(*net)->sizes[0], o->model_path);
+    if (!rc)
         rc = data_recorded_layout(&o->common, &state.hp, o->model_path, &layout);
     if (!rc)
         rc = data_load(&o->common, files, &layout, o->brief, &train, test);
@@ -419,8 +455,10 @@ static cli_exit run_eval(void *ctx)
     if (rc || (rc = evaluate(o, net, &test, &cm, &ev)))
         goto out;
     const int classes = bn_net_arch(net)->sizes[bn_net_arch(net)->depth];
-    if (!o->brief)
+    if (!o->brief) {
         print_confusion(cm, classes);
+        print_report(cm, classes);
+    }
     if (o->confusion_csv && (rc = write_confusion_csv(o->confusion_csv, cm, classes)))
         goto out;
     if (o->errors_png && (rc = draw_misses(o, net, &test, classes)))
