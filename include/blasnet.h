@@ -449,6 +449,10 @@ typedef struct bn_train_hooks {
     const char *checkpoint_path;     /* NULL: no checkpoints during training */
     int checkpoint_every;            /* epochs; 0 = only when stopped */
     uint64_t checkpoint_every_steps; /* 0 = never mid-epoch */
+    /* Called just before each checkpoint is written (may be NULL), so that the caller's own records of the run
+     * (its logs) reach at least as far as the checkpoint will: a run killed before the write resumes from the
+     * checkpoint before, and drops what its records hold beyond it. */
+    void (*before_checkpoint)(void *ctx);
 } bn_train_hooks;
 
 /* Trains net on train (shuffled each epoch), evaluating on val after each epoch when val->n > 0, from where

@@ -257,6 +257,8 @@ static int save_checkpoint(const run *r)
     const bn_comm *comm = r->net->comm;
     if (!path)
         return BN_OK;
+    if (r->hooks->before_checkpoint)
+        r->hooks->before_checkpoint(r->hooks->ctx);
     if (!comm)
         return bn_checkpoint_save(r->net, r->st, path);
     int status = comm->rank == 0 ? bn_checkpoint_save(r->net, r->st, path) : BN_OK;

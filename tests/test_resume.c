@@ -183,6 +183,56 @@ static void stop_and_resume(const bn_dataset *train, const bn_dataset *val, cons
     drop(&got);
 }
 
+/* A resumed epoch's rate counts the samples trained since the resume, over the seconds since the resume: it
+ * divided the whole epoch's samples by those seconds (263,571 samples/s on a run that trained 30,000). */
+typedef struct {
+    bn_progress first_progress;
+    bn_epoch_stats first_epoch;
+    int progress_calls, epoch_calls;
+} rate_seen;
+
+static void on_rate_progress(void *ctx, const bn_progress *p)
+{
+    rate_seen *r = ctx;
+    if (!r->progress_calls++)
+        r->first_progress = *p;
+}
+
+static void on_rate_epoch(void *ctx, const bn_epoch_stats *s)
+{
+    rate_seen *r = ctx;
+    if (!r->epoch_calls++)
+        r->first_epoch = *s;
+}
+
+static void resumed_rate_counts_its_own_samples(const bn_dataset *train, const bn_dataset *val)
+{
+    enum { STOP_STEP = 5, BATCH = 16 };
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/rate.ck", tmpdir);
+    train_until_stopped(train, val, fresh_state(), ck, STEPS_PER_EPOCH + STOP_STEP, "rate, ");
+    bn_net *net = NULL;
+    bn_train_state st;
+    CHECK(bn_checkpoint_load(&net, &st, ck, 0, bn_backend_find("blas")) == BN_OK);
+    if (!net)
+        return;
+    CHECK(st.hp.batch == BATCH && st.step == STOP_STEP);
+    rate_seen seen = {0};
+    const bn_train_hooks cfg = {.on_progress = on_rate_progress, .progress_every = 1, .on_epoch = on_rate_epoch,
+                                .ctx = &seen};
+    CHECK(bn_train(net, train, val, &cfg, &st) == BN_OK);
+    const bn_progress *p = &seen.first_progress;
+    const bn_epoch_stats *e = &seen.first_epoch;
+    double since = (double)(p->step - STOP_STEP) * BATCH, epoch_since = SAMPLES - STOP_STEP * BATCH;
+    CHECKF(p->step == STOP_STEP + 1 && fabs(p->samples_per_s * p->elapsed_s - since) <= 1e-9 * since,
+           "the first step after the resume: %g samples/s over %g s is %g samples, want %g", p->samples_per_s,
+           p->elapsed_s, p->samples_per_s * p->elapsed_s, since);
+    CHECKF(e->epoch == 2 && fabs(e->samples_per_s * e->seconds - epoch_since) <= 1e-9 * epoch_since,
+           "the resumed epoch: %g samples/s over %g s is %g samples, want the %g trained since the resume",
+           e->samples_per_s, e->seconds, e->samples_per_s * e->seconds, epoch_since);
+    bn_net_destroy(&net);
+}
+
 /* Resuming on a training set of another size would silently change the run: it must be refused. */
 static void resume_on_other_data_is_refused(const bn_dataset *train, const bn_dataset *val)
 {
@@ -500,6 +550,7 @@ int main(void)
     stop_and_resume(&train, &val, &want, STEPS_PER_EPOCH);     /* an epoch's last step */
     stop_and_resume(&train, &val, &want, STEPS_PER_EPOCH + 1); /* the first step of the next */
     resume_on_other_data_is_refused(&train, &val);
+    resumed_rate_counts_its_own_samples(&train, &val);
     killed_between_checkpoints(&train, &val, &want);
     divergence_keeps_last_good(&train, &val);
     recipe_resumes_exactly(&train, &val);

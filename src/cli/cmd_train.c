@@ -257,6 +257,12 @@ static void on_epoch(void *ctx, const bn_epoch_stats *s)
     train_logs_epoch(&out->logs, s);
 }
 
+static void before_checkpoint(void *ctx)
+{
+    train_output *out = ctx;
+    train_logs_commit(&out->logs);
+}
+
 /* ---- the run ------------------------------------------------------------------------------------------ */
 /* What the steps of run_train hand on to each other, and what its one cleanup releases. */
 typedef struct {
@@ -449,6 +455,7 @@ static void set_hooks(const train_options *o, train_output *out, bool speaks, bn
     *hooks = (bn_train_hooks){0};
     hooks->on_progress = speaks ? on_progress : NULL;
     hooks->on_epoch = speaks ? on_epoch : NULL;
+    hooks->before_checkpoint = speaks ? before_checkpoint : NULL;
     hooks->ctx = out;
     hooks->progress_every = o->log_every;
     hooks->progress_grad_norm = o->steps_path != NULL; /* the same on every rank: a collective under mpirun */

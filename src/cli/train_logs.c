@@ -53,8 +53,9 @@ static bool up_to(int k, const char *row, const bn_train_state *at)
 
 /* The earlier log's lines that a resumed run keeps: its recipe line, its header, and the rows written up to
  * the checkpoint's place (a run stopped after its last checkpoint wrote more, and a killed one may have left
- * half a line: both dropped). 0 lines when there is no earlier log or it is not one of blasnet's. */
-static size_t kept_part(int k, const char *path, const bn_train_state *at, uint8_t **text)
+ * half a line: both dropped). 0 lines when there is no earlier log or it is not one of blasnet's; *rows_at:
+ * where the rows begin, after the header. */
+static size_t kept_part(int k, const char *path, const bn_train_state *at, uint8_t **text, size_t *rows_at)
 {
     size_t size = 0, keep = 0;
     *text = NULL;
@@ -68,26 +69,26 @@ static size_t kept_part(int k, const char *path, const bn_train_state *at, uint8
             break;
         header_seen |= header;
         keep = (size_t)(nl + 1 - (const char *)*text);
+        *rows_at = header ? keep : *rows_at;
     }
     return header_seen ? keep : 0;
 }
 
-/* A fresh log: the recipe line, as a # comment, then the header. A resumed one: the earlier log's part up to
- * the checkpoint, then rows from there on, so that the file reads as one run. */
+/* The recipe line, as a # comment, then the header; a resumed log then goes on with the earlier log's rows
+ * up to the checkpoint, so that the file reads as one run. The recipe line is the run's as it is now: a run
+ * resumed with more --epochs is a longer run than the one that wrote the earlier rows. */
 static void begin_log(train_logs *logs, int k, const char *recipe, const bn_train_state *resumed)
 {
     uint8_t *text = NULL;
-    size_t kept = resumed ? kept_part(k, logs->path[k], resumed, &text) : 0;
-    if (kept) {
-        append(logs, k, (const char *)text, (int)kept);
-    } else {
-        char line[1024];
-        if (resumed && text)
-            fprintf(stderr, "blasnet train: note: '%s' is not a log that blasnet wrote: it is started again\n",
-                    logs->path[k]);
-        append(logs, k, line, snprintf(line, sizeof line, "# %s\n", recipe));
-        append(logs, k, headers[k], (int)strlen(headers[k]));
-    }
+    size_t rows_at = 0, kept = resumed ? kept_part(k, logs->path[k], resumed, &text, &rows_at) : 0;
+    if (resumed && text && !kept)
+        fprintf(stderr, "blasnet train: note: '%s' is not a log that blasnet wrote: it is started again\n",
+                logs->path[k]);
+    char line[1024];
+    append(logs, k, line, snprintf(line, sizeof line, "# %s\n", recipe));
+    append(logs, k, headers[k], (int)strlen(headers[k]));
+    if (kept)
+        append(logs, k, (const char *)text + rows_at, (int)(kept - rows_at));
     free(text);
 }
 
@@ -121,6 +122,11 @@ void train_logs_epoch(train_logs *logs, const bn_epoch_stats *s)
     int len = snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.4f,%.1f,%.6g\n", s->epoch, s->train_loss,
                        s->train_acc, s->val_loss, s->val_acc, s->lr, s->seconds, s->samples_per_s, s->grad_norm_w1);
     append(logs, EPOCHS, row, len);
+    train_logs_commit(logs);
+}
+
+void train_logs_commit(train_logs *logs)
+{
     for (int k = 0; k < 2; k++)
         if (is_open(logs, k) && !logs->file[k].failed)
             note_failure(logs, bn_out_commit(&logs->file[k]));
