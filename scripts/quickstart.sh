@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The first of the README's two commands: installs dependencies, builds, fetches MNIST and trains the default
-# model (784-512-10 ReLU, 10 epochs), ending with the `test:` and `train:` lines.
+# model (784-512-10 ReLU, Adam on onecycle, 3 epochs), ending with the `test:` and `train:` lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
