@@ -99,8 +99,10 @@ BN_API const bn_backend *bn_net_backend(const bn_net *net);
 BN_API void bn_net_set_backend(bn_net *net, const bn_backend *backend);
 /* How the blas backend spreads each product of a step over the threads (the others ignore it). A plan is
  * made for the net's max batch and the current omp_get_max_threads() when the net is created (ESTIMATE: a
- * cost model, the same plan on every run) and again by bn_net_plan; batches of another size, or a changed
- * thread count, get a plan of the same mode on the spot (ESTIMATE for MEASURE). MEASURE times the
+ * cost model, the same plan on every run) and again by bn_net_plan; bn_train and bn_evaluate add plans of
+ * the same mode for every other batch size they run before they start (a rank's share of a batch, the
+ * epoch's last batch, an evaluation's chunks). A size or thread count without plans gets a plan on the spot
+ * (ESTIMATE for MEASURE), which bn_net_plan_format counts. MEASURE times the
  * candidates on the net's own buffers (tens of ms; parameters untouched, gradients overwritten): faster
  * where the model is wrong, but it may pick other tile boundaries on another run, and the engine's last
  * bits depend on them. The other modes force one partition wherever the shape allows it (tests and the

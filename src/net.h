@@ -5,6 +5,15 @@
 #include "backend.h"
 #include "blasnet.h"
 
+/* The plans of one batch size on one team: a plan per forward product, one per backward pair (dW beside
+ * dA; layer 0 has only dW). */
+#define BN_PLAN_SETS 8
+typedef struct {
+    int batch, team;
+    bn_gemm_plan forward[BN_MAX_LAYERS];
+    bn_pair_plan backward[BN_MAX_LAYERS];
+} bn_plan_set;
+
 struct bn_net {
     bn_arch arch;
     int max_batch;
@@ -38,13 +47,14 @@ struct bn_net {
         double *partials; /* size doubles: one partial sum per node rank, combined by max */
         float *own_params, *own_grads, *own_velocity, *own_moment2;
     } node;
-    /* How each product is spread over the threads, made for plan_batch rows on plan_team threads
-     * (net_plan.c); other batch sizes and teams get the model's plan on the spot. */
+    /* How each product is spread over the threads (net_plan.c): one set of plans per batch size the
+     * network runs, made in plan_mode before the run needs them; a size or team without a set gets the
+     * model's plan on the spot, which spot_plans counts. */
     bn_plan_mode plan_mode;
-    int plan_batch, plan_team;
-    bn_gemm_plan forward_plan[BN_MAX_LAYERS];
-    bn_pair_plan backward_plan[BN_MAX_LAYERS]; /* dW (first) beside dA (second); layer 0 has only dW */
-    float *plan_scratch;                       /* BN_PLAN_SCRATCH_FLOATS of K-split partial sums */
+    bn_plan_set plan_sets[BN_PLAN_SETS];
+    int plan_sets_used, plan_set_next; /* sets in use; the one the next new size replaces when all are */
+    uint64_t spot_plans;
+    float *plan_scratch; /* BN_PLAN_SCRATCH_FLOATS of K-split partial sums */
 };
 
 /* The plan mode a new network starts with: $BLASNET_PLAN when set (BN_E_INVALID if it names no mode), else
@@ -55,6 +65,10 @@ int bn_plan_mode_default(bn_plan_mode *mode);
 bn_gemm bn_net_forward_product(bn_net *net, int l, const float *x, int B);
 bn_gemm bn_net_dweight_product(bn_net *net, int l, const float *x, int B);
 bn_gemm bn_net_dinput_product(bn_net *net, int l, int B);
+/* Plans for batches of `batch` rows (1..max_batch) on the current team too, in the network's mode, keeping
+ * the sets it has; nothing when they are there. bn_train and bn_evaluate call it for every size they will
+ * run before the first step, so that no step plans. */
+int bn_net_plan_rows(bn_net *net, int batch);
 /* The plans for a batch of B rows: the stored ones when B and the team match them, else the model's,
  * written into *scratch_plan. */
 const bn_gemm_plan *bn_net_forward_plan(bn_net *net, int l, const bn_gemm *g, bn_gemm_plan *scratch_plan);

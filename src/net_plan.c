@@ -1,5 +1,7 @@
-/* A network's product plans: one per forward product and one per backward pair (dW beside dA), made for
- * the max batch and the current team, looked up by the passes, and printed for `blasnet info` and the
+/* A network's product plans: one per forward product and one per backward pair (dW beside dA), in a set per
+ * batch size and team: the max batch's when the network is made, and each size a run will use before the
+ * run starts (bn_net_plan_rows). The passes look them up; a size without a set is planned on the spot by the
+ * model and counted, which a test holds at zero for training runs. Printed for `blasnet info` and the
  * bench. */
 #include "error.h"
 #include "gemm_plan.h"
@@ -47,15 +49,22 @@ static bn_plan_mode spot_mode(const bn_net *net)
     return net->plan_mode == BN_PLAN_MEASURE ? BN_PLAN_ESTIMATE : net->plan_mode;
 }
 
-static bool stored_plans_fit(const bn_net *net, int B)
+/* The set made for B rows on the current team, NULL when there is none. */
+static const bn_plan_set *find_set(const bn_net *net, int B)
 {
-    return B == net->plan_batch && omp_get_max_threads() == net->plan_team;
+    const int team = omp_get_max_threads();
+    for (int i = 0; i < net->plan_sets_used; i++)
+        if (net->plan_sets[i].batch == B && net->plan_sets[i].team == team)
+            return &net->plan_sets[i];
+    return NULL;
 }
 
 const bn_gemm_plan *bn_net_forward_plan(bn_net *net, int l, const bn_gemm *g, bn_gemm_plan *scratch_plan)
 {
-    if (stored_plans_fit(net, g->M))
-        return &net->forward_plan[l];
+    const bn_plan_set *set = find_set(net, g->M);
+    if (set)
+        return &set->forward[l];
+    net->spot_plans++;
     *scratch_plan = bn_plan_estimate(g, omp_get_max_threads(), spot_mode(net), net->plan_scratch,
                                      BN_PLAN_SCRATCH_FLOATS);
     return scratch_plan;
@@ -74,34 +83,66 @@ static bn_pair_plan plan_backward(bn_net *net, const bn_gemm *dw, const bn_gemm 
 const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, const bn_gemm *da,
                                          bn_pair_plan *scratch_plan)
 {
-    if (stored_plans_fit(net, dw->K))
-        return &net->backward_plan[l];
+    const bn_plan_set *set = find_set(net, dw->K);
+    if (set)
+        return &set->backward[l];
+    net->spot_plans++;
     *scratch_plan = plan_backward(net, dw, da, spot_mode(net), omp_get_max_threads());
     return scratch_plan;
+}
+
+/* Fills *set with the plans of every product for B rows on the current team, in the network's mode. */
+static void make_set(bn_net *net, bn_plan_set *set, int B)
+{
+    const int team = omp_get_max_threads();
+    const bn_plan_mode mode = net->plan_mode;
+    /* The forward products first: a measured plan runs them, and the backward products then read real
+     * layer outputs rather than whatever a previous step left. */
+    for (int l = 0; l < net->arch.depth; l++) {
+        bn_gemm g = bn_net_forward_product(net, l, net->x, B);
+        set->forward[l] = bn_plan_choose(&g, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
+    }
+    for (int l = net->arch.depth - 1; l >= 0; l--) {
+        bn_gemm dw = bn_net_dweight_product(net, l, net->x, B);
+        bn_gemm da = l > 0 ? bn_net_dinput_product(net, l, B) : dw;
+        set->backward[l] = plan_backward(net, &dw, l > 0 ? &da : NULL, mode, team);
+    }
+    set->batch = B;
+    set->team = team;
+}
+
+static int check_rows(const bn_net *net, int batch)
+{
+    if (batch < 0 || batch > net->max_batch)
+        return bn_fail(BN_E_INVALID, "cannot plan for batch %d: the network holds 1..%d rows", batch,
+                       net->max_batch);
+    return BN_OK;
+}
+
+int bn_net_plan_rows(bn_net *net, int batch)
+{
+    int status = batch == 0 ? bn_fail(BN_E_INVALID, "cannot plan for batch 0") : check_rows(net, batch);
+    if (status || find_set(net, batch))
+        return status;
+    /* Every set in use: the oldest made after the first gives way (the first is the max batch's). */
+    int i = net->plan_sets_used < BN_PLAN_SETS ? net->plan_sets_used++ : net->plan_set_next;
+    if (net->plan_sets_used == BN_PLAN_SETS)
+        net->plan_set_next = i + 1 < BN_PLAN_SETS ? i + 1 : 1;
+    make_set(net, &net->plan_sets[i], batch);
+    return BN_OK;
 }
 
 int bn_net_plan(bn_net *net, bn_plan_mode mode, int batch)
 {
     if ((unsigned)mode >= BN_PLAN_MODES)
         return bn_fail(BN_E_INVALID, "plan mode %d is not one of the %d modes", (int)mode, BN_PLAN_MODES);
-    if (batch < 0 || batch > net->max_batch)
-        return bn_fail(BN_E_INVALID, "cannot plan for batch %d: the network holds 1..%d rows", batch,
-                       net->max_batch);
-    const int team = omp_get_max_threads(), B = batch ? batch : net->max_batch;
-    /* The forward products first: a measured plan runs them, and the backward products then read real
-     * layer outputs rather than whatever a previous step left. */
-    for (int l = 0; l < net->arch.depth; l++) {
-        bn_gemm g = bn_net_forward_product(net, l, net->x, B);
-        net->forward_plan[l] = bn_plan_choose(&g, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
-    }
-    for (int l = net->arch.depth - 1; l >= 0; l--) {
-        bn_gemm dw = bn_net_dweight_product(net, l, net->x, B);
-        bn_gemm da = l > 0 ? bn_net_dinput_product(net, l, B) : dw;
-        net->backward_plan[l] = plan_backward(net, &dw, l > 0 ? &da : NULL, mode, team);
-    }
+    int status = check_rows(net, batch);
+    if (status)
+        return status;
     net->plan_mode = mode;
-    net->plan_batch = B;
-    net->plan_team = team;
+    net->plan_sets_used = 0;
+    net->plan_set_next = 1;
+    make_set(net, &net->plan_sets[net->plan_sets_used++], batch ? batch : net->max_batch);
     return BN_OK;
 }
 
@@ -122,28 +163,44 @@ static void format_line(char *buf, size_t size, size_t *len, const char *what, i
     *len += n > 0 ? (size_t)n : 0;
 }
 
+/* The other batch sizes planned, and the plans made on the spot, as the end of the heading line. */
+static void format_sizes(const bn_net *net, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < net->plan_sets_used && len < size; i++) {
+        int n = snprintf(buf + len, size - len, "%s%d", i == 1 ? "; also batch " : ", ", net->plan_sets[i].batch);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    if (len < size)
+        snprintf(buf + len, size - len, "; %llu planned on the spot", (unsigned long long)net->spot_plans);
+}
+
 size_t bn_net_plan_format(const bn_net *net, char *buf, size_t size)
 {
     bn_net *n = (bn_net *)net; /* the product builders take a mutable net; nothing is written */
+    const bn_plan_set *set = &net->plan_sets[0];
+    char sizes[160];
+    format_sizes(net, sizes, sizeof sizes);
     size_t len = 0;
-    int written = snprintf(buf, size, "plan: %s, batch %d, %d thread%s (op L  MxNxK  partition  %s)\n",
-                           bn_plan_mode_name(net->plan_mode), net->plan_batch, net->plan_team,
-                           net->plan_team == 1 ? "" : "s", net->plan_mode == BN_PLAN_MEASURE ? "measured" : "model");
+    int written = snprintf(buf, size, "plan: %s, batch %d, %d thread%s%s (op L  MxNxK  partition  %s)\n",
+                           bn_plan_mode_name(net->plan_mode), set->batch, set->team, set->team == 1 ? "" : "s",
+                           sizes, net->plan_mode == BN_PLAN_MEASURE ? "measured" : "model");
     len = written > 0 ? (size_t)written : 0;
     for (int l = 0; l < net->arch.depth; l++) {
-        bn_gemm g = bn_net_forward_product(n, l, net->x, net->plan_batch);
-        format_line(buf, size, &len, "fwd", l, &g, &net->forward_plan[l], "");
+        bn_gemm g = bn_net_forward_product(n, l, net->x, set->batch);
+        format_line(buf, size, &len, "fwd", l, &g, &set->forward[l], "");
     }
     for (int l = net->arch.depth - 1; l >= 0; l--) {
-        const bn_pair_plan *p = &net->backward_plan[l];
+        const bn_pair_plan *p = &set->backward[l];
         char beside[48] = "";
         if (p->first_threads > 0)
             snprintf(beside, sizeof beside, "  beside dA: %d + %d threads", p->first_threads,
-                     net->plan_team - p->first_threads);
-        bn_gemm dw = bn_net_dweight_product(n, l, net->x, net->plan_batch);
+                     set->team - p->first_threads);
+        bn_gemm dw = bn_net_dweight_product(n, l, net->x, set->batch);
         format_line(buf, size, &len, "dW", l, &dw, &p->first, beside);
         if (l > 0) {
-            bn_gemm da = bn_net_dinput_product(n, l, net->plan_batch);
+            bn_gemm da = bn_net_dinput_product(n, l, set->batch);
             format_line(buf, size, &len, "dA", l, &da, &p->second, "");
         }
     }

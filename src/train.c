@@ -22,7 +22,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* L2 norm of the first layer's weight gradient, for the progress and epoch reports. */
 void bn_hparams_default(bn_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
@@ -102,6 +101,14 @@ static int evaluate_rows(bn_net *net, const bn_dataset *ds, size_t lo, size_t hi
     return BN_OK;
 }
 
+/* Plans for the chunks evaluate_rows runs over `rows` rows: the max batch, and what is left at the end. */
+static int plan_chunks(bn_net *net, size_t rows)
+{
+    const size_t max = (size_t)net->max_batch;
+    int status = rows >= max ? bn_net_plan_rows(net, (int)max) : BN_OK;
+    return !status && rows % max ? bn_net_plan_rows(net, (int)(rows % max)) : status;
+}
+
 int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confusion)
 {
     memset(out, 0, sizeof *out);
@@ -114,7 +121,9 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
     size_t lo, hi;
     share_of(net->comm, ds->n, &lo, &hi);
     double sums[2] = {0.0, 0.0}; /* loss, correct: exact in a double up to 2^53 samples */
-    status = evaluate_rows(net, ds, lo, hi, sums, confusion);
+    status = plan_chunks(net, hi - lo);
+    if (!status)
+        status = evaluate_rows(net, ds, lo, hi, sums, confusion);
     if (!status && net->comm)
         status = bn_comm_combine(net->comm, sums, 2, BN_COMM_SUM_DOUBLE);
     if (!status && net->comm && confusion)
@@ -487,6 +496,27 @@ static int run_epoch(run *r)
     return status ? status : finish_epoch(r, &rng);
 }
 
+/* Every batch size this rank's steps will run, planned before the first: its share of a full batch and of
+ * the epoch's last, shorter one, and the validation set's chunks. Under mpirun a rank runs B/K rows, which the
+ * network's own plan (for its max batch) does not fit; planned on the spot, every product of every step was
+ * planned again, and --plan measure silently became estimate. */
+static int plan_run(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_state *st)
+{
+    const size_t B = (size_t)st->hp.batch, sizes[2] = {train->n < B ? train->n : B, train->n % B};
+    int status = BN_OK;
+    for (int i = 0; i < 2 && !status; i++) {
+        size_t lo, hi;
+        share_of(net->comm, sizes[i], &lo, &hi);
+        status = hi > lo ? bn_net_plan_rows(net, (int)(hi - lo)) : BN_OK;
+    }
+    if (!status && val && val->n) {
+        size_t lo, hi;
+        share_of(net->comm, val->n, &lo, &hi);
+        status = plan_chunks(net, hi - lo);
+    }
+    return status;
+}
+
 int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
              bn_train_state *st)
 {
@@ -504,6 +534,8 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
         return bn_fail(BN_E_NOMEM, "cannot allocate the shuffle order for %zu samples", train->n);
     if (!bn_train_started(st))
         status = start_run(net, st, train->n);
+    if (!status)
+        status = plan_run(net, train, val, st);
     if (st->epoch < st->hp.epochs)
         st->end = BN_END_NONE; /* a finished run given more epochs goes on */
     run r = {.net = net, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks, .st = st,

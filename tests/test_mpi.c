@@ -45,7 +45,10 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Starts argv (NULL-terminated) in its own process group, stdout to /dev/null and stderr to a file. */
+/* Where spawn sends stdout: /dev/null unless a case asks for it. */
+static const char *stdout_path = "/dev/null";
+
+/* Starts argv (NULL-terminated) in its own process group, stdout to stdout_path and stderr to a file. */
 static pid_t spawn(const char *const *argv)
 {
     char err_path[600];
@@ -54,7 +57,8 @@ static pid_t spawn(const char *const *argv)
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
-        int out = open("/dev/null", O_WRONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int out = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
             _exit(120);
         execvp(argv[0], (char *const *)argv);
@@ -461,6 +465,31 @@ static void threads_warning(void)
     setenv("OMP_NUM_THREADS", "1", 1);
 }
 
+/* Each rank plans every batch size it runs before its first step: its share of a full batch (8 of 16), of
+ * the last batch (1 row: rank 0 has none, rank 1 one) and of the test set's chunks. Planned on the spot, a
+ * rank's steps were planned again every time and --plan measure became estimate. 2 ranks x 2 threads. */
+static void plans_made_before_the_steps(void)
+{
+    char out_path[600];
+    path_in_root(out_path, sizeof out_path, "plan.txt");
+    stdout_path = out_path;
+    setenv("OMP_NUM_THREADS", "2", 1);
+    run_result r = RUN(MPIRUN, "-np", "2", BN_BLASNET_EXE, "train", "--data", data_dir, RECIPE_SGD, "--epochs", "2",
+                       "--threads", "2", "--plan", "measure", "--show-plan");
+    setenv("OMP_NUM_THREADS", "1", 1);
+    stdout_path = "/dev/null";
+    size_t size = 0;
+    char *out = (char *)idxw_read_all(out_path, &size);
+    if (out)
+        out[size] = '\0';
+    CHECKF(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECKF(out && strstr(out, "plan: measure, batch 16, 2 threads") && strstr(out, "also batch 8") &&
+               strstr(out, "; 0 planned on the spot"),
+           "rank 0 planned its share or measured nothing, or planned on the spot: %s", out ? out : "(no output)");
+    free(out);
+    free(r.err);
+}
+
 static bool have_mpirun(void)
 {
     run_result r = RUN("mpirun", "--version");
@@ -511,6 +540,8 @@ int main(void)
     bn_test_case("a killed rank ends the job, the checkpoint stays", killed_rank);
     bn_test_case("Ctrl-C under mpirun: the job ends in seconds, the checkpoint loads", interrupted);
     bn_test_case("threads x ranks above the cores: a warning", threads_warning);
+    bn_test_case("2 ranks x 2 threads: every batch size planned before the steps, measure kept",
+                 plans_made_before_the_steps);
     bn_test_remove_tree(root);
     return bn_test_exit("mpi");
 }

@@ -7,6 +7,7 @@
 #include "blasnet.h"
 #include "gemm_plan.h"
 #include "harness.h"
+#include "idx_write.h"
 
 #include <math.h>
 #include <omp.h>
@@ -207,6 +208,57 @@ static void products_on_this_machine(void)
     free(m.ref);
 }
 
+/* The spot count in bn_net_plan_format's heading: "...; N planned on the spot". -1 when it is not there. */
+static long spot_plans(const bn_net *net, char *text, size_t size)
+{
+    bn_net_plan_format(net, text, size);
+    const char *p = strstr(text, " planned on the spot");
+    while (p && p > text && p[-1] != ' ')
+        p--;
+    return p ? strtol(p, NULL, 10) : -1;
+}
+
+/* bn_train and bn_evaluate plan every batch size they run before their first step: a full batch of 16,
+ * the epoch's last of 15 (159 = 9 x 16 + 15), the validation set's 40 as chunks of 32 and 8. No product of
+ * any step is planned on the spot, whatever the mode; a size no one planned is, and is counted. */
+static void runs_plan_before_they_step(void)
+{
+    enum { N = 199, SIDE = 6 };
+    uint8_t *px = malloc(N * SIDE * SIDE), *labels = malloc(N);
+    CHECK(px && labels);
+    if (!px || !labels)
+        return;
+    idxw_synth(px, labels, N, SIDE, SIDE, 3, 5);
+    bn_dataset all = {.pixels = px, .labels = labels, .n = N, .rows = SIDE, .cols = SIDE, .dim = SIDE * SIDE};
+    bn_dataset train = bn_dataset_slice(&all, 0, N - 40), val = bn_dataset_slice(&all, N - 40, N);
+    const bn_plan_mode modes[] = {BN_PLAN_ESTIMATE, BN_PLAN_MEASURE, BN_PLAN_ROWS};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        bn_arch arch = {.act = BN_ACT_RELU};
+        CHECK(bn_arch_parse_sizes(&arch, "36,24,3") == BN_OK);
+        bn_train_state st;
+        bn_train_state_init(&st);
+        st.hp.epochs = 2, st.hp.batch = 16;
+        bn_net *net = NULL;
+        CHECK(bn_net_create(&net, &arch, 32, bn_backend_find("blas")) == BN_OK);
+        if (!net)
+            continue;
+        CHECK(bn_net_plan(net, modes[m], 0) == BN_OK);
+        CHECK(bn_train(net, &train, &val, NULL, &st) == BN_OK);
+        char text[4096];
+        long spot = spot_plans(net, text, sizeof text);
+        CHECKF(spot == 0 && strstr(text, "also batch 16, 15, 8"), "%s: %ld products planned on the spot, or "
+               "sizes missing:\n%s", bn_plan_mode_name(modes[m]), spot, text);
+        bn_eval ev;
+        CHECK(bn_evaluate(net, &val, &ev, NULL) == BN_OK && spot_plans(net, text, sizeof text) == 0);
+        CHECK(bn_net_forward(net, bn_net_input(net), 5) == BN_OK); /* 5 rows: planned by no one */
+        CHECKF(spot_plans(net, text, sizeof text) == 2, "a forward pass of 5 rows through 2 layers: %ld spot plans",
+               spot_plans(net, text, sizeof text));
+        bn_net_destroy(&net);
+    }
+    free(px);
+    free(labels);
+}
+
 int main(void)
 {
     bn_test_case("plans are sane for teams of 1 to 64", plans_are_sane);
@@ -216,5 +268,6 @@ int main(void)
     bn_test_case("every plan computes the product", products_on_this_machine);
     omp_set_num_threads(2);
     bn_test_case("every plan computes the product, 2 threads", products_on_this_machine);
+    bn_test_case("training plans every batch size before its first step", runs_plan_before_they_step);
     return bn_test_exit("plan");
 }

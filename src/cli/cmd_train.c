@@ -64,6 +64,7 @@ static const char usage_more[] =
     "                        model, the same on every run) | measure (time the candidates at start; may\n"
     "                        change the last bits between runs) | one | library | rows | cols | tiles | k\n"
     "                        (blasnet info --plan shows the plan)\n"
+    "  --show-plan           print the run's plans before the test: line, with the batch sizes planned\n"
     "output\n"
     "  --log FILE            per-epoch metrics as CSV\n"
     "  --log-steps FILE      per-step metrics as CSV (every --log-every steps)\n"
@@ -89,7 +90,7 @@ enum {
     OPT_SCHEDULE, OPT_WARMUP, OPT_LR_DECAY, OPT_STEP_EPOCHS, OPT_LR_MIN, OPT_DROPOUT, OPT_PATIENCE, OPT_MONITOR,
     OPT_TARGET, OPT_SEED,
     OPT_EPOCHS, OPT_LOG, OPT_LOG_STEPS, OPT_LOG_EVERY, OPT_SAVE, OPT_QUIET, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY,
-    OPT_CHECKPOINT_STEPS, OPT_RESUME
+    OPT_CHECKPOINT_STEPS, OPT_RESUME, OPT_SHOW_PLAN
 };
 
 typedef struct {
@@ -98,7 +99,7 @@ typedef struct {
     const char *resume_path, *optimizer, *schedule, *monitor;
     int classes, val, log_every, checkpoint_every;
     uint64_t checkpoint_steps;
-    bool quiet;
+    bool quiet, show_plan;
     float leaky_slope;
     bn_hparams hp; /* the run's recipe: flags write into it, names are parsed into it by check_options */
 } train_options;
@@ -627,12 +628,15 @@ static cli_exit save_model(const train_options *o, const train_run *r)
 }
 
 /* The last two lines of stdout, which scripts parse. */
-static cli_exit report_test(train_run *r)
+static cli_exit report_test(train_run *r, bool show_plan)
 {
     bn_eval ev;
     int status = r->test.n ? bn_evaluate(r->net, &r->test, &ev, NULL) : BN_OK;
     if (status)
         return runtime_error("train", status, NULL);
+    char plan[8192];
+    if (show_plan && bn_net_plan_format(r->net, plan, sizeof plan))
+        fputs(plan, stdout);
     const bn_train_state *s = &r->state;
     char epochs[32];
     if (r->test.n)
@@ -756,7 +760,7 @@ static cli_exit run_train(void *ctx)
     if (!rc) /* rank 0 saves; every rank learns how that went, as the test below is evaluated by all */
         rc = ranks_agree("train", &r.launch, save_model(o, &r));
     if (!rc)
-        rc = report_test(&r);
+        rc = report_test(&r, o->show_plan);
 out:
     rc = train_logs_close(&r.out.logs, rc);
     bn_net_destroy(&r.net);
@@ -797,7 +801,7 @@ cli_exit cmd_train(int argc, char **argv)
         opt_int("epochs", OPT_EPOCHS, &hp->epochs, 1, 1000000), opt_text("log", OPT_LOG, &o.log_path),
         opt_text("log-steps", OPT_LOG_STEPS, &o.steps_path),
         opt_int("log-every", OPT_LOG_EVERY, &o.log_every, 1, 1 << 30), opt_text("save", OPT_SAVE, &o.save_path),
-        opt_flag("quiet", OPT_QUIET, &o.quiet), opt_text("checkpoint", OPT_CHECKPOINT, &o.checkpoint_path),
+        opt_flag("quiet", OPT_QUIET, &o.quiet), opt_flag("show-plan", OPT_SHOW_PLAN, &o.show_plan), opt_text("checkpoint", OPT_CHECKPOINT, &o.checkpoint_path),
         opt_int("checkpoint-every", OPT_CHECKPOINT_EVERY, &o.checkpoint_every, 1, 1000000),
         opt_u64("checkpoint-steps", OPT_CHECKPOINT_STEPS, &o.checkpoint_steps, MAX_STEP_COUNT),
         opt_text("resume", OPT_RESUME, &o.resume_path),
