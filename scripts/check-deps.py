@@ -40,26 +40,33 @@ FOLDER_RANKS = {
     "src/net": 3,
     "src/dist": 4,
     "src/train": 5,
-    "src": 5,  # the library's files not yet in a layer's folder (issue 23, part B moves them)
     "src/cli": 6,
     "bench": 6,
 }
+
+# Where a quoted #include is looked for after the including file's own folder, as the build's include path
+# has it (src/meson.build).
+INCLUDE_PATH = ["src", "src/base", "src/gemm", "src/data", "src/kernels", "src/net", "src/dist", "src/train",
+                "src/cli", "bench"]
 
 # Today's exceptions, each to be removed by the part of issue 23 named; the check fails if one grows.
 KNOWN = {
     # module cycles, as the sorted list of the modules in one strongly connected component
     "cycles": {
-        ("src/comm", "src/net", "src/net_plan", "src/net_share"): "part B: struct bn_net private to net/, "
-        "the shared step in dist/",
+        ("src/dist/comm", "src/dist/net_share", "src/net/net", "src/net/net_plan"): "part B: struct bn_net private "
+        "to net/, the shared step in dist/",
         ("src/cli/args", "src/cli/blas_core"): "part B: the CLI's messages in their own file",
     },
     # files over MAX_LINES: the most lines allowed until the split
     "long_files": {
         "bench/bench.c": (1676, "part D: peak, ops, step and options"),
         "src/cli/cmd_train.c": (813, "part D: flags, report and run"),
-        "src/checkpoint.c": (766, "part D: the hparam rules leave it"),
+        "src/train/checkpoint.c": (766, "part D: the hparam rules leave it"),
         "bench/engines.c": (615, "part D"),
     },
+    # dependencies of a folder on one of the same or a later rank, and the folder cycles they make
+    "rank_edges": {("src/net", "src/dist"): "part B: net/ knows nothing of communication"},
+    "folder_cycles": {("src/dist", "src/net"): "part B: net/ knows nothing of communication"},
     "exports": (120, "part D: what only the CLI and the bench need moves to an internal static library"),
 }
 
@@ -197,7 +204,7 @@ def build_graph(files):
         included = set()
         for inc in includes:
             target = os.path.normpath(os.path.join(os.path.dirname(f), inc))
-            candidates = [target] + [os.path.join(d, inc) for d in ("src", "src/cli", "bench")]
+            candidates = [target] + [os.path.join(d, inc) for d in INCLUDE_PATH]
             for cand in candidates:
                 if cand in info:
                     included.add(module_of(cand))
@@ -292,10 +299,18 @@ def main():
             ra, rb = rank_of(fa), rank_of(fb)
             if ra is None or rb is None:
                 problems.append(f"{fa} or {fb} has no rank in FOLDER_RANKS ({why})")
-            elif rb >= ra:
+            elif rb >= ra and (fa, fb) not in KNOWN["rank_edges"]:
                 problems.append(f"{fa} (rank {ra}) depends on {fb} (rank {rb}): {why}")
-    for comp in components({folder_of(m) for m in modules}, folder_edges):
-        problems.append("a cycle between folders: " + ", ".join(comp))
+    for pair in KNOWN["rank_edges"]:
+        if pair not in folder_edges:
+            notes.append(f"the known edge {pair[0]} -> {pair[1]} is gone: take it out of KNOWN")
+    folder_cycles = components({folder_of(m) for m in modules}, folder_edges)
+    for comp in folder_cycles:
+        if comp not in KNOWN["folder_cycles"]:
+            problems.append("a cycle between folders: " + ", ".join(comp))
+    for comp in KNOWN["folder_cycles"]:
+        if comp not in folder_cycles:
+            notes.append(f"the known folder cycle {', '.join(comp)} is gone: take it out of KNOWN")
 
     for f in files:
         lines = info[f][3]
