@@ -1,6 +1,6 @@
 /* The one option parser of the CLI: a command's table of options plus the shared ones, read with
  * getopt_long (so --flag=value, unambiguous prefixes and operands between flags all work), each value
- * range-checked as it is stored; and the CLI's one-line error messages. */
+ * range-checked as it is stored. The messages it prints are messages.c's. */
 #include "cli.h"
 
 #include <assert.h>
@@ -9,68 +9,12 @@
 #include <float.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Shared options (16) plus the largest command's own (train has 38), with room for more. */
 #define MAX_OPTIONS 64
-
-/* ---- messages ----------------------------------------------------------------------------------------- */
-static char rank_tag[48]; /* " (rank R of K)" on ranks other than 0 */
-
-void cli_set_rank(int rank, int size)
-{
-    if (rank > 0)
-        snprintf(rank_tag, sizeof rank_tag, " (rank %d of %d)", rank, size);
-}
-
-cli_exit cli_error(cli_exit code, const char *cmd, const char *fmt, ...)
-{
-    assert(code != EXIT_OK);
-    fprintf(stderr, "blasnet %s%s: ", cmd, rank_tag);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (code == EXIT_USAGE)
-        fprintf(stderr, " (see: blasnet %s --help)", cmd);
-    fputc('\n', stderr);
-    return code;
-}
-
-/* What to do about a failed library call, when the caller knows nothing better. */
-static const char *status_advice(int status)
-{
-    switch (status) {
-    case BN_E_NOMEM: return "choose smaller sizes or free memory";
-    case BN_E_IO: return "check the path, its folder's permissions and the free space";
-    case BN_E_FORMAT: return "the file is damaged or of another kind; write it again";
-    case BN_E_MISMATCH: return "give a model and data that belong together";
-    case BN_E_DIVERGED: return "lower the learning rate (--lr)";
-    default: return bn_strerror(status);
-    }
-}
-
-cli_exit runtime_error(const char *cmd, int status, const char *hint)
-{
-    assert(status != BN_OK);
-    fprintf(stderr, "blasnet %s%s: %s; %s\n", cmd, rank_tag, bn_errmsg(), hint ? hint : status_advice(status));
-    return EXIT_RUNTIME;
-}
-
-const char *cli_count(char *buf, size_t size, long long n, const char *word)
-{
-    snprintf(buf, size, "%lld %s%s", n, word, n == 1 ? "" : "s");
-    return buf;
-}
-
-const char *data_hint(void)
-{
-    return "fetch MNIST with ./data/fetch-mnist.sh, or point --data at a folder of IDX files (plain or .gz) or at a "
-           ".csv file";
-}
 
 /* ---- the table ---------------------------------------------------------------------------------------- */
 cli_option opt_flag(const char *name, int id, bool *to)
