@@ -1,16 +1,15 @@
-/* Proves the training step allocates nothing: this executable defines malloc and friends with a counter, and
- * libblasnet.so resolves its allocations to them by ELF interposition (under ASan, whose allocator owns
- * malloc, the sanitizer's malloc hook counts instead). Meson runs it at 1 thread and again at 2 under every
- * plan (BLASNET_PLAN): blasnet's own plans never call OpenBLAS's threading, which mallocs. */
+/* Proves the training step allocates nothing: bench/alloc_count.c, linked in, defines malloc and friends with
+ * a counter, and libblasnet.so resolves its allocations to them by ELF interposition (under ASan, whose
+ * allocator owns malloc, the sanitizer's malloc hook counts instead). Meson runs it at 1 thread and again at
+ * 2 under every plan (BLASNET_PLAN): blasnet's own plans never call OpenBLAS's threading, which mallocs. */
 #define _GNU_SOURCE /* dladdr */
+#include "alloc_count.h"
 #include "blasnet.h"
 #include "harness.h"
 #include "idx_write.h"
 
 #include <dlfcn.h>
 #include <omp.h>
-#include <errno.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,115 +17,21 @@
 /* Each counted allocation also records its caller's address (no allocation needed to do so), so a failure
  * can say which library allocated: blasnet itself, or a runtime it called into. */
 #define MAX_CALLERS 4096
-static volatile int counting;     /* only allocations made while this is set are counted */
-static unsigned long alloc_count; /* updated atomically: OpenMP threads may allocate too */
 static void *callers[MAX_CALLERS];
 
-static void count_one(void *caller)
-{
-    if (!counting)
-        return;
-    unsigned long i = __atomic_fetch_add(&alloc_count, 1, __ATOMIC_RELAXED);
-    if (i < MAX_CALLERS)
-        callers[i] = caller;
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-/* From <sanitizer/allocator_interface.h>, which ships with clang but not with gcc; libasan exports it. */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-
-static void asan_malloc_hook(const volatile void *ptr, size_t size)
-{
-    (void)ptr;
-    (void)size;
-    count_one(NULL); /* the caller is somewhere inside ASan's interceptor: unattributed */
-}
-
-static void asan_free_hook(const volatile void *ptr)
-{
-    (void)ptr;
-}
-
 static void install_counter(void)
 {
-    /* Both hooks are required: the runtime refuses (returns 0) when either is NULL. */
-    CHECK(__sanitizer_install_malloc_and_free_hooks(asan_malloc_hook, asan_free_hook) != 0);
+    CHECK(alloc_count_install());
 }
-#else
-/* glibc's own entry points: forwarding to them keeps every block in one allocator whoever frees it. */
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-extern void __libc_free(void *ptr);
-extern void *__libc_memalign(size_t alignment, size_t size);
-
-/* Default visibility: the project builds with -fvisibility=hidden, which would keep these out of the
- * dynamic symbol table and so out of reach of the shared library. */
-#define EXPORTED __attribute__((visibility("default")))
-
-EXPORTED void *malloc(size_t size)
-{
-    count_one(__builtin_return_address(0));
-    return __libc_malloc(size);
-}
-
-EXPORTED void *calloc(size_t n, size_t size)
-{
-    count_one(__builtin_return_address(0));
-    return __libc_calloc(n, size);
-}
-
-EXPORTED void *realloc(void *ptr, size_t size)
-{
-    count_one(__builtin_return_address(0));
-    return __libc_realloc(ptr, size);
-}
-
-EXPORTED void free(void *ptr)
-{
-    __libc_free(ptr);
-}
-
-EXPORTED void *aligned_alloc(size_t alignment, size_t size)
-{
-    count_one(__builtin_return_address(0));
-    return __libc_memalign(alignment, size);
-}
-
-EXPORTED void *memalign(size_t alignment, size_t size)
-{
-    count_one(__builtin_return_address(0));
-    return __libc_memalign(alignment, size);
-}
-
-EXPORTED int posix_memalign(void **out, size_t alignment, size_t size)
-{
-    count_one(__builtin_return_address(0));
-    if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
-        return EINVAL;
-    void *p = __libc_memalign(alignment, size);
-    if (!p)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-static void install_counter(void)
-{
-}
-#endif
 
 static void start_counting(void)
 {
-    __atomic_store_n(&alloc_count, 0, __ATOMIC_RELAXED);
-    counting = 1;
+    alloc_count_callers_start(callers, MAX_CALLERS);
 }
 
 static unsigned long stop_counting(void)
 {
-    counting = 0;
-    return __atomic_load_n(&alloc_count, __ATOMIC_RELAXED);
+    return alloc_count_callers_stop();
 }
 
 /* "N from libgomp.so.1 (first at GOMP_parallel+0x2a), M from libblasnet.so.0" for the first n counted

@@ -199,6 +199,7 @@ static void node_memory_step(void)
 
 int main(void)
 {
+    CHECK(alloc_count_install());
     bn_test_case("one rank's shared step is the local step, bitwise", without_clipping);
     bn_test_case("... with clipping (the norm of the summed gradient)", with_clipping);
     bn_test_case("an empty share takes part with zeros", empty_share);
