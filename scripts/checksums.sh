@@ -48,7 +48,8 @@ train adamw-sigmoid --plan tiles --optimizer adamw --act sigmoid --hidden 300 --
   --weight-decay 0.01 --seed 3
 train adam-leaky --plan library --act leaky_relu --hidden 256 --batch 50 --seed 11
 mpi=no
-if command -v mpirun > /dev/null && ldd "$exe" | grep -q libmpi; then
+libs=$(ldd "$exe" 2> /dev/null || true) # read whole: grep -q would close the pipe early under pipefail
+if command -v mpirun > /dev/null && grep -q libmpi <<< "$libs"; then
   mpi=yes
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe \
     "$exe" train --data "$data" --epochs 1 --threads 1 --quiet --plan estimate --batch 64 \

@@ -419,6 +419,20 @@ bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team,
     return best;
 }
 
+void bn_plan_list(const bn_plan_item *items, int n, int team, bn_plan_mode mode, float *scratch,
+                  size_t scratch_floats, bn_pair_plan *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (items[i].second_given) {
+            out[i] = bn_plan_pair(&items[i].first, &items[i].second, team, mode, scratch, scratch_floats);
+            continue;
+        }
+        out[i] = (bn_pair_plan){0};
+        out[i].first = bn_plan_choose(&items[i].first, team, mode, scratch, scratch_floats);
+        out[i].cost_us = out[i].first.cost_us;
+    }
+}
+
 /* ---- names ----------------------------------------------------------------------------------------- */
 
 const char *bn_split_name(int split)

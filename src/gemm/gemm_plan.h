@@ -79,6 +79,20 @@ BN_API bn_gemm_plan bn_plan_choose(const bn_gemm *g, int team, bn_plan_mode mode
 BN_API bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team, bn_plan_mode mode,
                           float *scratch, size_t scratch_floats);
 
+/* One entry of a step's list of products, in the order the step runs them: a product alone, or two that may
+ * run side by side (second_given: dW beside dA, which only read the same delta). */
+typedef struct {
+    bn_gemm first, second;
+    bool second_given;
+} bn_plan_item;
+
+/* Plans every item of a list for `team` threads in `mode`: out[i] for items[i] (a single product's plan in
+ * .first, cost in .cost_us). Items are planned in order, so a measured plan of an item runs after those
+ * before it, as the step would (a forward product's output is the next one's input). The planner knows
+ * products only: whoever runs them builds the list. */
+void bn_plan_list(const bn_plan_item *items, int n, int team, bn_plan_mode mode, float *scratch,
+                  size_t scratch_floats, bn_pair_plan *out);
+
 /* Runs g as `plan` says. Must be called outside any parallel region; starts at most one. */
 BN_API void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan);
 BN_API void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan);

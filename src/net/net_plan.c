@@ -91,24 +91,30 @@ const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, 
     return scratch_plan;
 }
 
-/* Fills *set with the plans of every product for B rows on the current team, in the network's mode. */
+/* Fills *set with the plans of every product for B rows on the current team, in the network's mode: the
+ * step's products as a list, in the order the step runs them, handed to the planner. The forward products
+ * come first: a measured plan runs them, and the backward products then read real layer outputs rather
+ * than whatever a previous step left. */
 static void make_set(bn_net *net, bn_plan_set *set, int B)
 {
-    const int team = omp_get_max_threads();
-    const bn_plan_mode mode = net->plan_mode;
-    /* The forward products first: a measured plan runs them, and the backward products then read real
-     * layer outputs rather than whatever a previous step left. */
-    for (int l = 0; l < net->arch.depth; l++) {
-        bn_gemm g = bn_net_forward_product(net, l, net->x, B);
-        set->forward[l] = bn_plan_choose(&g, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
-    }
-    for (int l = net->arch.depth - 1; l >= 0; l--) {
-        bn_gemm dw = bn_net_dweight_product(net, l, net->x, B);
-        bn_gemm da = l > 0 ? bn_net_dinput_product(net, l, B) : dw;
-        set->backward[l] = plan_backward(net, &dw, l > 0 ? &da : NULL, mode, team);
+    const int depth = net->arch.depth;
+    bn_plan_item items[2 * BN_MAX_LAYERS];
+    bn_pair_plan plans[2 * BN_MAX_LAYERS];
+    for (int l = 0; l < depth; l++)
+        items[l] = (bn_plan_item){.first = bn_net_forward_product(net, l, net->x, B)};
+    for (int l = depth - 1; l >= 0; l--)
+        items[depth + (depth - 1 - l)] = (bn_plan_item){.first = bn_net_dweight_product(net, l, net->x, B),
+                                                        .second = l > 0 ? bn_net_dinput_product(net, l, B)
+                                                                        : (bn_gemm){0},
+                                                        .second_given = l > 0};
+    bn_plan_list(items, 2 * depth, omp_get_max_threads(), net->plan_mode, net->plan_scratch,
+                 BN_PLAN_SCRATCH_FLOATS, plans);
+    for (int l = 0; l < depth; l++) {
+        set->forward[l] = plans[l].first;
+        set->backward[l] = plans[depth + (depth - 1 - l)];
     }
     set->batch = B;
-    set->team = team;
+    set->team = omp_get_max_threads();
 }
 
 static int check_rows(const bn_net *net, int batch)
