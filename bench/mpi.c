@@ -7,6 +7,7 @@
  * bench/mpi-rounds.sh interleaves the runs BENCHMARKS.md compares. */
 #include "comm_launch.h"
 #include "net.h"
+#include "net_share.h"
 #include "stage.h"
 #include "util.h"
 

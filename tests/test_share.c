@@ -6,6 +6,7 @@
 #include "alloc_count.h"
 #include "harness.h"
 #include "net.h"
+#include "net_share.h"
 #include "parallel.h"
 
 #include <stdlib.h>
@@ -167,7 +168,9 @@ static void node_memory_step(void)
     const size_t bytes = shared->param_count * sizeof(float);
     float *start = malloc(bytes);
     memcpy(start, shared->params, bytes);
-    CHECK(bn_net_set_comm(shared, &node_of_two) == BN_OK && shared->params != shared->node.own_params);
+    float *own_params = shared->params;
+    CHECK(bn_net_set_comm(shared, &node_of_two) == BN_OK && shared->params != own_params &&
+          (char *)shared->params == node_memory);
     bn_optim opt = {.kind = BN_OPT_ADAM, .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
                     .weight_decay = 1e-3f, .t = 1};
     bn_share a = {.rows = 23, .batch_rows = 23}, b = {.rows = 23, .batch_rows = 23, .comm = &node_of_two};
@@ -188,7 +191,7 @@ static void node_memory_step(void)
     }
     check_no_allocations(before, alloc_count_now());
     memcpy(start, shared->params, bytes);
-    CHECK(bn_net_set_comm(shared, NULL) == BN_OK && shared->node.size == 0 && (char *)shared->params != node_memory);
+    CHECK(bn_net_set_comm(shared, NULL) == BN_OK && shared->params == own_params && bn_net_comm(shared) == NULL);
     CHECK(memcmp(start, shared->params, bytes) == 0);
     begins = waits = 0;
     free(start);

@@ -1,28 +1,12 @@
-/* The library's side of the communication seam (bn_comm in blasnet.h): attaching a communicator to a network,
- * a blocking sum over the ranks, and the check before a run that every rank holds the same run. The
- * communicator itself lives outside the library (src/comm_mpi.c), so libblasnet never links MPI. */
+/* The library's side of the communication seam (bn_comm in blasnet.h): a blocking sum over the ranks, and the
+ * check before a run that every rank holds the same run. The communicator itself lives outside the library
+ * (dist/comm_mpi.c), so libblasnet never links MPI; attaching it to a network is net_share.c's. */
+#include "comm.h"
+
 #include "error.h"
 #include "net.h"
 
 #include <string.h>
-
-int bn_net_set_comm(bn_net *net, const bn_comm *comm)
-{
-    bn_net_node_detach(net);
-    net->comm = NULL;
-    if (comm && comm->node_size > 1 && comm->node_map) {
-        int status = bn_net_node_attach(net, comm);
-        if (status)
-            return bn_fail(status, "mapping the node's shared memory failed (%s)", bn_strerror(status));
-    }
-    net->comm = comm;
-    return BN_OK;
-}
-
-const bn_comm *bn_net_comm(const bn_net *net)
-{
-    return net->comm;
-}
 
 int bn_comm_combine(const bn_comm *comm, void *data, size_t n, bn_comm_op op)
 {
@@ -95,11 +79,13 @@ static uint64_t hash_progress(const bn_net *net, const bn_train_state *st)
         h = mix(h, st->rng.s[i]);
     h = mix(mix(mix(mix(h, st->correct), st->seen), (uint64_t)st->best_epoch), (uint64_t)st->bad_epochs);
     h = mix(h, (uint64_t)st->end);
-    const size_t bytes = net->param_count * sizeof(float);
-    return mix_bytes(mix_bytes(mix_bytes(h, net->params, bytes), net->velocity, bytes), net->moment2, bytes);
+    const size_t bytes = bn_net_param_floats(net) * sizeof(float);
+    const bn_net_blocks b = bn_net_state_blocks(net);
+    return mix_bytes(mix_bytes(mix_bytes(h, b.params, bytes), b.velocity, bytes), b.moment2, bytes);
 }
 
-int bn_comm_agree_run(const bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_state *st)
+int bn_comm_agree_run(const bn_comm *comm, const bn_net *net, const bn_dataset *train, const bn_dataset *val,
+                      const bn_train_state *st)
 {
     static const char *const what[4] = {
         "were given different flags or architectures",
@@ -107,7 +93,7 @@ int bn_comm_agree_run(const bn_net *net, const bn_dataset *train, const bn_datas
         "see different validation data (data files or --val)",
         "hold different weights or progress (checkpoints)",
     };
-    const uint64_t h[4] = {hash_recipe(&net->arch, &st->hp), hash_data(train), hash_data(val),
+    const uint64_t h[4] = {hash_recipe(bn_net_arch(net), &st->hp), hash_data(train), hash_data(val),
                            hash_progress(net, st)};
     /* max of each checksum and of its complement: the ranks agree exactly when the max is also the min */
     uint64_t v[8];
@@ -115,11 +101,11 @@ int bn_comm_agree_run(const bn_net *net, const bn_dataset *train, const bn_datas
         v[2 * i] = h[i];
         v[2 * i + 1] = ~h[i];
     }
-    int status = bn_comm_combine(net->comm, v, 8, BN_COMM_MAX_U64);
+    int status = bn_comm_combine(comm, v, 8, BN_COMM_MAX_U64);
     if (status)
         return bn_fail(status, "comparing the ranks' runs failed (%s)", bn_strerror(status));
     for (int i = 0; i < 4; i++)
         if (v[2 * i] != ~v[2 * i + 1])
-            return bn_fail(BN_E_MISMATCH, "the %d ranks %s (checksums differ)", net->comm->size, what[i]);
+            return bn_fail(BN_E_MISMATCH, "the %d ranks %s (checksums differ)", comm->size, what[i]);
     return BN_OK;
 }

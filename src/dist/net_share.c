@@ -5,6 +5,10 @@
  * (reading the other ranks' blocks in place), sums that part with the same part of the other nodes, and
  * updates it; a barrier then publishes the new weights to the node. Nothing is copied between the node's
  * ranks, and each rank updates 1/node_size of the parameters instead of all of them. */
+#include "net_share.h"
+
+#include "backend.h"
+#include "comm.h"
 #include "error.h"
 #include "net.h"
 #include "parallel.h"
@@ -13,10 +17,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What this layer keeps with a network it attached a communicator to (bn_net_set_comm). */
+typedef struct {
+    bn_net_attachment base; /* first: the network hands this pointer back */
+    const bn_comm *comm;
+    /* With a comm whose node shares memory: params, velocity and moment2 are bound to the node's one copy,
+     * grads to this rank's block there; own keeps the network's blocks, for detaching. */
+    int rank, size;   /* this rank among the node's; size 0: not sharing */
+    float **grads;    /* size pointers: each node rank's gradient block */
+    double *partials; /* size doubles: one partial sum per node rank, combined by max */
+    bn_net_blocks own;
+} dist_state;
+
+static dist_state *dist_of(const bn_net *net)
+{
+    return (dist_state *)bn_net_attached(net);
+}
+
+static const int *sizes_of(const bn_net *net)
+{
+    return bn_net_arch(net)->sizes;
+}
+
+static int depth_of(const bn_net *net)
+{
+    return bn_net_arch(net)->depth;
+}
+
 /* Starts the sums of layer l's gradients over the ranks: dW as slot 2l, db as 2l + 1. */
 static int sum_layer_begin(bn_net *net, const bn_comm *c, int l)
 {
-    const int *n = net->arch.sizes;
+    const int *n = sizes_of(net);
     int status = c->begin(c->ctx, 2 * l, bn_net_dweight(net, l), (size_t)n[l] * (size_t)n[l + 1], BN_COMM_SUM_FLOAT);
     return status ? status : c->begin(c->ctx, 2 * l + 1, bn_net_dbias(net, l), (size_t)n[l + 1], BN_COMM_SUM_FLOAT);
 }
@@ -32,9 +63,9 @@ static int sum_layer_wait(const bn_comm *c, int l)
 static int backward_and_sum(bn_net *net, const float *x, int rows, const bn_comm *c)
 {
     if (rows == 0)
-        memset(net->grads, 0, net->param_count * sizeof(float));
+        memset(bn_net_state_blocks(net).grads, 0, bn_net_param_floats(net) * sizeof(float));
     int status = BN_OK;
-    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
+    for (int l = depth_of(net) - 1; l >= 0 && !status; l--) {
         if (rows > 0)
             bn_net_backward_layer(net, l, x, rows);
         status = sum_layer_begin(net, c, l);
@@ -52,7 +83,7 @@ static int update_summed(bn_net *net, const bn_comm *c, const bn_optim *opt, boo
     const bn_update u = bn_update_for(opt, 1.0f);
     double sq = 0.0, grad_sq = 0.0;
     int status = BN_OK;
-    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
+    for (int l = depth_of(net) - 1; l >= 0 && !status; l--) {
         status = sum_layer_wait(c, l);
         if (status)
             break;
@@ -61,7 +92,7 @@ static int update_summed(bn_net *net, const bn_comm *c, const bn_optim *opt, boo
         else
             sq += bn_net_update_layer(net, l, &u, opt->weight_decay, want_sq);
     }
-    net->grad_norm = NAN;
+    bn_net_clear_grad_norm(net);
     if (!status && clipping)
         sq = bn_net_update_all(net, opt, want_sq, grad_sq);
     *weight_sq = sq;
@@ -110,7 +141,7 @@ static int allreduce_step(bn_net *net, const float *x, const int32_t *labels, bn
     if (!status)
         status = c->wait(c->ctx, BN_COMM_SLOT_SUMS);
     if (!status && !isfinite(s->sums[0])) {
-        for (int l = net->arch.depth - 1; l >= 0 && !status; l--)
+        for (int l = depth_of(net) - 1; l >= 0 && !status; l--)
             status = sum_layer_wait(c, l);
         if (!status)
             return diverged(s);
@@ -126,22 +157,22 @@ static int allreduce_step(bn_net *net, const float *x, const int32_t *labels, bn
 /* ---- ranks that share a node's memory ----------------------------------------------------------------- */
 static bool across_nodes(const bn_net *net)
 {
-    return net->comm->size > net->node.size;
+    return dist_of(net)->comm->size > dist_of(net)->size;
 }
 
 /* [*lo, *hi) of a region of n floats: this rank's part, which it adds up and updates. Parts are blocks of
  * 16 floats and regions start 64-byte aligned, so no two ranks write one cache line. */
 static void my_part(const bn_net *net, size_t n, size_t *lo, size_t *hi)
 {
-    bn_par_range(n, 16, net->node.rank, net->node.size, lo, hi);
+    bn_par_range(n, 16, dist_of(net)->rank, dist_of(net)->size, lo, hi);
 }
 
 /* Layer l's W and b regions: their offsets and lengths. */
 static void layer_regions(const bn_net *net, int l, size_t at[2], size_t count[2])
 {
-    const int *n = net->arch.sizes;
-    at[0] = net->w_offset[l];
-    at[1] = net->b_offset[l];
+    const int *n = sizes_of(net);
+    at[0] = bn_net_weight_offset(net, l);
+    at[1] = bn_net_bias_offset(net, l);
     count[0] = (size_t)n[l] * (size_t)n[l + 1];
     count[1] = (size_t)n[l + 1];
 }
@@ -150,17 +181,18 @@ static void layer_regions(const bn_net *net, int l, size_t at[2], size_t count[2
  * every other rank's, in node rank order; then, with other nodes, the sum of that part over them starts. */
 static int node_sum_layer(bn_net *net, int l)
 {
-    const bn_comm *c = net->comm;
+    const dist_state *d = dist_of(net);
+    const bn_comm *c = d->comm;
     size_t at[2], count[2];
     layer_regions(net, l, at, count);
     int status = BN_OK;
     for (int i = 0; i < 2 && !status; i++) {
         size_t lo, hi;
         my_part(net, count[i], &lo, &hi);
-        float *mine = net->grads + at[i] + lo;
-        for (int k = 0; k < net->node.size; k++)
-            if (k != net->node.rank && hi > lo)
-                net->backend->accumulate(mine, net->node.grads[k] + at[i] + lo, hi - lo);
+        float *mine = bn_net_state_blocks(net).grads + at[i] + lo;
+        for (int k = 0; k < d->size; k++)
+            if (k != d->rank && hi > lo)
+                bn_net_backend(net)->accumulate(mine, d->grads[k] + at[i] + lo, hi - lo);
         if (across_nodes(net))
             status = c->begin_across(c->ctx, 2 * l + i, mine, hi - lo, BN_COMM_SUM_FLOAT);
     }
@@ -172,13 +204,14 @@ static double node_update_layer(bn_net *net, int l, const bn_update *u, float we
 {
     size_t at[2], count[2];
     layer_regions(net, l, at, count);
+    const bn_net_blocks b = bn_net_state_blocks(net);
     double sq = 0.0;
     for (int i = 0; i < 2; i++) {
         size_t lo, hi, o;
         my_part(net, count[i], &lo, &hi);
         o = at[i] + lo;
-        sq += net->backend->update(net->params + o, net->velocity + o, net->moment2 + o, net->grads + o, hi - lo,
-                                   u, i == 0 ? weight_decay : 0.0f, want_sq && i == 0);
+        sq += bn_net_backend(net)->update(b.params + o, b.velocity + o, b.moment2 + o, b.grads + o, hi - lo, u,
+                                          i == 0 ? weight_decay : 0.0f, want_sq && i == 0);
     }
     return sq;
 }
@@ -191,7 +224,7 @@ static double node_layer_grad_sqnorm(const bn_net *net, int l)
     for (int i = 0; i < 2; i++) {
         size_t lo, hi;
         my_part(net, count[i], &lo, &hi);
-        sq += net->backend->sqnorm(net->grads + at[i] + lo, hi - lo);
+        sq += bn_net_backend(net)->sqnorm(bn_net_state_blocks(net).grads + at[i] + lo, hi - lo);
     }
     return sq;
 }
@@ -201,12 +234,13 @@ static double node_layer_grad_sqnorm(const bn_net *net, int l)
  * ranks fills the rest. */
 static int node_total(bn_net *net, double mine, double *total)
 {
-    double *p = net->node.partials;
-    memset(p, 0, (size_t)net->node.size * sizeof *p);
-    p[net->node.rank] = mine;
-    int status = bn_comm_combine(net->comm, p, (size_t)net->node.size, BN_COMM_MAX_DOUBLE);
+    const dist_state *d = dist_of(net);
+    double *p = d->partials;
+    memset(p, 0, (size_t)d->size * sizeof *p);
+    p[d->rank] = mine;
+    int status = bn_comm_combine(d->comm, p, (size_t)d->size, BN_COMM_MAX_DOUBLE);
     double sum = 0.0;
-    for (int k = 0; k < net->node.size; k++)
+    for (int k = 0; k < d->size; k++)
         sum += p[k];
     *total = sum;
     return status;
@@ -220,9 +254,9 @@ static int node_update(bn_net *net, const bn_optim *opt, bool want_sq, double *w
     bn_update u = bn_update_for(opt, 1.0f);
     double sq = 0.0, grad_sq = 0.0;
     int status = BN_OK;
-    net->grad_norm = NAN;
-    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
-        if (across_nodes(net) && (status = sum_layer_wait(net->comm, l)))
+    bn_net_clear_grad_norm(net);
+    for (int l = depth_of(net) - 1; l >= 0 && !status; l--) {
+        if (across_nodes(net) && (status = sum_layer_wait(dist_of(net)->comm, l)))
             break;
         if (clipping)
             grad_sq += node_layer_grad_sqnorm(net, l);
@@ -231,7 +265,7 @@ static int node_update(bn_net *net, const bn_optim *opt, bool want_sq, double *w
     }
     if (!status && clipping && !(status = node_total(net, grad_sq, &grad_sq))) {
         u = bn_update_for(opt, bn_net_clip_scale(net, grad_sq, opt->clip_norm));
-        for (int l = net->arch.depth - 1; l >= 0; l--)
+        for (int l = depth_of(net) - 1; l >= 0; l--)
             sq += node_update_layer(net, l, &u, opt->weight_decay, want_sq);
     }
     if (!status && want_sq)
@@ -244,8 +278,8 @@ static int node_update(bn_net *net, const bn_optim *opt, bool want_sq, double *w
 static void node_backward(bn_net *net, const float *x, int rows, const bn_comm *c)
 {
     if (rows == 0)
-        memset(net->grads, 0, net->param_count * sizeof(float));
-    for (int l = net->arch.depth - 1; l >= 0 && rows > 0; l--) {
+        memset(bn_net_state_blocks(net).grads, 0, bn_net_param_floats(net) * sizeof(float));
+    for (int l = depth_of(net) - 1; l >= 0 && rows > 0; l--) {
         bn_net_backward_layer(net, l, x, rows);
         if (c->progress)
             c->progress(c->ctx);
@@ -268,7 +302,7 @@ static int node_step(bn_net *net, const float *x, const int32_t *labels, bn_shar
     if (!isfinite(s->sums[0])) /* every rank sees the same sum and stops here, before the node's weights */
         return diverged(s);
     status = c->node_sync(c->ctx);
-    for (int l = net->arch.depth - 1; l >= 0 && !status; l--) {
+    for (int l = depth_of(net) - 1; l >= 0 && !status; l--) {
         status = node_sum_layer(net, l);
         if (c->progress)
             c->progress(c->ctx);
@@ -284,10 +318,11 @@ static int node_step(bn_net *net, const float *x, const int32_t *labels, bn_shar
 }
 
 /* ---- attaching, and what reads the node's memory between steps ------------------------------------------ */
-int bn_net_node_attach(bn_net *net, const bn_comm *comm)
+static int node_attach(bn_net *net, dist_state *d, const bn_comm *comm)
 {
     const int size = comm->node_size;
-    const size_t floats = net->param_count, bytes = floats * sizeof(float);
+    const size_t floats = bn_net_param_floats(net), bytes = floats * sizeof(float);
+    const bn_net_blocks mine = bn_net_state_blocks(net);
     void **own = calloc((size_t)size, sizeof *own);
     float **grads = calloc((size_t)size, sizeof *grads);
     double *partials = calloc((size_t)size, sizeof *partials);
@@ -297,9 +332,9 @@ int bn_net_node_attach(bn_net *net, const bn_comm *comm)
         status = comm->node_map(comm->ctx, 3 * bytes, bytes, &lead, own);
     if (!status && comm->node_rank == 0) {
         float *shared = lead;
-        memcpy(shared, net->params, bytes);
-        memcpy(shared + floats, net->velocity, bytes);
-        memcpy(shared + 2 * floats, net->moment2, bytes);
+        memcpy(shared, mine.params, bytes);
+        memcpy(shared + floats, mine.velocity, bytes);
+        memcpy(shared + 2 * floats, mine.moment2, bytes);
     }
     if (!status)
         status = comm->node_sync(comm->ctx);
@@ -311,52 +346,76 @@ int bn_net_node_attach(bn_net *net, const bn_comm *comm)
         free(partials);
         return status;
     }
-    net->node.rank = comm->node_rank;
-    net->node.size = size;
-    net->node.grads = grads;
-    net->node.partials = partials;
-    net->node.own_params = net->params;
-    net->node.own_grads = net->grads;
-    net->node.own_velocity = net->velocity;
-    net->node.own_moment2 = net->moment2;
-    net->params = lead;
-    net->velocity = net->params + floats;
-    net->moment2 = net->params + 2 * floats;
-    net->grads = grads[comm->node_rank];
+    *d = (dist_state){d->base, comm, comm->node_rank, size, grads, partials, mine};
+    float *params = lead;
+    bn_net_bind_blocks(net, (bn_net_blocks){params, grads[comm->node_rank], params + floats, params + 2 * floats});
     return BN_OK;
 }
 
 /* Between steps nobody writes the node's copy, so it is read without a barrier. */
-void bn_net_node_detach(bn_net *net)
+static void release(bn_net *net, bn_net_attachment *self)
 {
-    if (net->node.size == 0)
-        return;
-    const size_t bytes = net->param_count * sizeof(float);
-    memcpy(net->node.own_params, net->params, bytes);
-    memcpy(net->node.own_velocity, net->velocity, bytes);
-    memcpy(net->node.own_moment2, net->moment2, bytes);
-    memcpy(net->node.own_grads, net->grads, bytes);
-    net->params = net->node.own_params;
-    net->grads = net->node.own_grads;
-    net->velocity = net->node.own_velocity;
-    net->moment2 = net->node.own_moment2;
-    free(net->node.grads);
-    free(net->node.partials);
-    memset(&net->node, 0, sizeof net->node);
+    dist_state *d = (dist_state *)self;
+    if (d->size > 0) {
+        const size_t bytes = bn_net_param_floats(net) * sizeof(float);
+        const bn_net_blocks node = bn_net_state_blocks(net);
+        memcpy(d->own.params, node.params, bytes);
+        memcpy(d->own.velocity, node.velocity, bytes);
+        memcpy(d->own.moment2, node.moment2, bytes);
+        memcpy(d->own.grads, node.grads, bytes);
+        bn_net_bind_blocks(net, d->own);
+    }
+    free(d->grads);
+    free(d->partials);
+    free(d);
+}
+
+int bn_net_set_comm(bn_net *net, const bn_comm *comm)
+{
+    bn_net_attach(net, NULL);
+    if (!comm)
+        return BN_OK;
+    dist_state *d = calloc(1, sizeof *d);
+    if (!d)
+        return bn_fail(BN_E_NOMEM, "out of memory");
+    d->base.release = release;
+    d->comm = comm;
+    if (comm->node_size > 1 && comm->node_map) {
+        int status = node_attach(net, d, comm);
+        if (status) {
+            free(d);
+            return bn_fail(status, "mapping the node's shared memory failed (%s)", bn_strerror(status));
+        }
+    }
+    bn_net_attach(net, &d->base);
+    return BN_OK;
+}
+
+const bn_comm *bn_net_comm(const bn_net *net)
+{
+    const dist_state *d = dist_of(net);
+    return d ? d->comm : NULL;
+}
+
+/* The node's ranks that share memory, 0 or 1 when none do. */
+static int node_size(const bn_net *net)
+{
+    const dist_state *d = dist_of(net);
+    return d ? d->size : 0;
 }
 
 /* After a node step the summed gradient of a part lives in its owner's block: each rank reads its parts. */
 double bn_net_first_grad_norm(bn_net *net)
 {
-    const size_t n = (size_t)net->arch.sizes[0] * (size_t)net->arch.sizes[1];
+    const size_t n = (size_t)sizes_of(net)[0] * (size_t)sizes_of(net)[1];
     size_t lo = 0, hi = n;
-    if (net->node.size > 1)
+    if (node_size(net) > 1)
         my_part(net, n, &lo, &hi);
-    const float *dw = net->grads + net->w_offset[0];
+    const float *dw = bn_net_state_blocks(net).grads + bn_net_weight_offset(net, 0);
     double sq = 0.0;
     for (size_t i = lo; i < hi; i++)
         sq += (double)dw[i] * dw[i];
-    if (net->node.size > 1 && node_total(net, sq, &sq))
+    if (node_size(net) > 1 && node_total(net, sq, &sq))
         return NAN;
     return sqrt(sq);
 }
@@ -364,35 +423,43 @@ double bn_net_first_grad_norm(bn_net *net)
 /* Whatever writes the node's copy outside a step: node rank 0 alone, between two barriers. */
 int bn_net_init_once(bn_net *net, bn_init init, float std, bn_rng *rng)
 {
-    if (net->node.size <= 1) {
+    if (node_size(net) <= 1) {
         bn_net_init(net, init, std, rng);
         return BN_OK;
     }
-    const bn_comm *c = net->comm;
-    int status = c->node_sync(c->ctx);
-    if (!status && net->node.rank == 0)
+    const dist_state *d = dist_of(net);
+    int status = d->comm->node_sync(d->comm->ctx);
+    if (!status && d->rank == 0)
         bn_net_init(net, init, std, rng);
-    return status ? status : c->node_sync(c->ctx);
+    return status ? status : d->comm->node_sync(d->comm->ctx);
 }
 
 int bn_net_restore_best(bn_net *net)
 {
-    const size_t bytes = net->param_count * sizeof(float);
-    if (net->node.size <= 1) {
-        memcpy(net->params, net->best, bytes);
+    size_t floats;
+    const float *best = bn_net_best_params(net, &floats);
+    float *params = bn_net_state_blocks(net).params;
+    if (node_size(net) <= 1) {
+        memcpy(params, best, floats * sizeof(float));
         return BN_OK;
     }
-    const bn_comm *c = net->comm;
-    int status = c->node_sync(c->ctx); /* nobody still reads the weights */
-    if (!status && net->node.rank == 0)
-        memcpy(net->params, net->best, bytes);
-    return status ? status : c->node_sync(c->ctx);
+    const dist_state *d = dist_of(net);
+    int status = d->comm->node_sync(d->comm->ctx); /* nobody still reads the weights */
+    if (!status && d->rank == 0)
+        memcpy(params, best, floats * sizeof(float));
+    return status ? status : d->comm->node_sync(d->comm->ctx);
 }
 
-int bn_net_shared_step(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
+int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
                        double *weight_sq)
 {
-    if (net->node.size > 1 && share->comm == net->comm)
+    if (!share->comm) {
+        int correct = 0;
+        int status = bn_net_train_rows(net, x, labels, share->rows, opt, &share->sums[0], &correct, weight_sq);
+        share->sums[1] = correct;
+        return status;
+    }
+    if (node_size(net) > 1 && share->comm == bn_net_comm(net))
         return node_step(net, x, labels, share, opt, weight_sq);
     return allreduce_step(net, x, labels, share, opt, weight_sq);
 }

@@ -5,6 +5,8 @@
 
 #include "act.h"
 #include "error.h"
+#include "net_plan.h"
+#include "products.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -170,9 +172,8 @@ void bn_net_destroy(bn_net **net)
 {
     if (!net || !*net)
         return;
+    bn_net_attach(*net, NULL); /* first: a node's attachment gives the network its own blocks back */
     free((*net)->block);
-    free((*net)->node.grads);
-    free((*net)->node.partials);
     free(*net);
     *net = NULL;
 }
@@ -274,24 +275,7 @@ int bn_net_check_batch(const bn_net *net, int batch)
     return BN_OK;
 }
 
-/* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */
-static float *delta_of(bn_net *net, int l)
-{
-    return net->delta[(net->arch.depth - 1 - l) & 1];
-}
 
-static const float *layer_input(const bn_net *net, int l, const float *x)
-{
-    return l == 0 ? x : net->layer_out[l - 1];
-}
-
-/* Z (B, n[l+1]) = A (B, n[l]) . W (n[l], n[l+1]) */
-bn_gemm bn_net_forward_product(bn_net *net, int l, const float *x, int B)
-{
-    const int *n = net->arch.sizes;
-    return (bn_gemm){.M = B, .N = n[l + 1], .K = n[l], .alpha = 1.0f, .A = layer_input(net, l, x), .lda = n[l],
-                     .B = bn_net_weight(net, l), .ldb = n[l + 1], .C = net->layer_out[l], .ldc = n[l + 1]};
-}
 
 int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint64_t first_row)
 {
@@ -371,23 +355,7 @@ int bn_net_check_labels(const bn_net *net, const int32_t *labels, int batch)
     return BN_OK;
 }
 
-/* dW (n[l], n[l+1]) = A^T (n[l], B) . G (B, n[l+1]) */
-bn_gemm bn_net_dweight_product(bn_net *net, int l, const float *x, int B)
-{
-    const int *n = net->arch.sizes;
-    return (bn_gemm){.ta = true, .M = n[l], .N = n[l + 1], .K = B, .alpha = 1.0f, .A = layer_input(net, l, x),
-                     .lda = n[l], .B = delta_of(net, l), .ldb = n[l + 1], .C = bn_net_dweight(net, l),
-                     .ldc = n[l + 1]};
-}
 
-/* dA (B, n[l]) = G (B, n[l+1]) . W^T (n[l+1], n[l]): the delta of the layer below, before act'. */
-bn_gemm bn_net_dinput_product(bn_net *net, int l, int B)
-{
-    const int *n = net->arch.sizes;
-    return (bn_gemm){.tb = true, .M = B, .N = n[l], .K = n[l + 1], .alpha = 1.0f, .A = delta_of(net, l),
-                     .lda = n[l + 1], .B = bn_net_weight(net, l), .ldb = n[l + 1], .C = delta_of(net, l - 1),
-                     .ldc = n[l]};
-}
 
 /* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below: dW and
  * dA both only read G, so the plan may run them side by side. */
@@ -404,10 +372,10 @@ void bn_net_backward_layer(bn_net *net, int l, const float *x, int B)
         be->gemm_pair(&dw, &da, bn_net_backward_plan(net, l, &dw, &da, &on_the_spot));
     }
     /* db (n[l+1]) = column sums of G */
-    be->bias_grad(bn_net_dbias(net, l), delta_of(net, l), B, n[l + 1]);
+    be->bias_grad(bn_net_dbias(net, l), bn_net_delta_buffer(net, l), B, n[l + 1]);
     if (l == 0)
         return;
-    float *below = delta_of(net, l - 1);
+    float *below = bn_net_delta_buffer(net, l - 1);
     /* delta_{l-1} = dA * act'(Z_{l-1}) (times the mask of the layer below under dropout), in place */
     bn_dropout drop;
     be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], B, n[l], net->arch.act,
@@ -491,8 +459,9 @@ double bn_net_forward_loss_delta(bn_net *net, const float *x, const int32_t *lab
 {
     const int L = net->arch.depth;
     forward_products(net, x, B, true);
-    return net->backend->bias_softmax_xent(delta_of(net, L - 1), net->layer_out[L - 1], bn_net_bias(net, L - 1),
-                                           labels, B, net->arch.sizes[L], grad_scale, right);
+    return net->backend->bias_softmax_xent(bn_net_delta_buffer(net, L - 1), net->layer_out[L - 1],
+                                           bn_net_bias(net, L - 1), labels, B, net->arch.sizes[L], grad_scale,
+                                           right);
 }
 
 /* Forward, loss, backward and (with opt) the update. *loss_sum receives the summed cross-entropy, *weight_sq
@@ -538,15 +507,47 @@ int bn_net_train_step(bn_net *net, const float *x, const int32_t *labels, int ba
     return status;
 }
 
-int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share, const bn_optim *opt,
-                       double *weight_sq)
+int bn_net_train_rows(bn_net *net, const float *x, const int32_t *labels, int rows, const bn_optim *opt,
+                      double *loss_sum, int *correct, double *weight_sq)
 {
-    if (share->comm)
-        return bn_net_shared_step(net, x, labels, share, opt, weight_sq);
-    int correct = 0;
-    int status = forward_backward_update(net, x, labels, share->rows, opt, &share->sums[0], &correct, weight_sq);
-    share->sums[1] = correct;
-    return status;
+    return forward_backward_update(net, x, labels, rows, opt, loss_sum, correct, weight_sq);
+}
+
+void bn_net_attach(bn_net *net, bn_net_attachment *a)
+{
+    bn_net_attachment *old = net->attached;
+    net->attached = NULL;
+    if (old && old->release)
+        old->release(net, old);
+    net->attached = a;
+}
+
+bn_net_attachment *bn_net_attached(const bn_net *net)
+{
+    return net->attached;
+}
+
+size_t bn_net_param_floats(const bn_net *net)
+{
+    return net->param_count;
+}
+
+bn_net_blocks bn_net_state_blocks(const bn_net *net)
+{
+    return (bn_net_blocks){net->params, net->grads, net->velocity, net->moment2};
+}
+
+void bn_net_bind_blocks(bn_net *net, bn_net_blocks b)
+{
+    net->params = b.params;
+    net->grads = b.grads;
+    net->velocity = b.velocity;
+    net->moment2 = b.moment2;
+}
+
+void bn_net_clear_grad_norm(bn_net *net)
+{
+    net->grad_norm = NAN;
 }
 
 double bn_net_grad_norm(const bn_net *net)

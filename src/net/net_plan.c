@@ -3,9 +3,11 @@
  * run starts (bn_net_plan_rows). The passes look them up; a size without a set is planned on the spot by the
  * model and counted, which a test holds at zero for training runs. Printed for `blasnet info` and the
  * bench. */
+#include "net_plan.h"
+
 #include "error.h"
 #include "gemm_plan.h"
-#include "net.h"
+#include "products.h"
 
 #include <omp.h>
 #include <stdio.h>

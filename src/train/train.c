@@ -3,8 +3,11 @@
  * made before the first step. What a run is lives in state->hp and where it is in the rest of the state,
  * so a checkpoint of the state resumes bitwise. */
 #include "blasnet.h"
+#include "comm.h"
 #include "error.h"
 #include "net.h"
+#include "net_plan.h"
+#include "net_share.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -119,15 +122,15 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
     if (confusion)
         memset(confusion, 0, (size_t)classes * classes * sizeof *confusion);
     size_t lo, hi;
-    share_of(net->comm, ds->n, &lo, &hi);
+    share_of(bn_net_comm(net), ds->n, &lo, &hi);
     double sums[2] = {0.0, 0.0}; /* loss, correct: exact in a double up to 2^53 samples */
     status = plan_chunks(net, hi - lo);
     if (!status)
         status = evaluate_rows(net, ds, lo, hi, sums, confusion);
-    if (!status && net->comm)
-        status = bn_comm_combine(net->comm, sums, 2, BN_COMM_SUM_DOUBLE);
-    if (!status && net->comm && confusion)
-        status = bn_comm_combine(net->comm, confusion, (size_t)classes * classes, BN_COMM_SUM_U64);
+    if (!status && bn_net_comm(net))
+        status = bn_comm_combine(bn_net_comm(net), sums, 2, BN_COMM_SUM_DOUBLE);
+    if (!status && bn_net_comm(net) && confusion)
+        status = bn_comm_combine(bn_net_comm(net), confusion, (size_t)classes * classes, BN_COMM_SUM_U64);
     if (status)
         return status;
     out->n = ds->n;
@@ -263,7 +266,7 @@ typedef struct {
 static int save_checkpoint(const run *r)
 {
     const char *path = r->hooks->checkpoint_path;
-    const bn_comm *comm = r->net->comm;
+    const bn_comm *comm = bn_net_comm(r->net);
     if (!path)
         return BN_OK;
     if (r->hooks->before_checkpoint)
@@ -286,7 +289,7 @@ static int agree_stop(const run *r, bool *stop)
 {
     const bn_train_hooks *h = r->hooks;
     double flag = h->stop && *h->stop;
-    int status = r->net->comm ? bn_comm_combine(r->net->comm, &flag, 1, BN_COMM_SUM_DOUBLE) : BN_OK;
+    int status = bn_net_comm(r->net) ? bn_comm_combine(bn_net_comm(r->net), &flag, 1, BN_COMM_SUM_DOUBLE) : BN_OK;
     *stop = flag > 0.0;
     return status;
 }
@@ -324,7 +327,7 @@ static int checkpoint_or_stop(run *r)
     const bn_train_hooks *h = r->hooks;
     bn_train_state *st = r->st;
     /* Several ranks stop at the step whose sums first carried a rank's flag: all at the same step. */
-    bool asked = r->net->comm ? r->stopping : h->stop && *h->stop;
+    bool asked = bn_net_comm(r->net) ? r->stopping : h->stop && *h->stop;
     bool stopping = asked && st->step < r->steps;
     bool periodic = h->checkpoint_every_steps && st->step % h->checkpoint_every_steps == 0 && st->step < r->steps;
     if (!stopping && !periodic)
@@ -345,7 +348,7 @@ static int checkpoint_or_stop(run *r)
 static int run_step(run *r)
 {
     bn_train_state *st = r->st;
-    const bn_comm *comm = r->net->comm;
+    const bn_comm *comm = bn_net_comm(r->net);
     const size_t B = (size_t)st->hp.batch, start = (size_t)st->step * B;
     const size_t count = r->train->n - start < B ? r->train->n - start : B;
     size_t lo, hi;
@@ -506,12 +509,12 @@ static int plan_run(bn_net *net, const bn_dataset *train, const bn_dataset *val,
     int status = BN_OK;
     for (int i = 0; i < 2 && !status; i++) {
         size_t lo, hi;
-        share_of(net->comm, sizes[i], &lo, &hi);
+        share_of(bn_net_comm(net), sizes[i], &lo, &hi);
         status = hi > lo ? bn_net_plan_rows(net, (int)(hi - lo)) : BN_OK;
     }
     if (!status && val && val->n) {
         size_t lo, hi;
-        share_of(net->comm, val->n, &lo, &hi);
+        share_of(bn_net_comm(net), val->n, &lo, &hi);
         status = plan_chunks(net, hi - lo);
     }
     return status;
@@ -522,7 +525,7 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
 {
     static const bn_train_hooks no_hooks;
     /* Several ranks: the same run everywhere first, so that every check below decides alike on all. */
-    int status = net->comm ? bn_comm_agree_run(net, train, val, st) : BN_OK;
+    int status = bn_net_comm(net) ? bn_comm_agree_run(bn_net_comm(net), net, train, val, st) : BN_OK;
     if (!status)
         status = check_run(net, train, val, st);
     if (status)
