@@ -2,9 +2,17 @@
 #ifndef BN_NET_H
 #define BN_NET_H
 
+#include "attachment.h"
 #include "backend.h"
 #include "blasnet.h"
+#include "gemm_plan.h"
+
+/* struct bn_net's fields are net/'s own (net_struct.h): every other layer of the library, and the CLI, use
+ * the functions below. The benchmark and the white-box tests read the fields too, and say so by building
+ * with BN_NET_FIELDS (tests/meson.build, bench/meson.build). */
+#ifdef BN_NET_FIELDS
 #include "net_struct.h"
+#endif
 
 /* The pieces of a training step, for the step of several ranks (net_share.c). */
 int bn_net_check_batch(const bn_net *net, int batch);

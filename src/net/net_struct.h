@@ -6,15 +6,8 @@
 
 #include "backend.h"
 #include "blasnet.h"
+#include "attachment.h"
 #include "gemm_plan.h"
-
-/* What a later layer keeps with a network (dist/: the communicator and the node's shared memory). The
- * network holds it and calls release when another is attached or the network is destroyed; it knows
- * nothing else of it. */
-typedef struct bn_net_attachment bn_net_attachment;
-struct bn_net_attachment {
-    void (*release)(bn_net *net, bn_net_attachment *self);
-};
 
 /* The plans of one batch size on one team: a plan per forward product, one per backward pair (dW beside
  * dA; layer 0 has only dW). */

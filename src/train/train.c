@@ -57,7 +57,7 @@ bool bn_train_started(const bn_train_state *state)
 
 static int check_data(const bn_net *net, const bn_dataset *ds, const char *what)
 {
-    const bn_arch *arch = &net->arch;
+    const bn_arch *arch = bn_net_arch(net);
     if (ds->dim != arch->sizes[0])
         return bn_fail(BN_E_MISMATCH, "%s images have %d pixels but the network takes %d inputs", what, ds->dim,
                        arch->sizes[0]);
@@ -82,12 +82,12 @@ static void share_of(const bn_comm *comm, size_t count, size_t *lo, size_t *hi)
 static int evaluate_rows(bn_net *net, const bn_dataset *ds, size_t lo, size_t hi, double sums[2],
                          uint64_t *confusion)
 {
-    const int classes = net->arch.sizes[net->arch.depth];
-    for (size_t start = lo; start < hi; start += (size_t)net->max_batch) {
-        size_t count = hi - start < (size_t)net->max_batch ? hi - start : (size_t)net->max_batch;
-        bn_dataset_gather(ds, NULL, start, count, net->x, net->labels);
+    const int classes = bn_net_arch(net)->sizes[bn_net_arch(net)->depth];
+    for (size_t start = lo; start < hi; start += (size_t)bn_net_max_batch(net)) {
+        size_t count = hi - start < (size_t)bn_net_max_batch(net) ? hi - start : (size_t)bn_net_max_batch(net);
+        bn_dataset_gather(ds, NULL, start, count, bn_net_input(net), bn_net_labels(net));
         int correct = 0;
-        int status = bn_net_forward_loss(net, net->x, net->labels, (int)count, &sums[0], &correct);
+        int status = bn_net_forward_loss(net, bn_net_input(net), bn_net_labels(net), (int)count, &sums[0], &correct);
         if (status)
             return status;
         sums[1] += correct;
@@ -97,7 +97,7 @@ static int evaluate_rows(bn_net *net, const bn_dataset *ds, size_t lo, size_t hi
                 int best = 0;
                 for (int j = 1; j < classes; j++)
                     best = p[i * classes + j] > p[i * classes + best] ? j : best;
-                confusion[(size_t)net->labels[i] * classes + best]++;
+                confusion[(size_t)bn_net_labels(net)[i] * classes + best]++;
             }
         }
     }
@@ -107,7 +107,7 @@ static int evaluate_rows(bn_net *net, const bn_dataset *ds, size_t lo, size_t hi
 /* Plans for the chunks evaluate_rows runs over `rows` rows: the max batch, and what is left at the end. */
 static int plan_chunks(bn_net *net, size_t rows)
 {
-    const size_t max = (size_t)net->max_batch;
+    const size_t max = (size_t)bn_net_max_batch(net);
     int status = rows >= max ? bn_net_plan_rows(net, (int)max) : BN_OK;
     return !status && rows % max ? bn_net_plan_rows(net, (int)(rows % max)) : status;
 }
@@ -118,7 +118,7 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
     int status = check_data(net, ds, "evaluation");
     if (status)
         return status;
-    const int classes = net->arch.sizes[net->arch.depth];
+    const int classes = bn_net_arch(net)->sizes[bn_net_arch(net)->depth];
     if (confusion)
         memset(confusion, 0, (size_t)classes * classes * sizeof *confusion);
     size_t lo, hi;
@@ -177,9 +177,9 @@ static int check_trainable_hparams(const bn_net *net, const bn_hparams *hp)
 {
     if (hp->epochs < 1)
         return bn_fail(BN_E_INVALID, "epochs %d must be at least 1", hp->epochs);
-    if (hp->batch < 1 || hp->batch > net->max_batch)
+    if (hp->batch < 1 || hp->batch > bn_net_max_batch(net))
         return bn_fail(BN_E_INVALID, "batch %d is outside 1..%d (the network's workspace)", hp->batch,
-                       net->max_batch);
+                       bn_net_max_batch(net));
     int status = check_optimizer(&hp->opt);
     if (!status)
         status = check_schedule(hp);
@@ -353,7 +353,7 @@ static int run_step(run *r)
     const size_t count = r->train->n - start < B ? r->train->n - start : B;
     size_t lo, hi;
     share_of(comm, count, &lo, &hi);
-    bn_dataset_gather(r->train, r->order, start + lo, hi - lo, r->net->x, r->net->labels);
+    bn_dataset_gather(r->train, r->order, start + lo, hi - lo, bn_net_input(r->net), bn_net_labels(r->net));
     /* The rate, Adam's count and the dropout masks follow the global step alone: a resume needs no more.
      * The masks are keyed by the row's place in the whole batch, so any split draws the same ones. */
     const uint64_t global = (uint64_t)st->epoch * r->steps + st->step;
@@ -364,7 +364,7 @@ static int run_step(run *r)
     bn_share share = {.rows = (int)(hi - lo), .batch_rows = (int)count, .comm = comm,
                       .sums = {0.0, 0.0, h->stop && *h->stop}};
     double weight_sq = 0.0;
-    int status = bn_net_train_share(r->net, r->net->x, r->net->labels, &share, &r->opt,
+    int status = bn_net_train_share(r->net, bn_net_input(r->net), bn_net_labels(r->net), &share, &r->opt,
                                     r->opt.weight_decay > 0.0f && r->opt.kind != BN_OPT_ADAMW ? &weight_sq : NULL);
     double loss = share.sums[0] / (double)count;
     if (status == BN_E_DIVERGED)
@@ -425,7 +425,8 @@ static void watch_validation(run *r, bn_epoch_stats *stats)
         bool better = hp->monitor == BN_MONITOR_ACC ? metric > st->best_metric : metric < st->best_metric;
         if (st->best_epoch == 0 || better) {
             size_t count;
-            memcpy(bn_net_best_params(r->net, &count), r->net->params, r->net->param_count * sizeof(float));
+            const float *params = bn_net_params_const(r->net, &count);
+            memcpy(bn_net_best_params(r->net, &count), params, count * sizeof(float));
             st->best_epoch = st->epoch;
             st->best_metric = metric;
             st->bad_epochs = 0;
