@@ -175,19 +175,53 @@ typedef enum { BN_OPT_SGD, BN_OPT_ADAM, BN_OPT_ADAMW, BN_OPT_COUNT } bn_optimize
 BN_API const char *bn_optimizer_name(bn_optimizer kind);
 BN_API int bn_optimizer_parse(bn_optimizer *kind, const char *name);
 
+/* ---- the recipe, described once -------------------------------------------------------------------------
+ * Every field of a run's recipe (bn_optim's, then bn_hparams's) is one X(type, name, label, kind, lo, hi,
+ * range, since, pos, resume) line below. The structs are generated from these lists, so no field exists
+ * outside them, and libblasnet's one table of them drives the checkpoint's read and write, the ranks'
+ * agreement check, the range checks and the tests' equality.
+ *   kind   how it is stored (4 or 8 bytes, little-endian): BN_FIELD_INT, _U64, _F32, _BOOL, _ENUM
+ *   lo, hi the range a run may train with (an enum: 0 .. hi - 1); range adds: BN_RANGE_LO_OPEN,
+ *          BN_RANGE_HI_OPEN, BN_RANGE_ANY (no bound: seeds, counts of steps), BN_RANGE_STORED_ZERO (a
+ *          model saved without a run may store 0 where a run needs more), BN_RANGE_ADAM (checked only for
+ *          adam and adamw), BN_RANGE_NORMAL (only for the normal initialisation), BN_RANGE_UNCHECKED (not
+ *          read by a run: the data settings, which the checkpoint checks against the network)
+ *   since  the checkpoint format that first stored it; pos its place among the recipe's fields in the file
+ *   resume BN_RESUME_MAY_CHANGE (--epochs) or BN_RESUME_FIXED: what a resume may set again */
+#define BN_RANGE_LO_OPEN 1u
+#define BN_RANGE_HI_OPEN 2u
+#define BN_RANGE_ANY 4u
+#define BN_RANGE_STORED_ZERO 8u
+#define BN_RANGE_ADAM 16u
+#define BN_RANGE_NORMAL 32u
+#define BN_RANGE_UNCHECKED 64u
+#define BN_RANGE_LIMIT 3.4e38 /* no upper bound but finiteness */
+typedef enum { BN_FIELD_INT, BN_FIELD_U64, BN_FIELD_F32, BN_FIELD_BOOL, BN_FIELD_ENUM } bn_field_kind;
+typedef enum { BN_RESUME_FIXED, BN_RESUME_MAY_CHANGE } bn_resume_rule;
+
+/* bn_optim's recipe fields. sgd: momentum in [0, 1); adam, adamw: betas in [0, 1), eps > 0. weight_decay is
+ * lambda, weights only: L2 for sgd and adam, decoupled for adamw. clip_norm > 0: when the global L2 norm of
+ * the batch's loss gradient (every W and b, the decay term excluded) exceeds it, every gradient is scaled to
+ * that norm before the update; 0: no clipping. */
+#define BN_OPTIM_RECIPE(X)                                                                                        \
+    X(bn_optimizer, kind, "optimizer", BN_FIELD_ENUM, 0, BN_OPT_COUNT, 0, 2, 10, BN_RESUME_FIXED)               \
+    X(float, lr, "learning rate", BN_FIELD_F32, 0, BN_RANGE_LIMIT, BN_RANGE_LO_OPEN | BN_RANGE_STORED_ZERO, 1, 2, \
+      BN_RESUME_FIXED)                                                                                            \
+    X(float, momentum, "momentum", BN_FIELD_F32, 0, 1, BN_RANGE_HI_OPEN, 1, 3, BN_RESUME_FIXED)                  \
+    X(float, weight_decay, "weight decay", BN_FIELD_F32, 0, BN_RANGE_LIMIT, 0, 1, 4, BN_RESUME_FIXED)            \
+    X(bool, nesterov, "nesterov", BN_FIELD_BOOL, 0, 1, 0, 1, 5, BN_RESUME_FIXED)                                 \
+    X(float, beta1, "beta1", BN_FIELD_F32, 0, 1, BN_RANGE_HI_OPEN | BN_RANGE_ADAM, 2, 11, BN_RESUME_FIXED)       \
+    X(float, beta2, "beta2", BN_FIELD_F32, 0, 1, BN_RANGE_HI_OPEN | BN_RANGE_ADAM, 2, 12, BN_RESUME_FIXED)       \
+    X(float, eps, "eps", BN_FIELD_F32, 0, BN_RANGE_LIMIT, BN_RANGE_LO_OPEN | BN_RANGE_ADAM, 2, 13, BN_RESUME_FIXED) \
+    X(float, clip_norm, "clip norm", BN_FIELD_F32, 0, BN_RANGE_LIMIT, 0, 2, 14, BN_RESUME_FIXED)
+
+#define BN_RECIPE_DECLARE_FIELD(type, name, ...) type name;
+
 /* One step's optimizer: bn_hparams holds the run's, and bn_train hands the step a copy with this step's
  * rate (the schedule applied) and update count t. */
 typedef struct bn_optim {
-    bn_optimizer kind;
-    float lr;                /* > 0 */
-    float momentum;          /* sgd: [0, 1) */
-    float weight_decay;      /* lambda >= 0, weights only: L2 for sgd and adam, decoupled for adamw */
-    bool nesterov;           /* sgd */
-    float beta1, beta2, eps; /* adam, adamw: [0, 1), [0, 1), > 0 */
-    /* > 0: when the global L2 norm of the batch's loss gradient (every W and b, the decay term excluded)
-     * exceeds it, every gradient is scaled to that norm before the update. 0: no clipping. */
-    float clip_norm;
-    uint64_t t; /* 1-based count of this update, for Adam's bias correction */
+    BN_OPTIM_RECIPE(BN_RECIPE_DECLARE_FIELD)
+    uint64_t t; /* 1-based count of this update, for Adam's bias correction: the step's, not the recipe's */
 } bn_optim;
 /* The optimizer applied to the gradients bn_net_backprop left, with clipping. *weight_sqnorm (may be NULL)
  * receives ||W||^2 before the update, read in the same pass. */
@@ -374,32 +408,46 @@ typedef enum { BN_MONITOR_LOSS, BN_MONITOR_ACC, BN_MONITOR_COUNT } bn_monitor;
 BN_API const char *bn_monitor_name(bn_monitor monitor);
 BN_API int bn_monitor_parse(bn_monitor *monitor, const char *name);
 
+/* bn_hparams's recipe fields; OPT(opt) places bn_optim's. epochs may be raised on resume. lr_decay: the
+ * factor per epoch (per step_epochs) of the constant and step schedules, 1 = none; warmup_steps: linear
+ * warm-up, onecycle's rising phase (0: 30% of the run); step_epochs: the step schedule's period (0 means 1);
+ * lr_min: cosine's final rate; dropout on hidden layers; patience > 0: stop after that many epochs without a
+ * better validation monitor; target_acc > 0: stop at the first epoch whose validation accuracy reaches it;
+ * seed: initialisation, shuffling and dropout; init_std: BN_INIT_NORMAL only. The last four are what the
+ * network sees, recorded for whoever uses the model later (eval, predict, a resume), set by the caller from
+ * the data it loaded, stored in checkpoints (format 3), never read by bn_train: images of image_rows x
+ * image_cols pixels as the network sees them (0 x 0: not recorded, as in formats 1 and 2), loaded from files
+ * that stored them transposed (transpose), labels shifted down by label_offset as they loaded. */
+#define BN_HPARAMS_RECIPE(X, OPT)                                                                                 \
+    X(int, epochs, "epochs", BN_FIELD_INT, 1, 2147483647, BN_RANGE_STORED_ZERO, 1, 0, BN_RESUME_MAY_CHANGE)     \
+    X(int, batch, "batch", BN_FIELD_INT, 1, 2147483647, BN_RANGE_STORED_ZERO, 1, 1, BN_RESUME_FIXED)            \
+    OPT(opt)                                                                                                      \
+    X(float, lr_decay, "lr decay", BN_FIELD_F32, 0, 1, BN_RANGE_LO_OPEN | BN_RANGE_STORED_ZERO, 1, 6,            \
+      BN_RESUME_FIXED)                                                                                            \
+    X(bn_schedule, schedule, "schedule", BN_FIELD_ENUM, 0, BN_SCHED_COUNT, 0, 2, 15, BN_RESUME_FIXED)            \
+    X(uint64_t, warmup_steps, "warm-up steps", BN_FIELD_U64, 0, 0, BN_RANGE_ANY, 2, 16, BN_RESUME_FIXED)         \
+    X(int, step_epochs, "step schedule period", BN_FIELD_INT, 0, 2147483647, 0, 2, 17, BN_RESUME_FIXED)          \
+    X(float, lr_min, "final rate", BN_FIELD_F32, 0, BN_RANGE_LIMIT, 0, 2, 18, BN_RESUME_FIXED)                   \
+    X(float, dropout, "dropout", BN_FIELD_F32, 0, 1, BN_RANGE_HI_OPEN, 2, 19, BN_RESUME_FIXED)                   \
+    X(int, patience, "patience", BN_FIELD_INT, 0, 2147483647, 0, 2, 20, BN_RESUME_FIXED)                         \
+    X(bn_monitor, monitor, "monitor", BN_FIELD_ENUM, 0, BN_MONITOR_COUNT, 0, 2, 21, BN_RESUME_FIXED)             \
+    X(float, target_acc, "target accuracy", BN_FIELD_F32, 0, 1, 0, 2, 22, BN_RESUME_FIXED)                       \
+    X(uint64_t, seed, "seed", BN_FIELD_U64, 0, 0, BN_RANGE_ANY, 1, 7, BN_RESUME_FIXED)                           \
+    X(bn_init, init, "initialisation", BN_FIELD_ENUM, 0, BN_INIT_COUNT, 0, 1, 8, BN_RESUME_FIXED)                \
+    X(float, init_std, "init std", BN_FIELD_F32, 0, BN_RANGE_LIMIT,                                              \
+      BN_RANGE_LO_OPEN | BN_RANGE_STORED_ZERO | BN_RANGE_NORMAL, 1, 9, BN_RESUME_FIXED)                           \
+    X(int, image_rows, "image rows", BN_FIELD_INT, 0, 0, BN_RANGE_UNCHECKED, 3, 23, BN_RESUME_FIXED)             \
+    X(int, image_cols, "image columns", BN_FIELD_INT, 0, 0, BN_RANGE_UNCHECKED, 3, 24, BN_RESUME_FIXED)          \
+    X(bool, transpose, "transpose", BN_FIELD_BOOL, 0, 1, BN_RANGE_UNCHECKED, 3, 25, BN_RESUME_FIXED)             \
+    X(int, label_offset, "label offset", BN_FIELD_INT, 0, 0, BN_RANGE_UNCHECKED, 3, 26, BN_RESUME_FIXED)
+
+#define BN_RECIPE_DECLARE_OPTIM(name) bn_optim name;
+
 /* What a run is: fixed when it starts and stored in its checkpoints. bn_train reads every field from the
- * state it is given, each time it needs it, so there is no second copy to fall out of step. */
+ * state it is given, each time it needs it, so there is no second copy to fall out of step. opt.lr is the
+ * peak rate (the first epoch's for constant and step); opt.t is unused. */
 typedef struct bn_hparams {
-    int epochs;
-    int batch;
-    bn_optim opt;   /* opt.lr is the peak rate (the first epoch's for constant and step); opt.t is unused */
-    float lr_decay; /* constant and step schedules: the factor per epoch (per step_epochs); 1 = none */
-    bn_schedule schedule;
-    uint64_t warmup_steps; /* linear warm-up; onecycle: its rising phase (0: 30% of the run) */
-    int step_epochs;       /* step schedule: epochs between decays (0 means 1) */
-    float lr_min;          /* cosine: the rate at the end */
-    float dropout;         /* hidden layers, [0, 1) */
-    int patience;          /* > 0: stop after this many epochs without a better validation monitor */
-    bn_monitor monitor;
-    float target_acc;      /* > 0: stop at the first epoch whose validation accuracy reaches it */
-    uint64_t seed;         /* initialisation, shuffling and dropout */
-    bn_init init;
-    float init_std; /* BN_INIT_NORMAL only */
-    /* What the network sees, recorded for whoever uses the model later (eval, predict, a resume); set by the
-     * caller from the data it loaded, stored in checkpoints (format 3), never read by bn_train. Images of
-     * image_rows x image_cols pixels as the network sees them (0 x 0: not recorded, as in formats 1 and 2),
-     * loaded from files that stored them transposed (transpose), labels shifted down by label_offset as they
-     * loaded. The class count is the network's output width. */
-    int image_rows, image_cols;
-    bool transpose;
-    int label_offset;
+    BN_HPARAMS_RECIPE(BN_RECIPE_DECLARE_FIELD, BN_RECIPE_DECLARE_OPTIM)
 } bn_hparams;
 
 /* The default recipe (README: "Recipes"): 3 epochs of batch 64, Adam at a peak rate of 0.004 on the
@@ -465,8 +513,8 @@ typedef struct bn_train_hooks {
  * that step) and BN_E_INTERRUPTED when *hooks->stop was set (state then says where to resume). net's
  * max_batch must be >= state->hp.batch. Early stopping (hp.patience) keeps the best epoch's weights in
  * bn_net_best_params and ends with them in the network; hp.target_acc ends the run at the first epoch that
- * reaches it, with the weights that reached it. Either sets state->end, and a run that has ended trains no further when given again.
- * Decisions read the validation set only; without one, patience and target_acc are refused. */
+ * reaches it, with the weights that reached it. Either sets state->end, and a run that has ended trains no
+ * further when given again. Decisions read the validation set only; without one, patience and target_acc are refused. */
 BN_API int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
                     bn_train_state *state);
 

@@ -6,6 +6,7 @@
 #include "atomic_file.h"
 #include "crc32_ref.h"
 #include "harness.h"
+#include "recipe_equal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -193,18 +194,11 @@ static bn_train_state make_state(void)
 
 #define SAME_BITS(a, b) (memcmp(&(a), &(b), sizeof(a)) == 0)
 
+/* The recipe by its fields (recipe_equal.h, from the lists the struct is made of), then the run's state. */
 static void check_state_equal(const bn_train_state *got, const bn_train_state *want)
 {
-    CHECK(got->hp.epochs == want->hp.epochs);
-    CHECK(got->hp.batch == want->hp.batch);
-    CHECK(SAME_BITS(got->hp.opt.lr, want->hp.opt.lr));
-    CHECK(SAME_BITS(got->hp.opt.momentum, want->hp.opt.momentum));
-    CHECK(SAME_BITS(got->hp.opt.weight_decay, want->hp.opt.weight_decay));
-    CHECK(got->hp.opt.nesterov == want->hp.opt.nesterov);
-    CHECK(SAME_BITS(got->hp.lr_decay, want->hp.lr_decay));
-    CHECK(got->hp.seed == want->hp.seed);
-    CHECK(got->hp.init == want->hp.init);
-    CHECK(SAME_BITS(got->hp.init_std, want->hp.init_std));
+    const char *field = recipe_difference(&got->hp, &want->hp);
+    CHECKF(field == NULL, "the recipe's %s differs after a round trip", field ? field : "");
     CHECK(got->epoch == want->epoch);
     CHECK(got->step == want->step);
     for (int i = 0; i < 4; i++)
@@ -214,18 +208,35 @@ static void check_state_equal(const bn_train_state *got, const bn_train_state *w
     CHECK(got->seen == want->seen);
     CHECK(SAME_BITS(got->train_seconds, want->train_seconds));
     CHECK(got->samples == want->samples && got->train_n == want->train_n);
-    CHECK(got->hp.opt.kind == want->hp.opt.kind && got->hp.schedule == want->hp.schedule);
-    CHECK(SAME_BITS(got->hp.opt.beta1, want->hp.opt.beta1) && SAME_BITS(got->hp.opt.beta2, want->hp.opt.beta2));
-    CHECK(SAME_BITS(got->hp.opt.eps, want->hp.opt.eps) && SAME_BITS(got->hp.opt.clip_norm, want->hp.opt.clip_norm));
-    CHECK(got->hp.warmup_steps == want->hp.warmup_steps && got->hp.step_epochs == want->hp.step_epochs);
-    CHECK(SAME_BITS(got->hp.lr_min, want->hp.lr_min) && SAME_BITS(got->hp.dropout, want->hp.dropout));
-    CHECK(got->hp.patience == want->hp.patience && got->hp.monitor == want->hp.monitor);
-    CHECK(SAME_BITS(got->hp.target_acc, want->hp.target_acc));
     CHECK(got->best_epoch == want->best_epoch && SAME_BITS(got->best_metric, want->best_metric));
     CHECK(got->bad_epochs == want->bad_epochs && got->end == want->end);
     CHECK(SAME_BITS(got->target_seconds, want->target_seconds));
-    CHECK(got->hp.image_rows == want->hp.image_rows && got->hp.image_cols == want->hp.image_cols);
-    CHECK(got->hp.transpose == want->hp.transpose && got->hp.label_offset == want->hp.label_offset);
+}
+
+/* The recipe's lists (blasnet.h) give every field one place in the file, 0 .. count - 1, and the places
+ * follow the format versions: the checkpoint writes each version's fields after the last one's. */
+static void recipe_places_are_a_file_order(void)
+{
+    typedef struct {
+        int pos;
+        unsigned since;
+    } place;
+#define PLACE(type, name, label, kind, lo, hi, range, since, pos, resume) {pos, since},
+#define OPT_PLACES(name) BN_OPTIM_RECIPE(PLACE)
+    static const place places[] = {BN_HPARAMS_RECIPE(PLACE, OPT_PLACES)};
+#undef PLACE
+#undef OPT_PLACES
+    enum { N = sizeof places / sizeof places[0] };
+    unsigned since_at[N] = {0};
+    int seen[N] = {0};
+    for (int i = 0; i < N; i++)
+        if (places[i].pos >= 0 && places[i].pos < N)
+            seen[places[i].pos]++, since_at[places[i].pos] = places[i].since;
+    for (int p = 0; p < N; p++) {
+        CHECKF(seen[p] == 1, "place %d is held by %d fields", p, seen[p]);
+        CHECKF(p == 0 || since_at[p] >= since_at[p - 1], "place %d is format %u, after format %u", p, since_at[p],
+               p ? since_at[p - 1] : 0);
+    }
 }
 
 /* Architecture, then every weight, bias and velocity value bitwise, and the second moment and best weights
@@ -484,7 +495,7 @@ static void patched_headers_are_refused(void)
         {H + 100, 0x7ff80000u, true, "running loss", "NaN loss sum (high word)"},
         {H + 104, 45, true, "correct", "correct > seen"},
         {H + 144, BN_OPT_COUNT, true, "optimizer", "optimizer BN_OPT_COUNT"},
-        {H + 148, 0x3f800001u, true, "betas", "beta1 above 1"},
+        {H + 148, 0x3f800001u, true, "beta1", "beta1 above 1"},
         {H + 160, 0xbf800000u, true, "clip norm", "negative clip norm"},
         {H + 164, BN_SCHED_COUNT, true, "schedule", "schedule BN_SCHED_COUNT"},
         {H + 184, 0x3f800000u, true, "dropout", "dropout 1"},
@@ -549,6 +560,7 @@ static void save_refuses_what_load_would(void)
 
 static void damage_cases(void)
 {
+    bn_test_case("the recipe's fields have one place each in the file", recipe_places_are_a_file_order);
     bn_test_case("a good file to damage", save_good_file);
     if (good.net && good.bytes && good.scratch && good.size) {
         bn_test_case("the file has the documented layout", layout_is_documented);

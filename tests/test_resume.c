@@ -3,6 +3,7 @@
  * momentum as the run that was never stopped, at the same seed and thread count. Divergence must stop the
  * run with a message naming epoch and step, and must leave the last good checkpoint untouched. */
 #include "harness.h"
+#include "recipe_equal.h"
 #include "idx_write.h"
 
 #include "blasnet.h"
@@ -344,7 +345,7 @@ static bool same_end(const recipe_end *a, const recipe_end *b)
     for (int k = 0; k < 4 && same; k++)
         same = a->blocks[k] && b->blocks[k] && memcmp(a->blocks[k], b->blocks[k], a->count * sizeof(float)) == 0;
     const bn_train_state *x = &a->st, *y = &b->st;
-    return same && memcmp(&x->hp, &y->hp, sizeof x->hp) == 0 && x->epoch == y->epoch && x->step == y->step &&
+    return same && recipe_difference(&x->hp, &y->hp) == NULL && x->epoch == y->epoch && x->step == y->step &&
            memcmp(&x->rng, &y->rng, sizeof x->rng) == 0 && x->loss_sum == y->loss_sum && x->correct == y->correct &&
            x->seen == y->seen && x->samples == y->samples && x->train_n == y->train_n &&
            x->best_epoch == y->best_epoch && x->best_metric == y->best_metric && x->bad_epochs == y->bad_epochs &&

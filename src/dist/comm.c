@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "net.h"
+#include "recipe.h"
 
 #include <string.h>
 
@@ -44,23 +45,16 @@ static uint64_t mix_float(uint64_t h, float f)
     return mix(h, bits);
 }
 
-/* Field by field: a struct's padding bytes are not part of its value. */
+/* The architecture, then the recipe serialised field by field from its one table (a struct's padding bytes
+ * are not part of its value, and a field added to the recipe is hashed with no change here). */
 static uint64_t hash_recipe(const bn_arch *arch, const bn_hparams *hp)
 {
     uint64_t h = mix(0, (uint64_t)arch->depth);
     for (int l = 0; l <= arch->depth; l++)
         h = mix(h, (uint64_t)arch->sizes[l]);
     h = mix_float(mix(h, (uint64_t)arch->act), arch->leaky_slope);
-    const bn_optim *o = &hp->opt;
-    h = mix(mix(mix(h, (uint64_t)hp->epochs), (uint64_t)hp->batch), (uint64_t)o->kind);
-    h = mix_float(mix_float(mix_float(h, o->lr), o->momentum), o->weight_decay);
-    h = mix_float(mix_float(mix_float(mix(h, o->nesterov), o->beta1), o->beta2), o->eps);
-    h = mix_float(mix_float(mix(mix_float(h, o->clip_norm), (uint64_t)hp->schedule), hp->lr_decay), hp->lr_min);
-    h = mix(mix(mix(h, hp->warmup_steps), (uint64_t)hp->step_epochs), (uint64_t)hp->patience);
-    h = mix_float(mix_float(mix(h, (uint64_t)hp->monitor), hp->dropout), hp->target_acc);
-    h = mix(mix(mix(mix(h, (uint64_t)hp->image_rows), (uint64_t)hp->image_cols), hp->transpose),
-            (uint64_t)hp->label_offset);
-    return mix_float(mix(mix(h, hp->seed), (uint64_t)hp->init), hp->init_std);
+    unsigned char bytes[BN_RECIPE_MAX_BYTES];
+    return mix_bytes(h, bytes, bn_recipe_serialise(hp, bytes));
 }
 
 static uint64_t hash_data(const bn_dataset *ds)
@@ -81,7 +75,12 @@ static uint64_t hash_progress(const bn_net *net, const bn_train_state *st)
     h = mix(h, (uint64_t)st->end);
     const size_t bytes = bn_net_param_floats(net) * sizeof(float);
     const bn_net_blocks b = bn_net_state_blocks(net);
-    return mix_bytes(mix_bytes(mix_bytes(h, b.params, bytes), b.velocity, bytes), b.moment2, bytes);
+#define HASH_NODE_BLOCK(name, kind)                                                                               \
+    if (kind == BN_BLOCK_NODE) /* what the ranks of a node share: the weights and the moments */                 \
+        h = mix_bytes(h, b.name, bytes);
+    BN_NET_BLOCKS(HASH_NODE_BLOCK)
+#undef HASH_NODE_BLOCK
+    return h;
 }
 
 int bn_comm_agree_run(const bn_comm *comm, const bn_net *net, const bn_dataset *train, const bn_dataset *val,

@@ -323,18 +323,23 @@ static int node_attach(bn_net *net, dist_state *d, const bn_comm *comm)
     const int size = comm->node_size;
     const size_t floats = bn_net_param_floats(net), bytes = floats * sizeof(float);
     const bn_net_blocks mine = bn_net_state_blocks(net);
+#define COUNT_NODE(name, kind) +(kind == BN_BLOCK_NODE)
+    const size_t shared_blocks = 0 BN_NET_BLOCKS(COUNT_NODE);
+#undef COUNT_NODE
     void **own = calloc((size_t)size, sizeof *own);
     float **grads = calloc((size_t)size, sizeof *grads);
     double *partials = calloc((size_t)size, sizeof *partials);
     void *lead = NULL;
     int status = own && grads && partials ? BN_OK : bn_fail(BN_E_NOMEM, "out of memory");
     if (!status)
-        status = comm->node_map(comm->ctx, 3 * bytes, bytes, &lead, own);
-    if (!status && comm->node_rank == 0) {
+        status = comm->node_map(comm->ctx, shared_blocks * bytes, bytes, &lead, own);
+    if (!status && comm->node_rank == 0) { /* the node's blocks one after another, in the list's order */
         float *shared = lead;
-        memcpy(shared, mine.params, bytes);
-        memcpy(shared + floats, mine.velocity, bytes);
-        memcpy(shared + 2 * floats, mine.moment2, bytes);
+#define COPY_IN(name, kind)                                                                                       \
+    if (kind == BN_BLOCK_NODE)                                                                                    \
+        memcpy(shared, mine.name, bytes), shared += floats;
+        BN_NET_BLOCKS(COPY_IN)
+#undef COPY_IN
     }
     if (!status)
         status = comm->node_sync(comm->ctx);
@@ -347,8 +352,16 @@ static int node_attach(bn_net *net, dist_state *d, const bn_comm *comm)
         return status;
     }
     *d = (dist_state){d->base, comm, comm->node_rank, size, grads, partials, mine};
-    float *params = lead;
-    bn_net_bind_blocks(net, (bn_net_blocks){params, grads[comm->node_rank], params + floats, params + 2 * floats});
+    bn_net_blocks node;
+    float *shared = lead;
+#define BIND(name, kind)                                                                                          \
+    if (kind == BN_BLOCK_NODE)                                                                                    \
+        node.name = shared, shared += floats;                                                                     \
+    else                                                                                                          \
+        node.name = grads[comm->node_rank];
+    BN_NET_BLOCKS(BIND)
+#undef BIND
+    bn_net_bind_blocks(net, node);
     return BN_OK;
 }
 
@@ -359,10 +372,9 @@ static void release(bn_net *net, bn_net_attachment *self)
     if (d->size > 0) {
         const size_t bytes = bn_net_param_floats(net) * sizeof(float);
         const bn_net_blocks node = bn_net_state_blocks(net);
-        memcpy(d->own.params, node.params, bytes);
-        memcpy(d->own.velocity, node.velocity, bytes);
-        memcpy(d->own.moment2, node.moment2, bytes);
-        memcpy(d->own.grads, node.grads, bytes);
+#define COPY_BACK(name, kind) memcpy(d->own.name, node.name, bytes);
+        BN_NET_BLOCKS(COPY_BACK)
+#undef COPY_BACK
         bn_net_bind_blocks(net, d->own);
     }
     free(d->grads);

@@ -55,7 +55,7 @@ typedef struct {
     size_t offset;
 } region;
 
-/* The block's regions, in order: parameters, gradients, the two moments, the best weights, input and label staging, each layer's
+/* The block's regions, in order: the state's blocks (blocks.h), the best weights, input and label staging, each layer's
  * output (and pre-activation where the derivative needs it), the two deltas, the K-split partial sums.
  * Returns the count. */
 static int list_regions(bn_net *net, float **labels_view, region *r)
@@ -64,10 +64,9 @@ static int list_regions(bn_net *net, float **labels_view, region *r)
     const uint64_t B = (uint64_t)net->max_batch;
     uint64_t widest = 0;
     int k = 0;
-    r[k++] = (region){&net->params, 1, net->param_count, 0};
-    r[k++] = (region){&net->grads, 1, net->param_count, 0};
-    r[k++] = (region){&net->velocity, 1, net->param_count, 0};
-    r[k++] = (region){&net->moment2, 1, net->param_count, 0};
+#define STATE_REGION(name, kind) r[k++] = (region){&net->name, 1, net->param_count, 0};
+    BN_NET_BLOCKS(STATE_REGION)
+#undef STATE_REGION
     r[k++] = (region){&net->best, 1, net->param_count, 0};
     r[k++] = (region){&net->x, B, (uint64_t)a->sizes[0], 0};
     r[k++] = (region){labels_view, B, 1, 0}; /* int32_t: the size of a float */
@@ -534,15 +533,18 @@ size_t bn_net_param_floats(const bn_net *net)
 
 bn_net_blocks bn_net_state_blocks(const bn_net *net)
 {
-    return (bn_net_blocks){net->params, net->grads, net->velocity, net->moment2};
+    bn_net_blocks b;
+#define GET(name, kind) b.name = net->name;
+    BN_NET_BLOCKS(GET)
+#undef GET
+    return b;
 }
 
 void bn_net_bind_blocks(bn_net *net, bn_net_blocks b)
 {
-    net->params = b.params;
-    net->grads = b.grads;
-    net->velocity = b.velocity;
-    net->moment2 = b.moment2;
+#define SET(name, kind) net->name = b.name;
+    BN_NET_BLOCKS(SET)
+#undef SET
 }
 
 void bn_net_clear_grad_norm(bn_net *net)

@@ -5,6 +5,7 @@
 #include "attachment.h"
 #include "backend.h"
 #include "blasnet.h"
+#include "blocks.h"
 #include "gemm_plan.h"
 
 /* struct bn_net's fields are net/'s own (net_struct.h): every other layer of the library, and the CLI, use
@@ -37,11 +38,8 @@ int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int 
 void bn_net_attach(bn_net *net, bn_net_attachment *a);
 bn_net_attachment *bn_net_attached(const bn_net *net);
 
-/* The blocks the parameters and the optimizer's state live in, each bn_net_param_floats() long: the
- * network's own, or the node's shared copy that dist/ binds in their place. */
-typedef struct {
-    float *params, *grads, *velocity, *moment2;
-} bn_net_blocks;
+/* The blocks of blocks.h, each bn_net_param_floats() long: the network's own, or the node's shared copy
+ * that dist/ binds in their place. */
 size_t bn_net_param_floats(const bn_net *net);
 bn_net_blocks bn_net_state_blocks(const bn_net *net);
 void bn_net_bind_blocks(bn_net *net, bn_net_blocks blocks);

@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "blasnet.h"
 #include "attachment.h"
+#include "blocks.h"
 #include "gemm_plan.h"
 
 /* The plans of one batch size on one team: a plan per forward product, one per backward pair (dW beside
@@ -26,8 +27,7 @@ struct bn_net {
     size_t block_bytes;
     size_t param_count;  /* floats in each of params, grads, velocity, moment2, best (padding included) */
     size_t weight_count; /* leading floats of params that are weights: the L2 term's domain */
-    float *params, *grads;
-    float *velocity, *moment2; /* sgd's velocity or adam's first moment; adam's second moment */
+    BN_NET_BLOCKS(BN_NET_BLOCK_DECLARE) /* params, grads, velocity, moment2 (blocks.h) */
     float *best;               /* early stopping's best weights */
     size_t w_offset[BN_MAX_LAYERS], b_offset[BN_MAX_LAYERS];
     float *x;                      /* (max_batch, inputs) staging */

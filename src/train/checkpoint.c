@@ -1,14 +1,16 @@
 /* Checkpoint files (docs/checkpoint-format.md): every field is serialised one by one, little-endian and
  * fixed-width, so a file is the same bytes on any host; a CRC-32 closes it. The fixed fields are described
- * once, in header_fields[], which the writer, the reader and the size computation all walk. Loading trusts
- * nothing: magic, version, endianness and checksum first, then every count, size, enum and float is checked
- * before a net is built, and no half-built net ever reaches the caller. */
+ * once, in field tables (the recipe's is base/recipe.c's) that the writer, the reader and the size
+ * computation all walk. Loading trusts nothing: magic, version, endianness and checksum first, then every
+ * count, size, enum and float is checked before a net is built, and no half-built net ever reaches the
+ * caller. */
 #include "blasnet.h"
 
 #include "atomic_file.h"
 #include "crc32.h"
 #include "error.h"
 #include "file_read.h"
+#include "recipe.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -136,22 +138,15 @@ _Static_assert(sizeof(bn_act) == sizeof(int) && sizeof(bn_init) == sizeof(int) &
 
 #define ARCH(member) offsetof(ck_header, arch.member)
 #define STATE(member) offsetof(ck_header, state.member)
-/* The fields between the layer sizes and the floats, in file order. A new field is one line here (and a new
- * format version): the writer, the reader and every size follow from this table. A file of version V holds
- * the fields with since <= V. */
-static const field header_fields[] = {
+/* The fields between the layer sizes and the floats, in file order: the architecture's, then for each format
+ * version the recipe's fields it added (from the recipe's one table, base/recipe.c) and the run's state it
+ * added, then the parameter count. A new recipe field is one line in blasnet.h's lists; a new state field is
+ * one line here; either needs a new format version. A file of version V holds the fields with since <= V. */
+static const field arch_fields[] = {
     {"activation", FIELD_ENUM, ARCH(act), BN_ACT_COUNT, 1},
     {"leaky slope", FIELD_F32, ARCH(leaky_slope), 0, 1},
-    {"epochs", FIELD_INT, STATE(hp.epochs), 0, 1},
-    {"batch", FIELD_INT, STATE(hp.batch), 0, 1},
-    {"learning rate", FIELD_F32, STATE(hp.opt.lr), 0, 1},
-    {"momentum", FIELD_F32, STATE(hp.opt.momentum), 0, 1},
-    {"weight decay", FIELD_F32, STATE(hp.opt.weight_decay), 0, 1},
-    {"nesterov", FIELD_BOOL, STATE(hp.opt.nesterov), 0, 1},
-    {"lr decay", FIELD_F32, STATE(hp.lr_decay), 0, 1},
-    {"seed", FIELD_U64, STATE(hp.seed), 0, 1},
-    {"initialisation", FIELD_ENUM, STATE(hp.init), BN_INIT_COUNT, 1},
-    {"init std", FIELD_F32, STATE(hp.init_std), 0, 1},
+};
+static const field state_v1[] = {
     {"epoch", FIELD_INT, STATE(epoch), 0, 1},
     {"step", FIELD_U64, STATE(step), 0, 1},
     {"rng word 0", FIELD_U64, STATE(rng.s[0]), 0, 1},
@@ -164,33 +159,51 @@ static const field header_fields[] = {
     {"training time", FIELD_F64, STATE(train_seconds), 0, 1},
     {"samples", FIELD_U64, STATE(samples), 0, 1},
     {"training-set size", FIELD_U64, STATE(train_n), 0, 1},
-    {"optimizer", FIELD_ENUM, STATE(hp.opt.kind), BN_OPT_COUNT, 2},
-    {"beta1", FIELD_F32, STATE(hp.opt.beta1), 0, 2},
-    {"beta2", FIELD_F32, STATE(hp.opt.beta2), 0, 2},
-    {"eps", FIELD_F32, STATE(hp.opt.eps), 0, 2},
-    {"clip norm", FIELD_F32, STATE(hp.opt.clip_norm), 0, 2},
-    {"schedule", FIELD_ENUM, STATE(hp.schedule), BN_SCHED_COUNT, 2},
-    {"warm-up steps", FIELD_U64, STATE(hp.warmup_steps), 0, 2},
-    {"step schedule period", FIELD_INT, STATE(hp.step_epochs), 0, 2},
-    {"final rate", FIELD_F32, STATE(hp.lr_min), 0, 2},
-    {"dropout", FIELD_F32, STATE(hp.dropout), 0, 2},
-    {"patience", FIELD_INT, STATE(hp.patience), 0, 2},
-    {"monitor", FIELD_ENUM, STATE(hp.monitor), BN_MONITOR_COUNT, 2},
-    {"target accuracy", FIELD_F32, STATE(hp.target_acc), 0, 2},
+};
+static const field state_v2[] = {
     {"best epoch", FIELD_INT, STATE(best_epoch), 0, 2},
     {"best validation figure", FIELD_F64, STATE(best_metric), 0, 2},
     {"epochs without improvement", FIELD_INT, STATE(bad_epochs), 0, 2},
     {"end", FIELD_ENUM, STATE(end), BN_END_TARGET + 1, 2},
     {"time to target", FIELD_F64, STATE(target_seconds), 0, 2},
-    {"image rows", FIELD_INT, STATE(hp.image_rows), 0, 3},
-    {"image columns", FIELD_INT, STATE(hp.image_cols), 0, 3},
-    {"transpose", FIELD_BOOL, STATE(hp.transpose), 0, 3},
-    {"label offset", FIELD_INT, STATE(hp.label_offset), 0, 3},
+};
+static const field trailer_fields[] = {
     {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0, 1},
 };
-#undef ARCH
-#undef STATE
-#define FIELD_COUNT (sizeof header_fields / sizeof header_fields[0])
+#define ROWS(a) (sizeof a / sizeof a[0])
+#define FIELD_MAX 64
+
+static size_t append(field *out, size_t n, const field *rows, size_t count)
+{
+    memcpy(out + n, rows, count * sizeof *rows);
+    return n + count;
+}
+
+/* The recipe's fields that format `since` added, in file order, as fields of ck_header. */
+static size_t append_recipe(field *out, size_t n, uint32_t since)
+{
+    static const field_kind kinds[] = {[BN_FIELD_INT] = FIELD_INT, [BN_FIELD_U64] = FIELD_U64,
+                                       [BN_FIELD_F32] = FIELD_F32, [BN_FIELD_BOOL] = FIELD_BOOL,
+                                       [BN_FIELD_ENUM] = FIELD_ENUM};
+    const bn_recipe_field *f;
+    for (int pos = 0; (f = bn_recipe_at(pos)) != NULL; pos++)
+        if (f->since == since)
+            out[n++] = (field){f->label, kinds[f->kind], STATE(hp) + f->offset,
+                               f->kind == BN_FIELD_ENUM ? (unsigned)f->hi : 0, since};
+    return n;
+}
+
+/* Every field of the header, in file order, into out (FIELD_MAX); returns how many. */
+static size_t header_fields(field *out)
+{
+    size_t n = append(out, 0, arch_fields, ROWS(arch_fields));
+    n = append_recipe(out, n, 1);
+    n = append(out, n, state_v1, ROWS(state_v1));
+    n = append_recipe(out, n, 2);
+    n = append(out, n, state_v2, ROWS(state_v2));
+    n = append_recipe(out, n, 3);
+    return append(out, n, trailer_fields, ROWS(trailer_fields));
+}
 
 static unsigned field_bytes(field_kind kind)
 {
@@ -200,10 +213,11 @@ static unsigned field_bytes(field_kind kind)
 /* Bytes before the parameters for a network of `depth` layers in format `version`. */
 static size_t header_bytes(int depth, uint32_t version)
 {
-    size_t fixed = 0;
-    for (size_t i = 0; i < FIELD_COUNT; i++)
-        if (header_fields[i].since <= version)
-            fixed += field_bytes(header_fields[i].kind);
+    field fields[FIELD_MAX];
+    size_t fixed = 0, count = header_fields(fields);
+    for (size_t i = 0; i < count; i++)
+        if (fields[i].since <= version)
+            fixed += field_bytes(fields[i].kind);
     return CK_PREFIX_BYTES + 4u * ((size_t)depth + 1u) + fixed;
 }
 
@@ -328,66 +342,28 @@ static stored_tensor stored_tensor_at(const bn_net *net, int block, int k)
 
 /* ---- shared checks ------------------------------------------------------------------------------------ */
 
-/* The fields version 2 added: optimizer, schedule, dropout and early stopping. */
-static int check_storable_recipe(const bn_train_state *s, int status, const char *what, const char *path)
-{
-    const bn_hparams *hp = &s->hp;
-    const float unit[] = {hp->opt.beta1, hp->opt.beta2, hp->target_acc};
-    for (size_t i = 0; i < sizeof unit / sizeof unit[0]; i++)
-        if (!(unit[i] >= 0.0f && unit[i] <= 1.0f))
-            return bn_fail(status, "'%s' %s %g where a value in [0, 1] belongs (betas, target)", path, what,
-                           (double)unit[i]);
-    const float nonneg[] = {hp->opt.eps, hp->opt.clip_norm, hp->lr_min};
-    for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
-        if (!isfinite(nonneg[i]) || nonneg[i] < 0.0f)
-            return bn_fail(status, "'%s' %s %g where a finite value >= 0 belongs (eps, clip norm, final rate)", path,
-                           what, (double)nonneg[i]);
-    if (!(hp->dropout >= 0.0f && hp->dropout < 1.0f))
-        return bn_fail(status, "'%s' %s dropout %g (must be in [0, 1))", path, what, (double)hp->dropout);
-    if (hp->step_epochs < 0 || hp->patience < 0 || s->best_epoch < 0 || s->best_epoch > s->epoch ||
-        s->bad_epochs < 0)
-        return bn_fail(status, "'%s' %s an impossible count: step period %d, patience %d, best epoch %d of %d, "
-                               "%d epochs without improvement", path, what, hp->step_epochs, hp->patience,
-                       s->best_epoch, s->epoch, s->bad_epochs);
-    if (!isfinite(s->best_metric) || s->target_seconds < 0.0 || isinf(s->target_seconds))
-        return bn_fail(status, "'%s' %s best figure %g and time to target %g", path, what, s->best_metric,
-                       s->target_seconds);
-    return BN_OK;
-}
-
-/* The ranges a state must lie in to be stored or restored: looser than what bn_train needs to train
- * (lr >= 0 here, > 0 there), since a model saved without a training run stores zeros. status: BN_E_INVALID
- * on save, BN_E_FORMAT on load. */
+/* The ranges a state must lie in to be stored or restored: the recipe's from its table at the storable level
+ * (looser than what bn_train needs to train: lr >= 0 here, > 0 there, since a model saved without a training
+ * run stores zeros), then the run's progress. status: BN_E_INVALID on save, BN_E_FORMAT on load. */
 static int check_storable_state(const bn_train_state *s, int status, const char *path)
 {
     const char *what = status == BN_E_FORMAT ? "holds" : "cannot store";
-    const bn_hparams *hp = &s->hp;
-    if (hp->epochs < 0 || hp->batch < 0 || s->epoch < 0)
-        return bn_fail(status, "'%s' %s a negative count: epochs %d, batch %d, epoch %d", path, what, hp->epochs,
-                       hp->batch, s->epoch);
-    if (!isfinite(hp->opt.lr) || hp->opt.lr < 0.0f)
-        return bn_fail(status, "'%s' %s learning rate %g (must be finite and >= 0)", path, what,
-                       (double)hp->opt.lr);
-    if (!(hp->opt.momentum >= 0.0f && hp->opt.momentum < 1.0f))
-        return bn_fail(status, "'%s' %s momentum %g (must be in [0, 1))", path, what, (double)hp->opt.momentum);
-    if (!isfinite(hp->opt.weight_decay) || hp->opt.weight_decay < 0.0f)
-        return bn_fail(status, "'%s' %s weight decay %g (must be finite and >= 0)", path, what,
-                       (double)hp->opt.weight_decay);
-    if (!isfinite(hp->lr_decay) || hp->lr_decay < 0.0f)
-        return bn_fail(status, "'%s' %s lr decay %g (must be finite and >= 0)", path, what, (double)hp->lr_decay);
-    if ((unsigned)hp->init >= BN_INIT_COUNT)
-        return bn_fail(status, "'%s' %s unknown initialisation %d (0..%d)", path, what, (int)hp->init,
-                       BN_INIT_COUNT - 1);
-    if (!isfinite(hp->init_std) || hp->init_std < 0.0f)
-        return bn_fail(status, "'%s' %s init std %g (must be finite and >= 0)", path, what, (double)hp->init_std);
+    char context[600];
+    snprintf(context, sizeof context, "'%s' %s: ", path, what);
+    int bad = bn_recipe_check(&s->hp, false, status, context);
+    if (bad)
+        return bad;
+    if (s->epoch < 0 || s->best_epoch < 0 || s->best_epoch > s->epoch || s->bad_epochs < 0)
+        return bn_fail(status, "'%s' %s an impossible count: best epoch %d of %d, %d epochs without improvement",
+                       path, what, s->best_epoch, s->epoch, s->bad_epochs);
     if (!isfinite(s->loss_sum))
         return bn_fail(status, "'%s' %s a non-finite running loss %g", path, what, s->loss_sum);
     if (s->correct > s->seen)
         return bn_fail(status, "'%s' %s %llu correct out of only %llu seen", path, what,
                        (unsigned long long)s->correct, (unsigned long long)s->seen);
-    int status2 = check_storable_recipe(s, status, what, path);
-    if (status2)
-        return status2;
+    if (!isfinite(s->best_metric) || s->target_seconds < 0.0 || isinf(s->target_seconds))
+        return bn_fail(status, "'%s' %s best figure %g and time to target %g", path, what, s->best_metric,
+                       s->target_seconds);
     if (!isfinite(s->train_seconds) || s->train_seconds < 0.0)
         return bn_fail(status, "'%s' %s training time %g s (must be finite and >= 0)", path, what,
                        s->train_seconds);
@@ -448,8 +424,9 @@ static void serialise(uint8_t *buf, size_t total, const bn_net *net, const bn_tr
     put_u32(&w, (uint32_t)arch->depth);
     for (int l = 0; l <= arch->depth; l++)
         put_u32(&w, (uint32_t)arch->sizes[l]);
-    for (size_t i = 0; i < FIELD_COUNT; i++)
-        put_field(&w, &header_fields[i], &h);
+    field fields[FIELD_MAX];
+    for (size_t i = 0, count = header_fields(fields); i < count; i++)
+        put_field(&w, &fields[i], &h);
     for (int bi = 0; bi < blocks->count; bi++) {
         const float *block = block_const(net, blocks->kind[bi]);
         for (int k = 0; k < 2 * arch->depth; k++) {
@@ -495,13 +472,14 @@ int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const cha
  * layer sizes; SIZE_MAX when that version lacks it. */
 static size_t field_position(uint32_t version, size_t offset)
 {
+    field fields[FIELD_MAX];
     size_t at = 0;
-    for (size_t i = 0; i < FIELD_COUNT; i++) {
-        if (header_fields[i].since > version)
+    for (size_t i = 0, count = header_fields(fields); i < count; i++) {
+        if (fields[i].since > version)
             continue;
-        if (header_fields[i].offset == offset)
+        if (fields[i].offset == offset)
             return at;
-        at += field_bytes(header_fields[i].kind);
+        at += field_bytes(fields[i].kind);
     }
     return SIZE_MAX;
 }
@@ -627,8 +605,9 @@ static int parse_header(reader *r, ck_header *h, uint32_t version, const char *p
                            BN_MAX_WIDTH);
         h->arch.sizes[l] = (int)v;
     }
-    for (size_t i = 0; i < FIELD_COUNT; i++) {
-        int status = header_fields[i].since <= version ? get_field(r, &header_fields[i], h, path) : BN_OK;
+    field fields[FIELD_MAX];
+    for (size_t i = 0, count = header_fields(fields); i < count; i++) {
+        int status = fields[i].since <= version ? get_field(r, &fields[i], h, path) : BN_OK;
         if (status)
             return status;
     }
@@ -689,7 +668,7 @@ static int read_tensors(reader *r, bn_net *net, const stored_blocks *blocks, con
 static int read_bytes(const char *path, uint8_t **buf, size_t *size)
 {
     enum { HEAD = 4096 }; /* more than the largest header: 16 layers, every field */
-    _Static_assert(CK_PREFIX_BYTES + 4 * (BN_MAX_LAYERS + 1) + 8 * FIELD_COUNT < HEAD, "the header fits HEAD");
+    _Static_assert(CK_PREFIX_BYTES + 4 * (BN_MAX_LAYERS + 1) + 8 * FIELD_MAX < HEAD, "the header fits HEAD");
     char words[32];
     bn_in in;
     uint64_t expected = 0;

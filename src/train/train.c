@@ -8,6 +8,7 @@
 #include "net.h"
 #include "net_plan.h"
 #include "net_share.h"
+#include "recipe.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -139,62 +140,19 @@ int bn_evaluate(bn_net *net, const bn_dataset *ds, bn_eval *out, uint64_t *confu
     return BN_OK;
 }
 
-static int check_optimizer(const bn_optim *o)
-{
-    if ((unsigned)o->kind >= BN_OPT_COUNT)
-        return bn_fail(BN_E_INVALID, "unknown optimizer %d (0..%d)", (int)o->kind, BN_OPT_COUNT - 1);
-    if (!(o->lr > 0.0f) || !isfinite(o->lr))
-        return bn_fail(BN_E_INVALID, "learning rate %g must be positive and finite", (double)o->lr);
-    if (!(o->momentum >= 0.0f && o->momentum < 1.0f))
-        return bn_fail(BN_E_INVALID, "momentum %g is outside [0, 1)", (double)o->momentum);
-    if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
-        return bn_fail(BN_E_INVALID, "weight decay %g must be >= 0", (double)o->weight_decay);
-    if (o->kind != BN_OPT_SGD && !(o->beta1 >= 0.0f && o->beta1 < 1.0f && o->beta2 >= 0.0f && o->beta2 < 1.0f))
-        return bn_fail(BN_E_INVALID, "betas %g, %g must lie in [0, 1)", (double)o->beta1, (double)o->beta2);
-    if (o->kind != BN_OPT_SGD && !(o->eps > 0.0f && isfinite(o->eps)))
-        return bn_fail(BN_E_INVALID, "eps %g must be positive and finite", (double)o->eps);
-    if (!(o->clip_norm >= 0.0f) || !isfinite(o->clip_norm))
-        return bn_fail(BN_E_INVALID, "clip norm %g must be >= 0 (0: no clipping)", (double)o->clip_norm);
-    return BN_OK;
-}
-
-static int check_schedule(const bn_hparams *hp)
-{
-    if ((unsigned)hp->schedule >= BN_SCHED_COUNT)
-        return bn_fail(BN_E_INVALID, "unknown schedule %d (0..%d)", (int)hp->schedule, BN_SCHED_COUNT - 1);
-    if (!(hp->lr_decay > 0.0f && hp->lr_decay <= 1.0f))
-        return bn_fail(BN_E_INVALID, "learning-rate decay %g is outside (0, 1]", (double)hp->lr_decay);
-    if (hp->step_epochs < 0)
-        return bn_fail(BN_E_INVALID, "step schedule period %d must be >= 0 epochs (0: 1)", hp->step_epochs);
-    if (!(hp->lr_min >= 0.0f && hp->lr_min <= hp->opt.lr))
-        return bn_fail(BN_E_INVALID, "final rate %g is outside [0, lr %g]", (double)hp->lr_min, (double)hp->opt.lr);
-    return BN_OK;
-}
-
-/* The rules a run's hyperparameters must meet to train. Stricter than a checkpoint's storable state (see
- * checkpoint.c), which also admits the zeros a model saved without a run stores. */
+/* The rules a run's hyperparameters must meet to train: each field's range from the recipe's table
+ * (stricter than what a checkpoint may store, which also admits the zeros a model saved without a run
+ * stores), then the rules that tie two fields together. */
 static int check_trainable_hparams(const bn_net *net, const bn_hparams *hp)
 {
-    if (hp->epochs < 1)
-        return bn_fail(BN_E_INVALID, "epochs %d must be at least 1", hp->epochs);
-    if (hp->batch < 1 || hp->batch > bn_net_max_batch(net))
-        return bn_fail(BN_E_INVALID, "batch %d is outside 1..%d (the network's workspace)", hp->batch,
-                       bn_net_max_batch(net));
-    int status = check_optimizer(&hp->opt);
-    if (!status)
-        status = check_schedule(hp);
+    int status = bn_recipe_check(hp, true, BN_E_INVALID, "");
     if (status)
         return status;
-    if (!(hp->dropout >= 0.0f && hp->dropout < 1.0f))
-        return bn_fail(BN_E_INVALID, "dropout %g is outside [0, 1)", (double)hp->dropout);
-    if (hp->patience < 0 || (unsigned)hp->monitor >= BN_MONITOR_COUNT)
-        return bn_fail(BN_E_INVALID, "patience %d must be >= 0 (monitor %d)", hp->patience, (int)hp->monitor);
-    if (!(hp->target_acc >= 0.0f && hp->target_acc <= 1.0f))
-        return bn_fail(BN_E_INVALID, "target accuracy %g is outside [0, 1]", (double)hp->target_acc);
-    if ((unsigned)hp->init >= BN_INIT_COUNT)
-        return bn_fail(BN_E_INVALID, "unknown initialisation %d (0..%d)", (int)hp->init, BN_INIT_COUNT - 1);
-    if (hp->init == BN_INIT_NORMAL && !(hp->init_std > 0.0f && isfinite(hp->init_std)))
-        return bn_fail(BN_E_INVALID, "init std %g must be positive and finite", (double)hp->init_std);
+    if (hp->batch > bn_net_max_batch(net))
+        return bn_fail(BN_E_INVALID, "batch %d is outside 1..%d (the network's workspace)", hp->batch,
+                       bn_net_max_batch(net));
+    if (!(hp->lr_min <= hp->opt.lr))
+        return bn_fail(BN_E_INVALID, "final rate %g is outside [0, lr %g]", (double)hp->lr_min, (double)hp->opt.lr);
     return BN_OK;
 }
 
