@@ -8,7 +8,7 @@
 #include <float.h>
 #include <math.h>
 
-/* Products go through the scheduler (gemm_plan.c): each tile one serial sgemm on its own thread. */
+/* Products go through the scheduler (gemm_plan.h; plan_run.c runs them): each tile one serial sgemm on its own thread. */
 static void blas_gemm(const bn_gemm *g, const bn_gemm_plan *plan)
 {
     if (plan) {

@@ -1,155 +1,13 @@
-/* The product scheduler: candidate partitions of one product over the team, a cost model that ranks them,
- * a timer that ranks them by measurement instead, and the executor. Every parallel region opens the whole
- * team, whatever the plan uses: libgomp reuses a team of the same size without allocating, and a region of
- * another size would allocate in the training step. */
-#include "gemm_plan.h"
+/* Choosing a plan: the candidate partitions of one product over the team, a cost model that ranks them, a
+ * timer that ranks them by measurement instead, products side by side, and a step's list of products. */
+#include "plan_run.h"
 
 #include "engine.h"
-#include "parallel.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- tiles ----------------------------------------------------------------------------------------- */
-
-/* The tile with index `tile` of the plan: rows [m0,m1) and columns [n0,n1) of C, inner range [k0,k1). */
-typedef struct {
-    int m0, m1, n0, n1, k0, k1, part_k;
-} tile_bounds;
-
-static void band(int n, int align, int part, int parts, int *lo, int *hi)
-{
-    size_t a, b;
-    bn_par_range((size_t)n, (size_t)align, part, parts, &a, &b);
-    *lo = (int)a;
-    *hi = (int)b;
-}
-
-static tile_bounds tile_of(const bn_gemm *g, const bn_gemm_plan *p, int tile)
-{
-    tile_bounds t;
-    int pn = p->parts_n, pk = p->parts_k;
-    t.part_k = tile % pk;
-    int col = tile / pk % pn, row = tile / pk / pn;
-    /* Rows of a transposed A are its columns: cut them at cache lines too. */
-    band(g->M, g->ta ? BN_PLAN_ALIGN : 4, row, p->parts_m, &t.m0, &t.m1);
-    band(g->N, BN_PLAN_ALIGN, col, pn, &t.n0, &t.n1);
-    band(g->K, BN_PLAN_ALIGN, t.part_k, pk, &t.k0, &t.k1);
-    return t;
-}
-
-static int tile_count(const bn_gemm_plan *p)
-{
-    return p->parts_m * p->parts_n * p->parts_k;
-}
-
-/* One tile as one serial sgemm. Partial sums of K bands other than the first go to scratch with beta 0. */
-static void run_tile(const bn_gemm *g, const bn_gemm_plan *p, tile_bounds t)
-{
-    if (t.m1 <= t.m0 || t.n1 <= t.n0)
-        return;
-    const float *a = g->ta ? g->A + (size_t)t.k0 * g->lda + t.m0 : g->A + (size_t)t.m0 * g->lda + t.k0;
-    const float *b = g->tb ? g->B + (size_t)t.n0 * g->ldb + t.k0 : g->B + (size_t)t.k0 * g->ldb + t.n0;
-    float *c = g->C + (size_t)t.m0 * g->ldc + t.n0;
-    int ldc = g->ldc;
-    float beta = g->beta;
-    if (t.part_k > 0) {
-        c = p->scratch + (size_t)(t.part_k - 1) * g->M * g->N + (size_t)t.m0 * g->N + t.n0;
-        ldc = g->N;
-        beta = 0.0f;
-    }
-    if (t.k1 <= t.k0) { /* an empty K band still owes its share: C scaled by beta, or a zero partial */
-        for (int i = t.m0; i < t.m1; i++)
-            for (int j = 0; j < t.n1 - t.n0; j++)
-                c[(size_t)(i - t.m0) * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)(i - t.m0) * ldc + j];
-        return;
-    }
-    bn_engine_sgemm(g->ta, g->tb, t.m1 - t.m0, t.n1 - t.n0, t.k1 - t.k0, g->alpha, a, g->lda, b, g->ldb, beta, c,
-                    ldc);
-}
-
-/* C += the K partials, rows [lo, hi), always in band order: the same bits whichever thread sums a row. */
-static void reduce_k(const bn_gemm *g, const bn_gemm_plan *p, size_t lo, size_t hi)
-{
-    const size_t plane = (size_t)g->M * g->N;
-    for (size_t i = lo; i < hi; i++) {
-        float *restrict c = g->C + i * g->ldc;
-        for (int part = 1; part < p->parts_k; part++) {
-            const float *restrict s = p->scratch + (size_t)(part - 1) * plane + i * g->N;
-#pragma omp simd
-            for (int j = 0; j < g->N; j++)
-                c[j] += s[j];
-        }
-    }
-}
-
-/* The share of thread `t` of `threads` (t may be >= threads: it then does nothing). Called inside a region. */
-static void run_share(const bn_gemm *g, const bn_gemm_plan *p, int t, int threads)
-{
-    int tiles = tile_count(p);
-    if (p->split == BN_SPLIT_ONE) {
-        if (t == 0)
-            run_tile(g, p, tile_of(g, p, 0));
-        return;
-    }
-    for (int i = t; i < tiles && t < threads; i += threads)
-        run_tile(g, p, tile_of(g, p, i));
-}
-
-static bn_gemm_plan make_plan(bn_split split, int pm, int pn, int pk, int threads)
-{
-    bn_gemm_plan p = {.split = (uint8_t)split, .parts_m = (uint16_t)pm, .parts_n = (uint16_t)pn,
-                      .parts_k = (uint16_t)pk, .threads = threads, .scratch = NULL, .cost_us = 0.0};
-    return p;
-}
-
-void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan)
-{
-    int team = omp_get_max_threads();
-    if (team == 1 || plan->split == BN_SPLIT_LIBRARY || !bn_engine_serial_in_region()) {
-        /* Outside a region the call is the engine's to thread (or serial on a team of one). */
-        bn_gemm_plan whole = make_plan(BN_SPLIT_ONE, 1, 1, 1, 1);
-        run_tile(g, &whole, tile_of(g, &whole, 0));
-        return;
-    }
-    /* Even a ONE plan runs inside a region: outside one the engine would thread it, and OpenBLAS's threaded
-     * calls allocate. */
-#pragma omp parallel num_threads(team)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int workers = plan->threads < nt ? plan->threads : nt;
-        run_share(g, plan, t, workers);
-        if (plan->parts_k > 1) {
-#pragma omp barrier
-            size_t lo, hi;
-            bn_par_range((size_t)g->M, 1, t, nt, &lo, &hi);
-            reduce_k(g, plan, lo, hi);
-        }
-    }
-}
-
-/* Threads [0, first_threads) run `first`, the rest `second`; K-split plans are not paired (the reduction
- * would need its own barrier per group). */
-void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan)
-{
-    int team = omp_get_max_threads();
-    if (plan->first_threads <= 0 || team < 2 || plan->first_threads >= team || !bn_engine_serial_in_region()) {
-        bn_plan_run(first, &plan->first);
-        bn_plan_run(second, &plan->second);
-        return;
-    }
-#pragma omp parallel num_threads(team)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int split = plan->first_threads < nt ? plan->first_threads : nt / 2;
-        if (t < split)
-            run_share(first, &plan->first, t, split);
-        else
-            run_share(second, &plan->second, t - split, nt - split);
-    }
-}
 
 /* ---- the cost model -------------------------------------------------------------------------------- */
 
@@ -212,12 +70,12 @@ static double work_us(const bn_gemm *g, const bn_gemm_plan *p, int team)
         tile_bounds whole = {0, g->M, 0, g->N, 0, g->K, 0};
         return tile_us(g, &whole, g->beta != 0.0f) + MODEL_WORKER_US;
     }
-    int tiles = tile_count(p), workers = p->threads < 1 ? 1 : p->threads;
+    int tiles = bn_plan_tile_count(p), workers = p->threads < 1 ? 1 : p->threads;
     double busiest = 0.0;
     for (int w = 0; w < workers; w++) {
         double sum = 0.0;
         for (int i = w; i < tiles; i += workers) {
-            tile_bounds t = tile_of(g, p, i);
+            tile_bounds t = bn_plan_tile_of(g, p, i);
             sum += tile_us(g, &t, t.part_k == 0 && g->beta != 0.0f);
         }
         busiest = sum > busiest ? sum : busiest;
@@ -277,10 +135,10 @@ static int add_grids(const bn_gemm *g, int threads, bn_gemm_plan *c, int n)
         /* A grid with threads / pm columns, or, where threads is prime (2 cores), twice as many tiles. */
         int pn = threads % pm == 0 ? threads / pm : 0;
         if (pn >= 2 && fits(g->M, 4, pm) && fits(g->N, BN_PLAN_ALIGN, pn))
-            c[n++] = make_plan(BN_SPLIT_TILES, pm, pn, 1, threads);
+            c[n++] = bn_plan_make(BN_SPLIT_TILES, pm, pn, 1, threads);
     }
     if (threads <= 3 && fits(g->M, 4, 2) && fits(g->N, BN_PLAN_ALIGN, threads) && n < MAX_CANDIDATES)
-        c[n++] = make_plan(BN_SPLIT_TILES, 2, threads, 1, threads);
+        c[n++] = bn_plan_make(BN_SPLIT_TILES, 2, threads, 1, threads);
     return n;
 }
 
@@ -289,21 +147,21 @@ static int add_grids(const bn_gemm *g, int threads, bn_gemm_plan *c, int n)
 static int candidates(const bn_gemm *g, int team, bn_plan_mode mode, bool k_fits_scratch, bn_gemm_plan *c)
 {
     int n = 0, counts[20];
-    c[n++] = make_plan(BN_SPLIT_ONE, 1, 1, 1, 1);
+    c[n++] = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
     if (team < 2)
         return n;
     if (mode == BN_PLAN_LIBRARY)
-        c[n++] = make_plan(BN_SPLIT_LIBRARY, 1, 1, 1, team);
+        c[n++] = bn_plan_make(BN_SPLIT_LIBRARY, 1, 1, 1, team);
     int nc = thread_counts(team, counts);
     for (int i = 0; i < nc && n < MAX_CANDIDATES - 8; i++) {
         int t = counts[i];
         if (fits(g->M, g->ta ? BN_PLAN_ALIGN : 4, t))
-            c[n++] = make_plan(BN_SPLIT_ROWS, t, 1, 1, t);
+            c[n++] = bn_plan_make(BN_SPLIT_ROWS, t, 1, 1, t);
         if (fits(g->N, BN_PLAN_ALIGN, t))
-            c[n++] = make_plan(BN_SPLIT_COLS, 1, t, 1, t);
+            c[n++] = bn_plan_make(BN_SPLIT_COLS, 1, t, 1, t);
         bool partials_fit = (size_t)(t - 1) * g->M * g->N <= BN_PLAN_SCRATCH_FLOATS;
         if (k_fits_scratch && fits(g->K, 2 * BN_PLAN_ALIGN, t) && partials_fit)
-            c[n++] = make_plan(BN_SPLIT_K, 1, 1, t, t);
+            c[n++] = bn_plan_make(BN_SPLIT_K, 1, 1, t, t);
         n = add_grids(g, t, c, n);
     }
     return n;
@@ -396,9 +254,9 @@ bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team,
         p.second = bn_plan_estimate(second, team - t1, BN_PLAN_ESTIMATE, NULL, 0);
         /* Inside the pair's one region a plan's own region and library threading are gone. */
         if (p.first.split == BN_SPLIT_LIBRARY)
-            p.first = make_plan(BN_SPLIT_ONE, 1, 1, 1, 1);
+            p.first = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
         if (p.second.split == BN_SPLIT_LIBRARY)
-            p.second = make_plan(BN_SPLIT_ONE, 1, 1, 1, 1);
+            p.second = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
         double a = work_us(first, &p.first, t1), b = work_us(second, &p.second, team - t1);
         p.cost_us = (a > b ? a : b) + region_us(team);
         if (mode == BN_PLAN_MEASURE) {
@@ -433,24 +291,3 @@ void bn_plan_list(const bn_plan_item *items, int n, int team, bn_plan_mode mode,
     }
 }
 
-/* ---- names ----------------------------------------------------------------------------------------- */
-
-const char *bn_split_name(int split)
-{
-    static const char *const names[BN_SPLIT_KINDS] = {"one", "library", "rows", "cols", "tiles", "k"};
-    return split >= 0 && split < BN_SPLIT_KINDS ? names[split] : "?";
-}
-
-const char *bn_plan_describe(const bn_gemm_plan *p, char *buf, size_t size)
-{
-    switch (p->split) {
-    case BN_SPLIT_ONE: snprintf(buf, size, "one"); break;
-    case BN_SPLIT_LIBRARY: snprintf(buf, size, "library %d", p->threads); break;
-    case BN_SPLIT_ROWS: snprintf(buf, size, "rows %d", p->parts_m); break;
-    case BN_SPLIT_COLS: snprintf(buf, size, "cols %d", p->parts_n); break;
-    case BN_SPLIT_TILES: snprintf(buf, size, "tiles %dx%d/%d", p->parts_m, p->parts_n, p->threads); break;
-    case BN_SPLIT_K: snprintf(buf, size, "k %d", p->parts_k); break;
-    default: snprintf(buf, size, "?"); break;
-    }
-    return buf;
-}
