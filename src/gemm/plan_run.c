@@ -93,8 +93,11 @@ static void run_share(const bn_gemm *g, const bn_gemm_plan *p, int t, int thread
 
 bn_gemm_plan bn_plan_make(bn_split split, int pm, int pn, int pk, int threads)
 {
-    bn_gemm_plan p = {.split = (uint8_t)split, .parts_m = (uint16_t)pm, .parts_n = (uint16_t)pn,
-                      .parts_k = (uint16_t)pk, .threads = threads, .scratch = NULL, .cost_us = 0.0};
+    bn_gemm_plan p;
+    memset(&p, 0, sizeof p); /* the padding too: the same inputs must give the same plan, byte for byte */
+    p.split = (uint8_t)split;
+    p.parts_m = (uint16_t)pm, p.parts_n = (uint16_t)pn, p.parts_k = (uint16_t)pk;
+    p.threads = threads;
     return p;
 }
 
