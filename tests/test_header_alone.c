@@ -60,7 +60,12 @@ int main(int argc, char **argv)
     const int fields = 0 BN_HPARAMS_RECIPE(COUNT_FIELD, COUNT_OPT);
     EXPECT(fields == 27);
     char path[512];
-    snprintf(path, sizeof path, "%s/header-alone-%d.bin", argc > 1 ? argv[1] : ".", (int)sizeof(void *));
+#ifdef __cplusplus
+    const char *language = "cpp"; /* the two programs run at once: each its own file */
+#else
+    const char *language = "c";
+#endif
+    snprintf(path, sizeof path, "%s/header-alone-%s.bin", argc > 1 ? argv[1] : ".", language);
     int rc = train_save_load(path);
     remove(path);
     return rc;

@@ -7,6 +7,7 @@
 #include "blasnet.h"
 
 #include "atomic_file.h"
+#include "ck_layout.h"
 #include "crc32.h"
 #include "error.h"
 #include "file_read.h"
@@ -19,261 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CK_MAGIC "BLASNET" /* 8 bytes with its terminating NUL */
-#define CK_MAGIC_LEN 8
-#define CK_VERSION 3u      /* written; versions 1 and 2 are read too */
-#define CK_OLDEST_VERSION 1u
-#define CK_ENDIAN_MARK 0x01020304u
-#define CK_PREFIX_BYTES 20 /* magic, version, endianness marker, depth */
-#define CK_CRC_BYTES 4
-
-/* ---- little-endian serialisation ------------------------------------------------------------------------ */
-
-typedef struct {
-    uint8_t *p;
-} writer;
-
-static void put_u32(writer *w, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        *w->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(writer *w, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *w->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void put_f32(writer *w, float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    put_u32(w, bits);
-}
-
-static void put_f64(writer *w, double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    put_u64(w, bits);
-}
-
-/* A bounds-checked cursor: reading past the end sets `overrun` and yields zeros, so a parse checks once
- * after a run of fields instead of after each. */
-typedef struct {
-    const uint8_t *p;
-    size_t left;
-    bool overrun;
-} reader;
-
-static uint64_t get_le(reader *r, int bytes)
-{
-    if (r->overrun || r->left < (size_t)bytes) {
-        r->overrun = true;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += bytes;
-    r->left -= (size_t)bytes;
-    return v;
-}
-
-static uint32_t get_u32(reader *r) { return (uint32_t)get_le(r, 4); }
-static uint64_t get_u64(reader *r) { return get_le(r, 8); }
-
-static float get_f32(reader *r)
-{
-    uint32_t bits = get_u32(r);
-    float v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-static double get_f64(reader *r)
-{
-    uint64_t bits = get_u64(r);
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-static uint32_t load_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* ---- the fixed fields, described once ------------------------------------------------------------------ */
-
-/* Everything the header holds besides the layer sizes, as one struct the field table can point into. */
-typedef struct {
-    bn_arch arch;
-    bn_train_state state;
-    uint64_t param_count;
-} ck_header;
-
-typedef enum {
-    FIELD_INT,  /* int, stored as u32, <= INT_MAX */
-    FIELD_ENUM, /* an enum, stored as u32, < limit */
-    FIELD_BOOL, /* bool, stored as u32 0 or 1 */
-    FIELD_F32,
-    FIELD_U64,
-    FIELD_F64,
-} field_kind;
-
-typedef struct {
-    const char *name; /* as messages say it */
-    field_kind kind;
-    size_t offset;    /* within ck_header */
-    unsigned limit;   /* FIELD_ENUM: values 0..limit-1 */
-    uint32_t since;   /* the first format version that stores it; older files leave the default */
-} field;
-
-_Static_assert(sizeof(bn_act) == sizeof(int) && sizeof(bn_init) == sizeof(int) && sizeof(bn_optimizer) == sizeof(int) &&
-                   sizeof(bn_schedule) == sizeof(int) && sizeof(bn_monitor) == sizeof(int) && sizeof(bn_end) == sizeof(int),
-               "enums are stored as int");
-
-#define ARCH(member) offsetof(ck_header, arch.member)
-#define STATE(member) offsetof(ck_header, state.member)
-/* The fields between the layer sizes and the floats, in file order: the architecture's, then for each format
- * version the recipe's fields it added (from the recipe's one table, base/recipe.c) and the run's state it
- * added, then the parameter count. A new recipe field is one line in blasnet.h's lists; a new state field is
- * one line here; either needs a new format version. A file of version V holds the fields with since <= V. */
-static const field arch_fields[] = {
-    {"activation", FIELD_ENUM, ARCH(act), BN_ACT_COUNT, 1},
-    {"leaky slope", FIELD_F32, ARCH(leaky_slope), 0, 1},
-};
-static const field state_v1[] = {
-    {"epoch", FIELD_INT, STATE(epoch), 0, 1},
-    {"step", FIELD_U64, STATE(step), 0, 1},
-    {"rng word 0", FIELD_U64, STATE(rng.s[0]), 0, 1},
-    {"rng word 1", FIELD_U64, STATE(rng.s[1]), 0, 1},
-    {"rng word 2", FIELD_U64, STATE(rng.s[2]), 0, 1},
-    {"rng word 3", FIELD_U64, STATE(rng.s[3]), 0, 1},
-    {"running loss", FIELD_F64, STATE(loss_sum), 0, 1},
-    {"correct", FIELD_U64, STATE(correct), 0, 1},
-    {"seen", FIELD_U64, STATE(seen), 0, 1},
-    {"training time", FIELD_F64, STATE(train_seconds), 0, 1},
-    {"samples", FIELD_U64, STATE(samples), 0, 1},
-    {"training-set size", FIELD_U64, STATE(train_n), 0, 1},
-};
-static const field state_v2[] = {
-    {"best epoch", FIELD_INT, STATE(best_epoch), 0, 2},
-    {"best validation figure", FIELD_F64, STATE(best_metric), 0, 2},
-    {"epochs without improvement", FIELD_INT, STATE(bad_epochs), 0, 2},
-    {"end", FIELD_ENUM, STATE(end), BN_END_TARGET + 1, 2},
-    {"time to target", FIELD_F64, STATE(target_seconds), 0, 2},
-};
-static const field trailer_fields[] = {
-    {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0, 1},
-};
-#define ROWS(a) (sizeof a / sizeof a[0])
-#define FIELD_MAX 64
-
-static size_t append(field *out, size_t n, const field *rows, size_t count)
-{
-    memcpy(out + n, rows, count * sizeof *rows);
-    return n + count;
-}
-
-/* The recipe's fields that format `since` added, in file order, as fields of ck_header. */
-static size_t append_recipe(field *out, size_t n, uint32_t since)
-{
-    static const field_kind kinds[] = {[BN_FIELD_INT] = FIELD_INT, [BN_FIELD_U64] = FIELD_U64,
-                                       [BN_FIELD_F32] = FIELD_F32, [BN_FIELD_BOOL] = FIELD_BOOL,
-                                       [BN_FIELD_ENUM] = FIELD_ENUM};
-    const bn_recipe_field *f;
-    for (int pos = 0; (f = bn_recipe_at(pos)) != NULL; pos++)
-        if (f->since == since)
-            out[n++] = (field){f->label, kinds[f->kind], STATE(hp) + f->offset,
-                               f->kind == BN_FIELD_ENUM ? (unsigned)f->hi : 0, since};
-    return n;
-}
-
-/* Every field of the header, in file order, into out (FIELD_MAX); returns how many. */
-static size_t header_fields(field *out)
-{
-    size_t n = append(out, 0, arch_fields, ROWS(arch_fields));
-    n = append_recipe(out, n, 1);
-    n = append(out, n, state_v1, ROWS(state_v1));
-    n = append_recipe(out, n, 2);
-    n = append(out, n, state_v2, ROWS(state_v2));
-    n = append_recipe(out, n, 3);
-    return append(out, n, trailer_fields, ROWS(trailer_fields));
-}
-
-static unsigned field_bytes(field_kind kind)
-{
-    return kind == FIELD_U64 || kind == FIELD_F64 ? 8u : 4u;
-}
-
-/* Bytes before the parameters for a network of `depth` layers in format `version`. */
-static size_t header_bytes(int depth, uint32_t version)
-{
-    field fields[FIELD_MAX];
-    size_t fixed = 0, count = header_fields(fields);
-    for (size_t i = 0; i < count; i++)
-        if (fields[i].since <= version)
-            fixed += field_bytes(fields[i].kind);
-    return CK_PREFIX_BYTES + 4u * ((size_t)depth + 1u) + fixed;
-}
-
-/* The smallest valid file: version 1, one layer 1 -> 2 (4 parameters, stored twice: weights and velocity). */
-static size_t min_file_bytes(void)
-{
-    return header_bytes(1, CK_OLDEST_VERSION) + 8u * 4u + CK_CRC_BYTES;
-}
-
-static void put_field(writer *w, const field *f, const ck_header *h)
-{
-    const char *at = (const char *)h + f->offset;
-    int i;
-    float f32;
-    double f64;
-    uint64_t u64;
-    switch (f->kind) {
-    case FIELD_INT:
-    case FIELD_ENUM: memcpy(&i, at, sizeof i); put_u32(w, (uint32_t)i); break;
-    case FIELD_BOOL: put_u32(w, *(const bool *)at ? 1u : 0u); break;
-    case FIELD_F32: memcpy(&f32, at, sizeof f32); put_f32(w, f32); break;
-    case FIELD_U64: memcpy(&u64, at, sizeof u64); put_u64(w, u64); break;
-    case FIELD_F64: memcpy(&f64, at, sizeof f64); put_f64(w, f64); break;
-    }
-}
-
-/* Reads one field into h, refusing a value its kind cannot hold (the semantic ranges come later). */
-static int get_field(reader *r, const field *f, ck_header *h, const char *path)
-{
-    char *at = (char *)h + f->offset;
-    if (f->kind == FIELD_F32) {
-        float v = get_f32(r);
-        memcpy(at, &v, sizeof v);
-    } else if (f->kind == FIELD_U64) {
-        uint64_t v = get_u64(r);
-        memcpy(at, &v, sizeof v);
-    } else if (f->kind == FIELD_F64) {
-        double v = get_f64(r);
-        memcpy(at, &v, sizeof v);
-    } else {
-        uint32_t v = get_u32(r);
-        if (f->kind == FIELD_INT && v > INT_MAX)
-            return bn_fail(BN_E_FORMAT, "'%s' has counts beyond %d: %s %u", path, INT_MAX, f->name, v);
-        if (f->kind == FIELD_ENUM && v >= f->limit)
-            return bn_fail(BN_E_FORMAT, "'%s' has unknown %s %u (0..%u)", path, f->name, v, f->limit - 1);
-        if (f->kind == FIELD_BOOL && v > 1)
-            return bn_fail(BN_E_FORMAT, "'%s' has %s flag %u, expected 0 or 1", path, f->name, v);
-        if (f->kind == FIELD_BOOL) {
-            *(bool *)at = v == 1;
-        } else {
-            int i = (int)v;
-            memcpy(at, &i, sizeof i);
-        }
-    }
-    return BN_OK;
-}
 
 /* ---- the stored floats ------------------------------------------------------------------------------------ */
 
@@ -404,7 +150,7 @@ static int check_finite_tensors(const bn_net *net, const stored_blocks *blocks, 
 /* Bytes of a whole file. */
 static uint64_t file_bytes(const bn_arch *arch, uint32_t version, int block_count)
 {
-    return (uint64_t)header_bytes(arch->depth, version) + 4u * (uint64_t)block_count * bn_arch_param_count(arch) +
+    return (uint64_t)ck_header_bytes(arch->depth, version) + 4u * (uint64_t)block_count * bn_arch_param_count(arch) +
            CK_CRC_BYTES;
 }
 
@@ -419,23 +165,23 @@ static void serialise(uint8_t *buf, size_t total, const bn_net *net, const bn_tr
     writer w = {buf};
     memcpy(w.p, CK_MAGIC, CK_MAGIC_LEN);
     w.p += CK_MAGIC_LEN;
-    put_u32(&w, CK_VERSION);
-    put_u32(&w, CK_ENDIAN_MARK);
-    put_u32(&w, (uint32_t)arch->depth);
+    ck_put_u32(&w, CK_VERSION);
+    ck_put_u32(&w, CK_ENDIAN_MARK);
+    ck_put_u32(&w, (uint32_t)arch->depth);
     for (int l = 0; l <= arch->depth; l++)
-        put_u32(&w, (uint32_t)arch->sizes[l]);
+        ck_put_u32(&w, (uint32_t)arch->sizes[l]);
     field fields[FIELD_MAX];
-    for (size_t i = 0, count = header_fields(fields); i < count; i++)
-        put_field(&w, &fields[i], &h);
+    for (size_t i = 0, count = ck_header_fields(fields); i < count; i++)
+        ck_put_field(&w, &fields[i], &h);
     for (int bi = 0; bi < blocks->count; bi++) {
         const float *block = block_const(net, blocks->kind[bi]);
         for (int k = 0; k < 2 * arch->depth; k++) {
             stored_tensor t = stored_tensor_at(net, blocks->kind[bi], k);
             for (size_t i = 0; i < t.count; i++)
-                put_f32(&w, block[t.offset + i]);
+                ck_put_f32(&w, block[t.offset + i]);
         }
     }
-    put_u32(&w, bn_crc32(0, buf, (size_t)(w.p - buf)));
+    ck_put_u32(&w, bn_crc32(0, buf, (size_t)(w.p - buf)));
     assert((size_t)(w.p - buf) == total); /* the sizes above and the fields written agree */
     (void)total;
 }
@@ -468,33 +214,18 @@ int bn_checkpoint_save(const bn_net *net, const bn_train_state *state, const cha
 
 /* ---- load ----------------------------------------------------------------------------------------------- */
 
-/* Where the field at `offset` (within ck_header) lies in a file of `version`, counted from the end of the
- * layer sizes; SIZE_MAX when that version lacks it. */
-static size_t field_position(uint32_t version, size_t offset)
-{
-    field fields[FIELD_MAX];
-    size_t at = 0;
-    for (size_t i = 0, count = header_fields(fields); i < count; i++) {
-        if (fields[i].since > version)
-            continue;
-        if (fields[i].offset == offset)
-            return at;
-        at += field_bytes(fields[i].kind);
-    }
-    return SIZE_MAX;
-}
 
 /* The blocks of floats the header's optimizer and best epoch imply, where the bytes reach them (2 else). */
 static int declared_blocks(const uint8_t *buf, size_t size, int depth, uint32_t version)
 {
     const size_t fields = CK_PREFIX_BYTES + 4u * ((size_t)depth + 1u);
-    const size_t kind_at = field_position(version, offsetof(ck_header, state.hp.opt.kind));
-    const size_t best_at = field_position(version, offsetof(ck_header, state.best_epoch));
+    const size_t kind_at = ck_field_position(version, offsetof(ck_header, state.hp.opt.kind));
+    const size_t best_at = ck_field_position(version, offsetof(ck_header, state.best_epoch));
     bn_train_state s = {0};
     if (kind_at != SIZE_MAX && fields + kind_at + 4 <= size)
-        s.hp.opt.kind = (bn_optimizer)(load_u32(buf + fields + kind_at) != 0);
+        s.hp.opt.kind = (bn_optimizer)(ck_load_u32(buf + fields + kind_at) != 0);
     if (best_at != SIZE_MAX && fields + best_at + 4 <= size)
-        s.best_epoch = load_u32(buf + fields + best_at) != 0;
+        s.best_epoch = ck_load_u32(buf + fields + best_at) != 0;
     return blocks_of(&s, version).count;
 }
 
@@ -504,17 +235,17 @@ static bool declared_size(const uint8_t *buf, size_t size, uint64_t *expected, c
 {
     if (size < CK_PREFIX_BYTES)
         return false;
-    uint32_t depth = load_u32(buf + 16);
+    uint32_t depth = ck_load_u32(buf + 16);
     if (depth < 1 || depth > BN_MAX_LAYERS || size < CK_PREFIX_BYTES + 4u * (depth + 1))
         return false;
     bn_arch arch = {.depth = (int)depth};
     for (uint32_t l = 0; l <= depth; l++) {
-        uint32_t v = load_u32(buf + CK_PREFIX_BYTES + 4 * l);
+        uint32_t v = ck_load_u32(buf + CK_PREFIX_BYTES + 4 * l);
         if (v < 1 || v > BN_MAX_WIDTH)
             return false;
         arch.sizes[l] = (int)v;
     }
-    const uint32_t version = load_u32(buf + 8);
+    const uint32_t version = ck_load_u32(buf + 8);
     *expected = file_bytes(&arch, version, declared_blocks(buf, size, (int)depth, version));
     bn_arch_format(&arch, desc, cap);
     return true;
@@ -533,12 +264,12 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     }
     if (size < CK_PREFIX_BYTES)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, the smallest checkpoint has %u", path, size,
-                       (unsigned)min_file_bytes());
-    uint32_t version = load_u32(buf + 8);
+                       (unsigned)ck_min_file_bytes());
+    uint32_t version = ck_load_u32(buf + 8);
     if (version < CK_OLDEST_VERSION || version > CK_VERSION)
         return bn_fail(BN_E_FORMAT, "'%s' has checkpoint format version %u; this blasnet reads versions %u to %u",
                        path, version, CK_OLDEST_VERSION, CK_VERSION);
-    uint32_t mark = load_u32(buf + 12);
+    uint32_t mark = ck_load_u32(buf + 12);
     if (mark != CK_ENDIAN_MARK) {
         if (mark == 0x04030201u)
             return bn_fail(BN_E_FORMAT, "'%s' was written big-endian (marker bytes 01 02 03 04); blasnet files "
@@ -550,14 +281,14 @@ static int check_envelope(const uint8_t *buf, size_t size, const char *path)
     uint64_t expected = 0;
     char desc[256];
     bool declared = declared_size(buf, size, &expected, desc, sizeof desc);
-    if (size < min_file_bytes()) {
+    if (size < ck_min_file_bytes()) {
         if (declared && expected > size)
             return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, its header declares a %s network needing "
                                         "at least %llu", path, size, desc, (unsigned long long)expected);
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: %zu bytes, the smallest checkpoint has %u", path, size,
-                       (unsigned)min_file_bytes());
+                       (unsigned)ck_min_file_bytes());
     }
-    uint32_t stored = load_u32(buf + size - CK_CRC_BYTES);
+    uint32_t stored = ck_load_u32(buf + size - CK_CRC_BYTES);
     uint32_t computed = bn_crc32(0, buf, size - CK_CRC_BYTES);
     if (stored != computed) {
         if (declared && expected > size)
@@ -594,26 +325,26 @@ static int parse_header(reader *r, ck_header *h, uint32_t version, const char *p
     r->left -= CK_PREFIX_BYTES - 4;
     memset(h, 0, sizeof *h);
     set_version1_meaning(&h->state);
-    uint32_t depth = get_u32(r);
+    uint32_t depth = ck_get_u32(r);
     if (depth < 1 || depth > BN_MAX_LAYERS)
         return bn_fail(BN_E_FORMAT, "'%s' declares %u layers, outside 1..%d", path, depth, BN_MAX_LAYERS);
     h->arch.depth = (int)depth;
     for (uint32_t l = 0; l <= depth; l++) {
-        uint32_t v = get_u32(r);
+        uint32_t v = ck_get_u32(r);
         if (v < 1 || v > BN_MAX_WIDTH)
             return bn_fail(BN_E_FORMAT, "'%s' declares layer %u with %u units, outside 1..%d", path, l, v,
                            BN_MAX_WIDTH);
         h->arch.sizes[l] = (int)v;
     }
     field fields[FIELD_MAX];
-    for (size_t i = 0, count = header_fields(fields); i < count; i++) {
-        int status = fields[i].since <= version ? get_field(r, &fields[i], h, path) : BN_OK;
+    for (size_t i = 0, count = ck_header_fields(fields); i < count; i++) {
+        int status = fields[i].since <= version ? ck_get_field(r, &fields[i], h, path) : BN_OK;
         if (status)
             return status;
     }
     if (r->overrun)
         return bn_fail(BN_E_FORMAT, "'%s' is truncated: its %u-layer header needs %u bytes", path, depth,
-                       (unsigned)(header_bytes((int)depth, version) + CK_CRC_BYTES));
+                       (unsigned)(ck_header_bytes((int)depth, version) + CK_CRC_BYTES));
     if (bn_arch_check(&h->arch) != BN_OK) {
         char detail[256];
         snprintf(detail, sizeof detail, "%s", bn_errmsg());
@@ -649,7 +380,7 @@ static int read_tensors(reader *r, bn_net *net, const stored_blocks *blocks, con
             stored_tensor t = stored_tensor_at(net, blocks->kind[bi], k);
             float *dst = block + t.offset;
             for (size_t i = 0; i < t.count; i++) {
-                dst[i] = get_f32(r);
+                dst[i] = ck_get_f32(r);
                 if (!isfinite(dst[i]))
                     return bn_fail(BN_E_FORMAT, "'%s': layer %d %s %zu is %g", path, t.layer, t.name, i,
                                    (double)dst[i]);
@@ -717,7 +448,7 @@ int bn_checkpoint_load(bn_net **out, bn_train_state *state, const char *path, in
     if (status)
         goto out;
     reader r = {buf, size - CK_CRC_BYTES, false};
-    const uint32_t version = load_u32(buf + 8);
+    const uint32_t version = ck_load_u32(buf + 8);
     stored_blocks blocks = {0, {0}};
     status = parse_header(&r, &h, version, path);
     if (!status) {
