@@ -121,25 +121,7 @@ static void *xmalloc(size_t bytes)
     return bench_xmalloc("blasnet-engines", bytes);
 }
 
-/* splitmix64 in [-1, 1): the bench needs values, not statistics. */
-static void fill_uniform(float *x, size_t n, uint64_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = (seed += 0x9e3779b97f4a7c15u);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        z ^= z >> 31;
-        x[i] = (float)((double)(z >> 40) / (double)(1u << 23) - 1.0);
-    }
-}
 
-static double frobenius(const float *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    return sqrt(s);
-}
 
 static double flops(const product *p)
 {
@@ -287,7 +269,7 @@ static void add_product(batch_data *d, const char *what, int layer, bool ta, boo
     p->ldb = ldb;
     p->split_cols = N >= 16 * threads;
     /* Frobenius norms are the same for a matrix and its transpose: take them over the stored operands. */
-    p->norm_ab = frobenius(A, (size_t)M * K) * frobenius(B, (size_t)K * N);
+    p->norm_ab = bench_frobenius(A, (size_t)M * K) * bench_frobenius(B, (size_t)K * N);
 }
 
 /* The step's products in the order the step runs them: forward layer by layer, then backward from the
@@ -301,9 +283,9 @@ static void batch_create(batch_data *d, const options *o, int batch)
         d->X[l] = xmalloc((size_t)batch * n[l] * sizeof(float));
         d->W[l] = xmalloc((size_t)n[l] * n[l + 1] * sizeof(float));
         d->G[l] = xmalloc((size_t)batch * n[l + 1] * sizeof(float));
-        fill_uniform(d->X[l], (size_t)batch * n[l], 3 * l + 1);
-        fill_uniform(d->W[l], (size_t)n[l] * n[l + 1], 3 * l + 2);
-        fill_uniform(d->G[l], (size_t)batch * n[l + 1], 3 * l + 3);
+        bench_fill_splitmix(d->X[l], (size_t)batch * n[l], 3 * l + 1);
+        bench_fill_splitmix(d->W[l], (size_t)n[l] * n[l + 1], 3 * l + 2);
+        bench_fill_splitmix(d->G[l], (size_t)batch * n[l + 1], 3 * l + 3);
     }
     for (int l = 0; l < L; l++) /* Z (B,n_l+1) = X (B,n_l) . W (n_l,n_l+1) */
         add_product(d, "fwd", l, false, false, batch, n[l + 1], n[l], d->X[l], n[l], d->W[l], n[l + 1], T);
@@ -335,7 +317,6 @@ static void batch_destroy(batch_data *d, int depth)
     free(d->ref);
 }
 
-static double load_average(void);
 
 /* ---- the table ------------------------------------------------------------------------------------------ */
 
@@ -353,7 +334,7 @@ static void print_table_header(const options *o, int batch, const char *arch)
 {
     printf("\nbatch %d, %s, %d threads, load average %.2f: GFLOP/s, median of >= 5 calls over %.2f s; own = one "
            "call on the engine's threads, tiles = one serial call per thread in our region\n",
-           batch, arch, o->threads, load_average(), o->budget_s);
+           batch, arch, o->threads, bench_load_average(), o->budget_s);
     printf("%-6s %-16s %-2s %-4s", "prod", "MxNxK", "op", "tile");
     for (int e = 0; e < N_ENGINES; e++)
         printf(" | %8s own  tiles", engines[e].name);
@@ -418,7 +399,7 @@ static int run_batch(const options *o, int batch, const char *arch, double *samp
         fflush(stdout);
     }
     print_step_sums(&d, r);
-    printf("load average after batch %d: %.2f\n", batch, load_average());
+    printf("load average after batch %d: %.2f\n", batch, bench_load_average());
     batch_destroy(&d, o->depth);
     return failures;
 }
@@ -481,24 +462,7 @@ static void probe_batch(const options *o, int batch)
 /* ---- configuration -------------------------------------------------------------------------------------- */
 
 
-/* The 1-minute load average: on a shared machine, a figure taken under someone else's load is noise. */
-static double load_average(void)
-{
-    double load = NAN;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &load) != 1)
-            load = NAN;
-        fclose(f); /* read-only: nothing to lose on close */
-    }
-    return load;
-}
 
-static const char *env_or_unset(const char *name)
-{
-    const char *v = getenv(name);
-    return v ? v : "(unset)";
-}
 
 /* What every result depends on: the CPU, each engine's build and kernel, the thread settings. */
 static void print_config(const options *o, const char *arch)
@@ -509,11 +473,11 @@ static void print_config(const options *o, const char *arch)
            omp_get_num_procs());
 #ifdef ENGINE_BLIS
     printf("blis %s: kernels for %s; BLIS_ARCH_TYPE=%s\n", bli_info_get_version_str(),
-           bli_arch_string(bli_arch_query_id()), env_or_unset("BLIS_ARCH_TYPE"));
+           bli_arch_string(bli_arch_query_id()), bench_env_or_unset("BLIS_ARCH_TYPE"));
 #else
     int par = openblas_get_parallel();
     printf("openblas: %s; kernel %s (OPENBLAS_CORETYPE=%s); threading %s, openblas_get_num_threads %d\n",
-           openblas_get_config(), openblas_get_corename(), env_or_unset("OPENBLAS_CORETYPE"),
+           openblas_get_config(), openblas_get_corename(), bench_env_or_unset("OPENBLAS_CORETYPE"),
            par == 2 ? "OpenMP" : par == 1 ? "pthreads" : "serial", openblas_get_num_threads());
 #endif
 #ifdef ENGINE_DNNL
@@ -526,8 +490,8 @@ static void print_config(const options *o, const char *arch)
     /* One active level: a library's own region inside our tiles gets a team of one. */
     printf("omp_get_max_threads %d, omp_get_max_active_levels %d; OMP_NUM_THREADS=%s OMP_WAIT_POLICY=%s "
            "GOMP_SPINCOUNT=%s\n",
-           omp_get_max_threads(), omp_get_max_active_levels(), env_or_unset("OMP_NUM_THREADS"),
-           env_or_unset("OMP_WAIT_POLICY"), env_or_unset("GOMP_SPINCOUNT"));
+           omp_get_max_threads(), omp_get_max_active_levels(), bench_env_or_unset("OMP_NUM_THREADS"),
+           bench_env_or_unset("OMP_WAIT_POLICY"), bench_env_or_unset("GOMP_SPINCOUNT"));
 }
 
 /* ---- options and main ----------------------------------------------------------------------------------- */

@@ -1,10 +1,12 @@
 /* What the benchmark programs share: an allocator that is 64-byte aligned (a cache line, an AVX-512 vector)
  * and ends the program with one line naming it on failure (a benchmark cannot go on without its buffers),
- * and the CPU's model name for the report header. They need nothing of libblasnet (engines.c links none). */
+ * the CPU's model name and the load for the report header, operands, and the flags' checked readers. They
+ * need nothing of libblasnet (engines.c links none). */
 #ifndef BN_BENCH_UTIL_H
 #define BN_BENCH_UTIL_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,45 @@ static inline int bench_parse_list(const char *text, int *out, int cap, long lo,
         text = *end ? end + 1 : end;
     }
     return n;
+}
+
+/* splitmix64 in [-1, 1), from seed: operands for a benchmark, which needs values, not statistics. */
+static inline void bench_fill_splitmix(float *x, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (seed += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+        x[i] = (float)((double)(z >> 40) / (double)(1u << 23) - 1.0);
+    }
+}
+
+static inline double bench_frobenius(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return sqrt(s);
+}
+
+/* The 1-minute load average: on a shared machine, a figure taken under someone else's load is noise. */
+static inline double bench_load_average(void)
+{
+    double load = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = NAN;
+        fclose(f); /* read-only: nothing to lose on close */
+    }
+    return load;
+}
+
+static inline const char *bench_env_or_unset(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? v : "(unset)";
 }
 
 #endif

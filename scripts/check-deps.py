@@ -57,7 +57,6 @@ KNOWN = {
     "long_files": {
         "bench/bench.c": (1676, "part D: peak, ops, step and options"),
         "src/cli/cmd_train.c": (813, "part D: flags, report and run"),
-        "bench/engines.c": (615, "part D"),
     },
     # dependencies of a folder on one of the same or a later rank, and the folder cycles they make
     "rank_edges": {},
