@@ -3,6 +3,7 @@
  * naive one before timing it, and reports medians, GFLOP/s or GB/s, % of peak and speed-up over naive.
  * No figure is assumed; no buffer is allocated inside a timed loop. */
 #include "common.h"
+#include "platform.h"
 
 #include "data.h"
 #include "plans.h"

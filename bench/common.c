@@ -1,6 +1,7 @@
 /* blasnet-bench's small helpers (common.h): operands, the residual and its verdict, a figure or a dash, the
  * measured peak at a thread count, a step's FLOPs. */
 #include "common.h"
+#include "rng.h"
 
 #include "util.h"
 

@@ -6,6 +6,7 @@
  * median milliseconds, the gradient bytes, the share of the sum the overlap hid (allreduce), and samples/s.
  * bench/mpi-rounds.sh interleaves the runs BENCHMARKS.md compares. */
 #include "comm_launch.h"
+#include "blasnet_comm.h"
 #include "net.h"
 #include "net_share.h"
 #include "stage.h"

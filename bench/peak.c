@@ -2,6 +2,8 @@
  * against it), the CPU's nominal peak beside it, and each other OpenBLAS kernel's peak in a re-executed
  * child. */
 #include "common.h"
+#include "rng.h"
+#include "platform.h"
 
 #include "nominal_peak.h"
 #include "timer.h"

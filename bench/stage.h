@@ -3,6 +3,7 @@
 #define BN_BENCH_STAGE_H
 
 #include "blasnet.h"
+#include "rng.h"
 
 /* Random pixels in [0, 1) and labels in the net's staging, its whole max batch: the same batch on every run
  * (seed 3), so steps timed in different sections or programs see the same data. */

@@ -19,7 +19,7 @@ extern "C" {
 #define BN_API
 #endif
 
-#define BLASNET_VERSION "0.1.0"
+#define BLASNET_VERSION "0.2.0"
 #define BN_MAX_LAYERS 16 /* weight layers in one network */
 #define BN_MAX_WIDTH (1 << 24)
 
@@ -59,11 +59,6 @@ typedef struct bn_rng {
     uint64_t s[4];
 } bn_rng;
 BN_API void bn_rng_seed(bn_rng *rng, uint64_t seed);
-BN_API uint64_t bn_rng_next(bn_rng *rng);
-BN_API double bn_rng_uniform(bn_rng *rng);             /* [0, 1) */
-BN_API double bn_rng_normal(bn_rng *rng);              /* standard normal */
-BN_API uint64_t bn_rng_below(bn_rng *rng, uint64_t n); /* uniform in [0, n), unbiased; n >= 1 */
-BN_API void bn_rng_shuffle(bn_rng *rng, uint32_t *items, size_t n);
 
 /* ---- architecture ---------------------------------------------------------------------------------- */
 typedef struct bn_arch {
@@ -133,19 +128,9 @@ BN_API void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng);
 
 BN_API float *bn_net_weight(bn_net *net, int layer);  /* (in, out) */
 BN_API float *bn_net_bias(bn_net *net, int layer);    /* (out) */
-BN_API float *bn_net_dweight(bn_net *net, int layer); /* (in, out), written by bn_net_backprop */
-BN_API float *bn_net_dbias(bn_net *net, int layer);   /* (out) */
-/* The whole blocks (with alignment padding, which stays zero); count in floats. */
+/* Every weight and bias as one block (with alignment padding, which stays zero); count in floats. */
 BN_API float *bn_net_params(bn_net *net, size_t *count);
-BN_API float *bn_net_grads(bn_net *net, size_t *count);
-BN_API float *bn_net_velocity(bn_net *net, size_t *count); /* sgd's velocity, adam's first moment */
-BN_API float *bn_net_moment2(bn_net *net, size_t *count);  /* adam's second moment */
-BN_API float *bn_net_best_params(bn_net *net, size_t *count); /* early stopping's best weights */
-/* Read-only views of the same blocks, for writers such as bn_checkpoint_save. */
 BN_API const float *bn_net_params_const(const bn_net *net, size_t *count);
-BN_API const float *bn_net_velocity_const(const bn_net *net, size_t *count);
-BN_API const float *bn_net_moment2_const(const bn_net *net, size_t *count);
-BN_API const float *bn_net_best_params_const(const bn_net *net, size_t *count);
 /* Offsets of layer l's W and b within each block (the same in params, grads and velocity). */
 BN_API size_t bn_net_weight_offset(const bn_net *net, int layer);
 BN_API size_t bn_net_bias_offset(const bn_net *net, int layer);
@@ -162,10 +147,6 @@ BN_API const float *bn_net_probs(const bn_net *net);
  * *correct = samples whose argmax equals the label (either may be NULL). Labels must be < classes. */
 BN_API int bn_net_backprop(bn_net *net, const float *x, const int32_t *labels, int batch, double *loss,
                            int *correct);
-/* Sum of squared weights (biases excluded), for the L2 term lambda/2 * ||W||^2. */
-BN_API double bn_net_weight_sqnorm(const bn_net *net);
-/* dW += lambda * W for every layer: the full L2 gradient, for checks; training fuses it into the update. */
-BN_API void bn_net_add_decay_grad(bn_net *net, float lambda);
 
 /* The optimizers. sgd: v = mu*v - lr*(g + lambda*W); W += v (Nesterov: W += mu*v - lr*(g + lambda*W)).
  * adam: g' = g + lambda*W; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2; W -= lr/(1-b1^t) * m /
@@ -247,48 +228,7 @@ BN_API double bn_net_grad_norm(const bn_net *net);
  * global batch (0 on one process). p = 0: none. */
 BN_API int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint64_t first_row);
 
-/* ---- data parallelism: the seam a communicator plugs into ------------------------------------------
- * blasnet itself never links MPI: a caller that runs several processes (the CLI under mpirun, src/comm_mpi.c) fills a
- * bn_comm and attaches it to the network. bn_train then gives each rank a contiguous share of every batch's rows (rank
- * r of K: rows [B r / K, B (r + 1) / K), empty when B < K), sums the loss, the counts and every layer's gradients over
- * the ranks (each layer's sum is started as soon as the backward pass has it, while the layers below are still
- * computed) and applies the same update everywhere; or, on a comm whose node's ranks share memory, keeps one copy of
- * the weights per node, each rank summing and updating its part of them (net_share.c); bn_evaluate splits the set and
- * sums. All ranks must call both with the same network, data and state; bn_train checks that first (checksums) and
- * refuses with BN_E_MISMATCH naming what differs. Rank 0 alone writes checkpoints. bn_net_train_step and
- * bn_net_backprop stay local to the process. */
-typedef enum { BN_COMM_SUM_FLOAT, BN_COMM_SUM_DOUBLE, BN_COMM_SUM_U64, BN_COMM_MAX_U64, BN_COMM_MAX_DOUBLE } bn_comm_op;
-/* Slots 0 .. 2 BN_MAX_LAYERS - 1: layer l's dW (2l) and db (2l + 1); then the step's sums; then blocking use. */
-#define BN_COMM_SLOTS (2 * BN_MAX_LAYERS + 2)
-typedef struct bn_comm {
-    int rank, size; /* this process, and how many take part (size >= 1) */
-    void *ctx;      /* handed to every call */
-    /* Starts combining n values at data, in place, over every rank as `slot`; the caller leaves data alone
-     * until wait(slot). BN_OK or a negative status. */
-    int (*begin)(void *ctx, int slot, void *data, size_t n, bn_comm_op op);
-    void (*progress)(void *ctx); /* lets started operations move while the caller computes; may be NULL */
-    int (*wait)(void *ctx, int slot);
-    /* Optional, for ranks that share a node's memory (node_size > 1 with node_map set; every node then has
-     * node_size ranks). The network then keeps one copy of its weights and moments per node, and each rank
-     * adds up, across the node's gradients, the part of them it updates (net_share.c): no gradient is copied
-     * between the node's ranks. node_rank: this rank's place among them. */
-    int node_rank, node_size;
-    /* Collective over the node: maps lead_bytes that the node's ranks share (*lead) and own_bytes per rank
-     * (own[i] is node rank i's, i < node_size), all readable and writable by every rank of the node, zeroed,
-     * until the comm ends. */
-    int (*node_map)(void *ctx, size_t lead_bytes, size_t own_bytes, void **lead, void **own);
-    /* Collective over the node: what any rank wrote before it, every rank sees after it. */
-    int (*node_sync)(void *ctx);
-    /* begin, over the ranks with this node_rank, one per node (size / node_size of them). */
-    int (*begin_across)(void *ctx, int slot, void *data, size_t n, bn_comm_op op);
-} bn_comm;
-/* NULL detaches; the comm must outlive its use by the network. With a node-sharing comm, attaching moves the
- * weights and moments into the node's memory (collective over the node: every rank attaches) and detaching
- * moves them back; while attached, only bn_train writes them (a rank writing the node's one copy on its own
- * would change the others' weights under them). BN_OK, or the status of a failed mapping (the network is then
- * left unattached). */
-BN_API int bn_net_set_comm(bn_net *net, const bn_comm *comm);
-BN_API const bn_comm *bn_net_comm(const bn_net *net);
+/* ---- data parallelism: the communicator's protocol is in blasnet_comm.h ------------------------------ */
 
 /* ---- data sets: MNIST-style uint8 images with uint8 labels ------------------------------------------ */
 typedef struct bn_dataset {
@@ -312,10 +252,6 @@ BN_API int bn_idx_write(const bn_dataset *ds, const char *images_path, const cha
  * Images are rows x cols when both are given, else square. Memory stays near the size of the uint8 data.
  * A bad row fails with the file, line, column and value. */
 BN_API int bn_csv_load(bn_dataset *ds, const char *path, int rows, int cols);
-/* The same for a CSV without labels (every field a pixel, as Kaggle's test.csv): labels are all 0. */
-BN_API int bn_csv_load_images(bn_dataset *ds, const char *path, int rows, int cols);
-/* The number of fields on the first line (the header's, if there is one), read no further. */
-BN_API int bn_csv_columns(const char *path, int *columns);
 /* Writes ds as CSV with a header line (label,pixel0,...), replaced atomically; a shape the readers would
  * refuse is refused, as by bn_idx_write. */
 BN_API int bn_csv_write(const bn_dataset *ds, const char *path);
@@ -535,16 +471,8 @@ BN_API int bn_checkpoint_load(bn_net **net, bn_train_state *state, const char *p
 BN_API void bn_set_threads(int n);
 BN_API int bn_get_threads(void);
 BN_API int bn_default_threads(void); /* OMP_NUM_THREADS if set and valid, else all cores */
-BN_API const char *bn_blas_config(void);
-BN_API const char *bn_blas_corename(void);
 /* The library behind each tile of a product: "openblas", or "dnnl" in a build configured -Dgemm_engine=dnnl. */
 BN_API const char *bn_gemm_engine_name(void);
-BN_API int bn_blas_parallel(void); /* 0 serial, 1 pthreads, 2 OpenMP */
-/* The best OpenBLAS 0.3.21 core for this CPU ("Cooperlake", "SkylakeX", "Haswell", ...). */
-BN_API const char *bn_cpu_best_blas_core(void);
-/* A core name's place from the oldest kernels to the newest (compare two ranks; Zen ranks as Haswell, whose
- * kernels it runs); -1 for a name it does not know. */
-BN_API int bn_blas_core_rank(const char *name);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #define BN_TEST_MOONS_H
 
 #include "blasnet.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -4,6 +4,8 @@
  * 2 under every plan (BLASNET_PLAN): blasnet's own plans never call OpenBLAS's threading, which mallocs. */
 #define _GNU_SOURCE /* dladdr */
 #include "alloc_count.h"
+#include "rng.h"
+#include "net.h"
 #include "blasnet.h"
 #include "harness.h"
 #include "idx_write.h"

@@ -2,6 +2,8 @@
  * damaged file (each truncation, random bit flips, patched headers with a re-fixed CRC) with a message and
  * *net == NULL; atomic saves that leave the previous file intact when folder, rename or disk fail. */
 #include "blasnet.h"
+#include "rng.h"
+#include "net.h"
 
 #include "atomic_file.h"
 #include "crc32_ref.h"

@@ -3,6 +3,7 @@
  * compared too), at 1 thread and at 2; a different seed must give different weights, so the comparison can
  * fail. Runs alone (is_parallel: false): the 2-thread pair wants both cores. */
 #include "blasnet.h"
+#include "net.h"
 #include "harness.h"
 #include "idx_write.h"
 

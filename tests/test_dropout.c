@@ -9,6 +9,8 @@
  * was dropped; with W0 = 0, b0 = 1 and ReLU every hidden unit outputs 1 (times the dropout scale) and its
  * delta is never zero otherwise. */
 #include "harness.h"
+#include "rng.h"
+#include "net.h"
 #include "idx_write.h"
 #include "ref_mlp.h"
 

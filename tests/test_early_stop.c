@@ -4,6 +4,7 @@
  * figures the run reported (on_epoch), and the weights a run ends with against a second run trained for
  * exactly the best (or target) epoch without early stopping, bit for bit. */
 #include "harness.h"
+#include "net.h"
 #include "idx_write.h"
 
 #include "blasnet.h"

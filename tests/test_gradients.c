@@ -2,6 +2,8 @@
  * networks: odd widths (1, 3, 17, 31), batch 1 and 33, zero to three hidden layers, every activation, with and
  * without weight decay, on each backend (blas, naive, naive-omp) from the very same float weights. */
 #include "blasnet.h"
+#include "rng.h"
+#include "net.h"
 #include "harness.h"
 #include "ref_mlp.h"
 

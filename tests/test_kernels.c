@@ -2,6 +2,7 @@
  * shapes (1, 3, 17, 127) and on one shape past the OpenMP threshold (BN_PAR_MIN_ELEMS), first at one thread,
  * then again at two threads, so the threaded partitions and reductions are exercised too. */
 #include "act.h"
+#include "rng.h"
 #include "backend.h"
 #include "blasnet.h"
 #include "harness.h"

@@ -1,6 +1,8 @@
 /* Extremes on every backend: activations of +-1e4 (sigmoid(-1e4) is 0, not NaN), logits of +-1e4 giving a
  * finite loss (2e4 for the losing class, not inf) and finite gradients, and softmax rows summing to 1. */
 #include "backend.h"
+#include "rng.h"
+#include "net.h"
 #include "blasnet.h"
 #include "harness.h"
 

@@ -35,6 +35,8 @@
  * element the reference's C / ||g_ref|| g_ref within the bound. With decay on, the reference adds the decay
  * term unscaled: blasnet.h says clipping leaves it out. */
 #include "blasnet.h"
+#include "rng.h"
+#include "net.h"
 #include "harness.h"
 #include "ref_mlp.h"
 

@@ -2,6 +2,7 @@
  * points known in closed form, the loss of nets whose answer is known, and every parameter's gradient against
  * centred finite differences (h = 1e-6) for every activation, depth 1..4 and with and without L2. */
 #include "blasnet.h"
+#include "rng.h"
 #include "harness.h"
 #include "ref_mlp.h"
 

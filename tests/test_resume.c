@@ -3,6 +3,7 @@
  * momentum as the run that was never stopped, at the same seed and thread count. Divergence must stop the
  * run with a message naming epoch and step, and must leave the last good checkpoint untouched. */
 #include "harness.h"
+#include "net.h"
 #include "recipe_equal.h"
 #include "idx_write.h"
 

@@ -4,6 +4,8 @@
  * process also plays rank 0 of a node of two sharing memory (net_share.c), whose partner adds zeros. MPI's
  * own allocations stay out by construction: no MPI here. bench/alloc_count.c counts every malloc. */
 #include "alloc_count.h"
+#include "blasnet_comm.h"
+#include "rng.h"
 #include "harness.h"
 #include "net.h"
 #include "net_share.h"

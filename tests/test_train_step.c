@@ -5,6 +5,8 @@
  * Clipping itself: the norm is the loss gradient's alone, and a clipped step is the plain step on gradients
  * scaled by hand, the decay term unscaled. */
 #include "harness.h"
+#include "rng.h"
+#include "net.h"
 
 #include "blasnet.h"
 

@@ -5,6 +5,7 @@
  * the last 40 for validation. It must load bit for bit, and resuming it to the end must give bitwise the
  * same weights whether or not the run is stopped and resumed once more on the way. */
 #include "harness.h"
+#include "net.h"
 #include "idx_write.h"
 
 #include "blasnet.h"

@@ -3,6 +3,7 @@
  * so loss = ln 2, dlogits = (-0.5, 0.5), each row of dW2 = sigmoid(2) * (-0.5, 0.5), and the first layer's
  * gradient vanishes because the rows of W2 have equal entries. */
 #include "backend.h"
+#include "net.h"
 #include "blasnet.h"
 #include "harness.h"
 #include "ref_mlp.h"

@@ -3,7 +3,7 @@
  * A failure (or a crash, or kill -9) at any moment before the rename leaves the previous file at the path
  * intact. Every output blasnet writes goes through here: models, checkpoints, data files, logs, pictures.
  * Messages name the caller's path, never the temporary file. Not public API: the bn_out_* functions are
- * exported (BN_API) only for the CLI, which writes its logs and pictures through them. */
+ * the CLI's too (it links the library's internal objects), which writes its logs and pictures through them. */
 #ifndef BN_ATOMIC_FILE_H
 #define BN_ATOMIC_FILE_H
 
@@ -44,22 +44,22 @@ typedef struct bn_out {
 
 /* Creates the temporary file (O_EXCL). BN_E_INVALID when path names no file ("" or ending in '/') or an
  * existing non-regular file or a dangling link; BN_E_IO with the OS reason; BN_E_NOMEM. */
-BN_API int bn_out_open(bn_out *out, const char *path);
+int bn_out_open(bn_out *out, const char *path);
 /* Appends len bytes with write(2), retried until done: a call either lands whole or fails (a row of a log
  * is never left half written by this process). */
-BN_API int bn_out_write(bn_out *out, const void *data, size_t len);
+int bn_out_write(bn_out *out, const void *data, size_t len);
 /* Makes what was written durable and visible at the path: fsync, then, the first time, rename over the
  * target and fsync its folder. Later writes append to the file in place, and a later commit fsyncs them
  * (a log is published at its first commit and grows after it). */
-BN_API int bn_out_commit(bn_out *out);
+int bn_out_commit(bn_out *out);
 /* bn_out_commit, then close. On failure the temporary file is removed and the target left as it was. */
-BN_API int bn_out_close(bn_out *out);
+int bn_out_close(bn_out *out);
 /* Closes without committing: a file never committed leaves no trace and the target as it was. */
-BN_API void bn_out_discard(bn_out *out);
+void bn_out_discard(bn_out *out);
 /* The temporary file's path, for a program that writes it by name (gnuplot); NULL once committed. */
-BN_API const char *bn_out_temp_path(const bn_out *out);
+const char *bn_out_temp_path(const bn_out *out);
 
 /* Replaces path with data (len bytes): bn_out_open, bn_out_write, bn_out_close. */
-BN_API int bn_atomic_write(const char *path, const void *data, size_t len);
+int bn_atomic_write(const char *path, const void *data, size_t len);
 
 #endif

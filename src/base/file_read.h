@@ -6,8 +6,7 @@
  *     its header's promise, checked against what the compressed size can inflate to);
  *   - one CSV line: BN_CSV_LINE_CAP characters, blanks included (4 per pixel of the widest image);
  *   - a model or checkpoint: the size its header declares, never above BN_CHECKPOINT_CAP.
- * Not public API: the functions are exported (BN_API) only for the CLI, which reads pictures and logs with
- * them. */
+ * Not public API: the CLI links the library's internal objects and reads pictures and logs with them. */
 #ifndef BN_FILE_READ_H
 #define BN_FILE_READ_H
 
@@ -32,20 +31,20 @@ typedef struct bn_in {
 } bn_in;
 
 /* Opens path for reading; a folder is refused with a message that says so. */
-BN_API int bn_in_open(bn_in *in, const char *path);
+int bn_in_open(bn_in *in, const char *path);
 /* Reads until in->len >= want or the file ends (in->len < want then). The buffer grows by doubling and
  * never past want bytes, so a header's promise costs memory only as the bytes arrive. */
-BN_API int bn_in_fill(bn_in *in, uint64_t want);
+int bn_in_fill(bn_in *in, uint64_t want);
 /* The buffer, now the caller's to free; in is then closed. */
-BN_API uint8_t *bn_in_take(bn_in *in, size_t *size);
-BN_API void bn_in_close(bn_in *in);
+uint8_t *bn_in_take(bn_in *in, size_t *size);
+void bn_in_close(bn_in *in);
 
 /* The whole of path, at most cap bytes: a regular file larger than cap is refused before anything is read,
  * a pipe or device once it gives cap + 1 bytes. what names the kind of file in that message ("a picture").
  * *data (malloc'd, the caller frees it) is NULL on failure. */
-BN_API int bn_read_file(const char *path, uint64_t cap, const char *what, uint8_t **data, size_t *size);
+int bn_read_file(const char *path, uint64_t cap, const char *what, uint8_t **data, size_t *size);
 
 /* "4 GiB", "256 MiB", "1536 bytes": a cap in words, into buf. */
-BN_API const char *bn_format_bytes(uint64_t bytes, char *buf, size_t size);
+const char *bn_format_bytes(uint64_t bytes, char *buf, size_t size);
 
 #endif

@@ -1,5 +1,7 @@
 /* xoshiro256** seeded through splitmix64 (Blackman & Vigna). Small, fast, and its whole state is four
  * words, so a checkpoint can store it and a resumed run draws the very same numbers. */
+#include "rng.h"
+
 #include "blasnet.h"
 
 #include <math.h>

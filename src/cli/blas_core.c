@@ -4,6 +4,7 @@
  * unset) and OpenBLAS fell back to older kernels than the CPU runs, the default re-executes with the CPU's
  * best, as --blas-core auto does on request. */
 #include "cli.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /* blasnet info: what the speed of a run depends on, in one screen. */
 #include "cli.h"
+#include "platform.h"
 
 #include <cblas.h>
 #include <omp.h>

@@ -2,6 +2,7 @@
  * scikit-learn's make_moons does), train a small MLP with minibatch SGD, print the test accuracy and draw
  * the decision regions, shaded by the predicted probability, with the test points on top. */
 #include "cli.h"
+#include "rng.h"
 #include "image.h"
 
 #include <math.h>

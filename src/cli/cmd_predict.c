@@ -2,6 +2,7 @@
  * on black, ink box scaled to 20 of 28 pixels, centred by mass; see img_fit_digit) before the forward pass;
  * `-` reads raw IDX images from stdin, which are used as they are because they are already MNIST-shaped. */
 #include "atomic_file.h"
+#include "csv.h"
 #include "cli.h"
 #include "image.h"
 

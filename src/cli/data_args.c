@@ -1,6 +1,7 @@
 /* The data flags of every command that reads a data set: explicit files, or what bn_data_find finds at
  * --data; the one line that says which files were found; and the label checks that warn rather than fail. */
 #include "cli.h"
+#include "csv.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,6 +3,7 @@
  * with its one line instead of leaving them waiting. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "cli.h"
+#include "blasnet_comm.h"
 
 #include <sched.h>
 #include <stdio.h>

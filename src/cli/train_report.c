@@ -2,6 +2,8 @@
  * logs), the run's header and recipe line, an early end, the stop hint that is the whole command to go on
  * with, and the `test:` and `train:` lines that scripts parse, last on stdout. */
 #include "train_cmd.h"
+#include "blasnet_comm.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <limits.h>

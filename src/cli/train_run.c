@@ -2,6 +2,7 @@
  * the ranks under mpirun agreed, the signals that stop it caught, bn_train called with hooks that report,
  * and its outcome, model and test said. */
 #include "train_cmd.h"
+#include "blasnet_comm.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,6 +2,8 @@
  * stream.h, so plain or gzip alike and memory near the uint8 data (which grows by doubling: untouched pages
  * cost nothing). The row parser is written by hand, one pass over the bytes with no strtol, because CSV
  * copies of MNIST are large and a parser is what loading them costs. */
+#include "csv.h"
+
 #include "atomic_file.h"
 #include "blasnet.h"
 #include "dataset.h"

@@ -3,7 +3,7 @@
 #ifndef BN_DIST_COMM_H
 #define BN_DIST_COMM_H
 
-#include "blasnet.h"
+#include "blasnet_comm.h"
 
 /* Slots of bn_comm: 0 .. 2 * BN_MAX_LAYERS - 1 carry each layer's dW and db sums; then the step's loss and
  * counts, then the blocking sums. */

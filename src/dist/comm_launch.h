@@ -5,7 +5,7 @@
 #ifndef BN_COMM_LAUNCH_H
 #define BN_COMM_LAUNCH_H
 
-#include "blasnet.h"
+#include "blasnet_comm.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

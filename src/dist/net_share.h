@@ -4,7 +4,7 @@
 #ifndef BN_DIST_NET_SHARE_H
 #define BN_DIST_NET_SHARE_H
 
-#include "blasnet.h"
+#include "blasnet_comm.h"
 
 /* One step's share of a global batch. rows of the batch's batch_rows rows are this process's (0 is allowed
  * with a comm); the loss is the mean over batch_rows. With comm the gradients and sums are added over every
@@ -20,8 +20,8 @@ typedef struct bn_share {
 /* bn_net_train_step over a share. Without a comm it is bn_net_train_step itself; with one, each layer's
  * gradient sum starts as soon as its backward product is done and the updates follow each sum, top layer
  * first (with a comm of one rank the weights are bitwise those of the local step). */
-BN_API int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share,
-                              const bn_optim *opt, double *weight_sq); /* exported for tests and the benchmark */
+int bn_net_train_share(bn_net *net, const float *x, const int32_t *labels, bn_share *share,
+                       const bn_optim *opt, double *weight_sq);
 
 /* bn_net_init, once per node on a node-sharing comm. BN_OK or a comm status. */
 int bn_net_init_once(bn_net *net, bn_init init, float std, bn_rng *rng);

@@ -3,8 +3,8 @@
  * the calling thread), except the "library" plan, which hands the whole product to the engine's threading.
  * Plans are plain values made once per shape and team size (bn_net_plan), by a cost model (the
  * reproducible default) or by timing the candidates; a plan decides which tile boundaries the engine sees,
- * and those can change the last bits. Not public API: the functions are exported (BN_API) only so the
- * tests and the bench can plan by hand. */
+ * and those can change the last bits. Not public API: the tests and the bench, which link the library's
+ * internal objects, plan by hand with them. */
 #ifndef BN_GEMM_PLAN_H
 #define BN_GEMM_PLAN_H
 
@@ -64,20 +64,20 @@ typedef struct bn_pair_plan {
 
 /* The cheapest plan for g on `team` threads by the cost model, among those `mode` allows (a forced kind,
  * or every kind for ESTIMATE/MEASURE); scratch NULL rules K-split out. Pure: same inputs, same plan. */
-BN_API bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch,
-                                     size_t scratch_floats);
+bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch,
+                              size_t scratch_floats);
 
 /* The best of the candidates of g by timing each a few times on g's own buffers (C is overwritten). */
-BN_API bn_gemm_plan bn_plan_measure(const bn_gemm *g, int team, float *scratch, size_t scratch_floats);
+bn_gemm_plan bn_plan_measure(const bn_gemm *g, int team, float *scratch, size_t scratch_floats);
 
 /* The plan `mode` asks for: measured for MEASURE, the model's (or the forced kind) otherwise. */
-BN_API bn_gemm_plan bn_plan_choose(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch,
-                                   size_t scratch_floats);
+bn_gemm_plan bn_plan_choose(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch,
+                            size_t scratch_floats);
 
 /* The model's plan for running `first` and `second` side by side, or (first_threads 0) one after
  * the other, whichever costs less; `measure` times both instead. */
-BN_API bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team, bn_plan_mode mode,
-                          float *scratch, size_t scratch_floats);
+bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team, bn_plan_mode mode,
+                   float *scratch, size_t scratch_floats);
 
 /* One entry of a step's list of products, in the order the step runs them: a product alone, or two that may
  * run side by side (second_given: dW beside dA, which only read the same delta). */
@@ -94,14 +94,14 @@ void bn_plan_list(const bn_plan_item *items, int n, int team, bn_plan_mode mode,
                   size_t scratch_floats, bn_pair_plan *out);
 
 /* Runs g as `plan` says. Must be called outside any parallel region; starts at most one. */
-BN_API void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan);
-BN_API void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan);
+void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan);
+void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan);
 
 /* The cost model alone, for tests and the bench: microseconds of `plan` for g. */
-BN_API double bn_plan_model_us(const bn_gemm *g, const bn_gemm_plan *plan, int team);
+double bn_plan_model_us(const bn_gemm *g, const bn_gemm_plan *plan, int team);
 
 /* "cols 2", "tiles 2x4", "k 2", "one", "library 2": fits in 24 characters. */
-BN_API const char *bn_plan_describe(const bn_gemm_plan *plan, char *buf, size_t size);
-BN_API const char *bn_split_name(int split);
+const char *bn_plan_describe(const bn_gemm_plan *plan, char *buf, size_t size);
+const char *bn_split_name(int split);
 
 #endif

@@ -1,4 +1,6 @@
 /* Threads, the BLAS library's own description of itself, and which OpenBLAS kernel this CPU deserves. */
+#include "platform.h"
+
 #include "blasnet.h"
 #include "engine.h"
 

@@ -22,6 +22,6 @@ typedef struct bn_update {
     float grad_floor;
 } bn_update;
 
-BN_API bn_update bn_update_for(const bn_optim *opt, float grad_scale);
+bn_update bn_update_for(const bn_optim *opt, float grad_scale);
 
 #endif

@@ -2,6 +2,7 @@
  * glued by the backend's elementwise kernels, and the optimizer step over the parameter block.
  * Nothing here allocates after bn_net_create. */
 #include "net.h"
+#include "rng.h"
 
 #include "act.h"
 #include "error.h"

@@ -15,6 +15,23 @@
 #include "net_struct.h"
 #endif
 
+/* The network's views that the library and the white-box tests use; the public API has the weights, the
+ * biases and the whole parameter block (blasnet.h). */
+float *bn_net_dweight(bn_net *net, int layer); /* (in, out), written by bn_net_backprop */
+float *bn_net_dbias(bn_net *net, int layer);   /* (out) */
+/* The other blocks (with alignment padding, which stays zero); count in floats. */
+float *bn_net_grads(bn_net *net, size_t *count);
+float *bn_net_velocity(bn_net *net, size_t *count);    /* sgd's velocity, adam's first moment */
+float *bn_net_moment2(bn_net *net, size_t *count);     /* adam's second moment */
+float *bn_net_best_params(bn_net *net, size_t *count); /* early stopping's best weights */
+const float *bn_net_velocity_const(const bn_net *net, size_t *count);
+const float *bn_net_moment2_const(const bn_net *net, size_t *count);
+const float *bn_net_best_params_const(const bn_net *net, size_t *count);
+/* Sum of squared weights (biases excluded), for the L2 term lambda/2 * ||W||^2. */
+double bn_net_weight_sqnorm(const bn_net *net);
+/* dW += lambda * W for every layer: the full L2 gradient, for checks; training fuses it into the update. */
+void bn_net_add_decay_grad(bn_net *net, float lambda);
+
 /* The pieces of a training step, for the step of several ranks (net_share.c). */
 int bn_net_check_batch(const bn_net *net, int batch);
 int bn_net_check_labels(const bn_net *net, const int32_t *labels, int batch);

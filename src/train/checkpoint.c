@@ -5,6 +5,7 @@
  * count, size, enum and float is checked before a net is built, and no half-built net ever reaches the
  * caller. */
 #include "blasnet.h"
+#include "net.h"
 
 #include "atomic_file.h"
 #include "ck_layout.h"

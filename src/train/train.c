@@ -3,6 +3,7 @@
  * made before the first step. What a run is lives in state->hp and where it is in the rest of the state,
  * so a checkpoint of the state resumes bitwise. */
 #include "blasnet.h"
+#include "rng.h"
 #include "comm.h"
 #include "error.h"
 #include "net.h"
