@@ -462,13 +462,13 @@ int main(void)
     make_good(good, sizeof good, "good");
     make_dir(empty, sizeof empty, "empty");
 
-    basics();
-    range_checks();
-    broken_data();
-    good_runs();
-    recipe_flags();
-    empty_classes();
-    moons_divergence();
+    bn_test_case("help, version, unknown commands and exit codes", basics);
+    bn_test_case("every flag's range check", range_checks);
+    bn_test_case("broken data: one line naming the file", broken_data);
+    bn_test_case("good runs print the test: and train: lines", good_runs);
+    bn_test_case("the recipe's flags reach the run", recipe_flags);
+    bn_test_case("empty classes are warned about", empty_classes);
+    bn_test_case("a diverging moons run stops in one line", moons_divergence);
 
     bn_test_remove_tree(root);
     return bn_test_exit("cli");

@@ -98,9 +98,14 @@ static void edges(void)
     }
 }
 
-int main(void)
+static void sweep_every_97th(void)
 {
     sweep(97);
-    edges();
+}
+
+int main(void)
+{
+    bn_test_case("every 97th float of [-87.3, 0] against double libm", sweep_every_97th);
+    bn_test_case("NaN, infinities, signed zeros and x > 0", edges);
     return bn_test_exit("exp");
 }

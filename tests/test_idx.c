@@ -137,7 +137,7 @@ static const char *write_prefix(char *buf, size_t size, const char *name, const 
 
 static void truncated_everywhere(void)
 {
-    size_t isize, lsize;
+    size_t isize = 0, lsize = 0; /* 0 when a read fails */
     uint8_t *img = idxw_read_all(good_images, &isize), *lab = idxw_read_all(good_labels, &lsize);
     CHECK(img && isize == 16 + sizeof pixels);
     CHECK(lab && lsize == 8 + N);
@@ -264,11 +264,11 @@ int main(void)
     CHECK(idxw_write_images(good_images, pixels, N, ROWS, COLS) == 0);
     CHECK(idxw_write_labels(good_labels, labels, N) == 0);
 
-    valid_pair_loads();
-    mnist_folder_loads();
-    truncated_everywhere();
-    bad_headers();
-    not_files();
+    bn_test_case("a valid pair loads", valid_pair_loads);
+    bn_test_case("an MNIST folder loads", mnist_folder_loads);
+    bn_test_case("a file truncated anywhere is refused", truncated_everywhere);
+    bn_test_case("bad headers are refused", bad_headers);
+    bn_test_case("folders and missing files are refused", not_files);
 
     bn_test_remove_tree(dir);
     return bn_test_exit("idx");

@@ -111,7 +111,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(void)
 {
-    check_generator();
+    bn_test_case("the two-moons generator", check_generator);
 
     /* The coursework's network: sigmoid, N(0, 1) weights, plain gradient descent on the whole training set. */
     bn_arch sig = {.depth = 3, .sizes = {2, 100, 100, 2}, .act = BN_ACT_SIGMOID};

@@ -176,8 +176,8 @@ static void check_finite_differences(void)
 
 int main(void)
 {
-    check_activation_values();
-    check_known_losses();
-    check_finite_differences();
+    bn_test_case("the reference activations' values", check_activation_values);
+    bn_test_case("known losses by hand", check_known_losses);
+    bn_test_case("float64 gradients against finite differences", check_finite_differences);
     return bn_test_exit("reference");
 }

@@ -559,7 +559,7 @@ int main(void)
     drop(&want);
     free_data(&train);
     free_data(&val);
-    cli_signals();
+    bn_test_case("through the CLI: SIGTERM, SIGINT and SIGKILL, then --resume", cli_signals);
     bn_test_remove_tree(tmpdir);
     return bn_test_exit("resume");
 }

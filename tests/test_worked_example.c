@@ -109,6 +109,6 @@ int main(void)
     for (int i = 0; bn_backend_at(i); i++, backends++)
         check_backend(bn_backend_at(i));
     CHECK(backends == 3);
-    check_reference();
+    bn_test_case("the worked example by the double-precision reference", check_reference);
     return bn_test_exit("worked_example");
 }
