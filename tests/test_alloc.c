@@ -243,13 +243,13 @@ static unsigned long train_allocs(const bn_dataset *train, const bn_dataset *val
     return n - engine; /* the GEMM engine's own, where it allocates per call, are reported, not held */
 }
 
-int main(void)
+static void all_of_it(void)
 {
     install_counter();
     bn_dataset ds = make_dataset(300, 1);
     CHECK(ds.pixels != NULL);
     if (!ds.pixels)
-        return bn_test_exit("alloc");
+        return;
     uint32_t order[300];
     for (uint32_t i = 0; i < 300; i++)
         order[i] = i;
@@ -295,5 +295,13 @@ int main(void)
     }
 
     bn_dataset_free(&ds);
+
+}
+
+int main(void)
+{
+    bn_test_case("the counter counts; no step allocates, on blas and naive, with SGD "
+                 "and with Adam, clipping and dropout; bn_train allocates the same for 1 epoch as for 3",
+                 all_of_it);
     return bn_test_exit("alloc");
 }

@@ -543,6 +543,22 @@ static void run_all(uint64_t seed)
     }
 }
 
+/* One pass per call: at 1 thread, then at 2. */
+static void one_pass(void)
+{
+    static int passes_done;
+    const int pass = passes_done++;
+    threads_now = pass + 1;
+    bn_set_threads(threads_now);
+    CHECKF(omp_get_max_threads() == threads_now, "asked for %d threads, OpenMP has %d", threads_now,
+           omp_get_max_threads());
+    memset(worst, 0, sizeof worst);
+    run_all(1000 + (uint64_t)pass);
+    printf("%d thread(s), worst error as a fraction of the tolerance:", threads_now);
+    for (int op = 0; op < W_COUNT; op++)
+        printf(" %s %.3g%s", worst_names[op], worst[op], op + 1 < W_COUNT ? "," : "\n");
+}
+
 int main(void)
 {
     _Static_assert(300 * 257 > BN_PAR_MIN_ELEMS, "the large shape must cross the OpenMP threshold");
@@ -554,16 +570,7 @@ int main(void)
         return bn_test_exit("kernels");
 
     /* Meson runs tests at one thread; the second pass sets two in-process (OpenMP and OpenBLAS together). */
-    for (int pass = 0; pass < 2; pass++) {
-        threads_now = pass + 1;
-        bn_set_threads(threads_now);
-        CHECKF(omp_get_max_threads() == threads_now, "asked for %d threads, OpenMP has %d", threads_now,
-               omp_get_max_threads());
-        memset(worst, 0, sizeof worst);
-        run_all(1000 + (uint64_t)pass);
-        printf("%d thread(s), worst error as a fraction of the tolerance:", threads_now);
-        for (int op = 0; op < W_COUNT; op++)
-            printf(" %s %.3g%s", worst_names[op], worst[op], op + 1 < W_COUNT ? "," : "\n");
-    }
+    bn_test_case("every kernel of every backend against naive, 1 thread", one_pass);
+    bn_test_case("every kernel of every backend against naive, 2 threads", one_pass);
     return bn_test_exit("kernels");
 }

@@ -257,7 +257,7 @@ static void clipping_semantics(const char *backend)
         clip_is_scaled_gradient(backend, rules[r]);
 }
 
-int main(void)
+static void all_of_it(void)
 {
     static const char *const backends[] = {"blas", "naive", "naive-omp"};
     const bn_optim rules[] = {
@@ -284,5 +284,13 @@ int main(void)
     const extras dropped_and_clipped = {.dropout = 0.2f, .clip_active = 1};
     compare_with("blas", "40,300,300,10", BN_ACT_LEAKY_RELU, 64, adam_clip, dropped_and_clipped);
     clipping_semantics("blas");
+
+}
+
+int main(void)
+{
+    bn_test_case("the fused step equals backprop + update bit for bit, on every backend "
+                 "and optimizer; NaN updates nothing; clipping",
+                 all_of_it);
     return bn_test_exit("train_step");
 }
