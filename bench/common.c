@@ -42,7 +42,7 @@ const char * verdict(double err, double tol)
 }
 
 /* A figure, or "-" where it was not measured (NaN); buf holds 16 bytes. */
-const char * format_or_dash(char *buf, const char *fmt, double v)
+const char *format_or_dash(char *buf, const char *fmt, double v)
 {
     if (isnan(v))
         return "-";

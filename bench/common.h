@@ -58,7 +58,7 @@ void fill_uniform(float *x, size_t n, float lo, float hi, bn_rng *rng);
 void * xmalloc(size_t bytes);
 double residual(const float *x, const float *ref, size_t n);
 const char * verdict(double err, double tol);
-const char * format_or_dash(char *buf, const char *fmt, double v);
+const char *format_or_dash(char *buf, const char *fmt, double v);
 double peak_at(const bench *b, int threads);
 double step_flops_per_sample(const bn_arch *a);
 const char * parallel_name(int p);

@@ -6,6 +6,7 @@
  * slows both alike, and reports each one's median and best round. */
 #include "default_step.h"
 
+#include "common.h"
 #include "stage.h"
 #include "timer.h"
 
@@ -46,8 +47,9 @@ static void print_row(const char *plan, const double *round_s, int batch, double
     for (int i = 1; i < ROUNDS; i++)
         best = fmin(best, sorted[i]);
     double median = bench_median(sorted, ROUNDS);
-    printf("%-9s %10.3f %10.3f %12.0f %9.1f %7.1f%%\n", plan, median * 1e3, best * 1e3, batch / median,
-           flops / median * 1e-9, 100.0 * flops / median * 1e-9 / peak);
+    char pct[32];
+    printf("%-9s %10.3f %10.3f %12.0f %9.1f %8s\n", plan, median * 1e3, best * 1e3, batch / median,
+           flops / median * 1e-9, format_or_dash(pct, "%.1f%%", 100.0 * flops / median * 1e-9 / peak));
 }
 
 int bench_default_step(double peak, double budget_s, double *samples)
@@ -73,8 +75,7 @@ int bench_default_step(double peak, double budget_s, double *samples)
             bn_net_plan(net, plans[p], hp.batch);
             round_s[p][round] = bench_measure(step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).median_s;
         }
-    /* 2*in*out per product: forward and dW on the first layer (it needs no dX), forward, dW and dX on the next */
-    const double flops = (2.0 * 2.0 * 784 * 512 + 3.0 * 2.0 * 512 * 10) * hp.batch;
+    const double flops = step_flops_per_sample(&arch) * hp.batch;
     printf("\ndefault recipe (blasnet train with no flags): 784-512-10 relu, adam on onecycle, batch %d, %d "
            "threads; median and best of %d interleaved rounds (each round's median step)\n",
            hp.batch, omp_get_max_threads(), ROUNDS);

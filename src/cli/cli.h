@@ -160,6 +160,14 @@ cli_exit runtime_error(const char *cmd, int status, const char *hint);
 const char *data_hint(void);
 /* "1 epoch", "3 epochs": n and word, which gets an s unless n is 1, into buf; returns buf. */
 const char *cli_count(char *buf, size_t size, long long n, const char *word);
+/* The most probable class of a row of probabilities, the first of equals: eval's and predict's answer. */
+static inline int cli_most_probable(const float *p, int classes)
+{
+    int best = 0;
+    for (int j = 1; j < classes; j++)
+        best = p[j] > p[best] ? j : best;
+    return best;
+}
 /* Under mpirun: the messages of ranks other than 0 say "(rank R of K)" after the command. */
 void cli_set_rank(int rank, int size);
 

@@ -152,14 +152,6 @@ static cli_exit write_confusion_csv(const char *path, const uint64_t *cm, int cl
 }
 
 /* ---- misclassified images ----------------------------------------------------------------------------- */
-static int most_probable(const float *p, int classes)
-{
-    int best = 0;
-    for (int j = 1; j < classes; j++)
-        best = p[j] > p[best] ? j : best;
-    return best;
-}
-
 /* Every misclassified test sample, with its prediction, into *out (the caller frees it, also after a
  * failure): forward passes over the test set in batches. */
 static cli_exit collect_misses(bn_net *net, const bn_dataset *test, miss **out, size_t *count)
@@ -179,7 +171,7 @@ static cli_exit collect_misses(bn_net *net, const bn_dataset *test, miss **out, 
         const float *p = bn_net_probs(net); /* (b, classes) */
         for (size_t i = 0; i < b; i++) {
             const float *row = p + i * classes;
-            int best = most_probable(row, classes);
+            int best = cli_most_probable(row, classes);
             if (best == labels[i])
                 continue;
             if (*count == cap) {

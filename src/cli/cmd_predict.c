@@ -215,15 +215,6 @@ static cli_exit predict_stdin(predictor *pr)
     return rc;
 }
 
-/* The most probable class of row (classes), the first of equals. */
-static int best_class(const float *row, int classes)
-{
-    int best = 0;
-    for (int j = 1; j < classes; j++)
-        best = row[j] > row[best] ? j : best;
-    return best;
-}
-
 /* Rows of a CSV with no labels (Kaggle's test.csv), stored as the model's training files stored theirs. */
 static cli_exit load_unlabelled(const predictor *pr, const char *csv, bn_dataset *ds)
 {
@@ -265,7 +256,7 @@ static cli_exit predict_csv(predictor *pr, const char *csv, const char *out)
             rc = runtime_error("predict", status, NULL);
         for (size_t i = 0; !rc && i < b; i++)
             fprintf(f, "%zu,%d\n", start + i + 1,
-                    best_class(bn_net_probs(pr->net) + i * (size_t)pr->classes, pr->classes) + pr->label_offset);
+                    cli_most_probable(bn_net_probs(pr->net) + i * (size_t)pr->classes, pr->classes) + pr->label_offset);
     }
     if (f && (ferror(f) | (fclose(f) != 0)) && !rc)
         rc = cli_error(EXIT_RUNTIME, "predict", "out of memory for --out");

@@ -72,16 +72,6 @@ const bn_gemm_plan *bn_net_forward_plan(bn_net *net, int l, const bn_gemm *g, bn
     return scratch_plan;
 }
 
-static bn_pair_plan plan_backward(bn_net *net, const bn_gemm *dw, const bn_gemm *da, bn_plan_mode mode, int team)
-{
-    if (da)
-        return bn_plan_pair(dw, da, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
-    bn_pair_plan p = {0};
-    p.first = bn_plan_choose(dw, team, mode, net->plan_scratch, BN_PLAN_SCRATCH_FLOATS);
-    p.cost_us = p.first.cost_us;
-    return p;
-}
-
 const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, const bn_gemm *da,
                                          bn_pair_plan *scratch_plan)
 {
@@ -89,7 +79,9 @@ const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, 
     if (set)
         return &set->backward[l];
     net->spot_plans++;
-    *scratch_plan = plan_backward(net, dw, da, spot_mode(net), omp_get_max_threads());
+    const bn_plan_item item = {.first = *dw, .second = da ? *da : (bn_gemm){0}, .second_given = da != NULL};
+    bn_plan_list(&item, 1, omp_get_max_threads(), spot_mode(net), net->plan_scratch, BN_PLAN_SCRATCH_FLOATS,
+                 scratch_plan);
     return scratch_plan;
 }
 
