@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The weights of a few seeded runs, hashed, so that a refactoring can show it changed no bit (issue 23).
-#   scripts/checksums.sh record BUILD [TAG]   write tests/checksums/KEY.txt for this machine
+#   scripts/checksums.sh record BUILD [TAG]   write tests/train/checksums/KEY.txt for this machine
 #   scripts/checksums.sh check BUILD [TAG]    compare with it: exit 0 same, 1 different, 77 nothing recorded
 # BUILD is a build folder (blasnet and tests/weights-sum in it); TAG names the build kind (default: release).
 # Each run is one epoch of MNIST (data/mnist, or $BLASNET_DATA) at 2 threads under the estimate plan or a
@@ -29,7 +29,7 @@ isa=sse
 grep -q '^vector extensions:.* avx2' <<< "$info" && isa=avx2
 grep -q '^vector extensions:.* avx512f' <<< "$info" && isa=avx512
 key=$kernel-$isa-$engine-$tag
-file=tests/checksums/$key.txt
+file=tests/train/checksums/$key.txt
 
 if [ "$mode" = check ] && [ ! -f "$file" ]; then
   echo "checksums: nothing recorded for $key (record with: $0 record $build $tag): skipped"
@@ -63,7 +63,7 @@ if command -v mpirun > /dev/null && grep -q libmpi <<< "$libs"; then
 fi
 
 if [ "$mode" = record ]; then
-  mkdir -p tests/checksums
+  mkdir -p tests/train/checksums
   cp "$got" "$file"
   echo "checksums: recorded $file"
   cat "$file"

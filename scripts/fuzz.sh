@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (AddressSanitizer + UBSan) and runs each for a bounded time
-# (first argument, seconds; default 60) from its seed corpus in tests/corpus/. A crash fails the run and
-# leaves the input in build-fuzz/crashes/: add it to tests/corpus/<target>/ as a regression test.
+# (first argument, seconds; default 60) from its seed corpus in tests/fuzz/corpus/. A crash fails the run and
+# leaves the input in build-fuzz/crashes/: add it to tests/fuzz/corpus/<target>/ as a regression test.
 # Writes build-fuzz/fuzz-results.json in the shape of Meson's test log, so the test script counts it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ for t in $targets; do
   mkdir -p "$work"
   echo "fuzzing $t for ${seconds}s"
   if "$dir/tests/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-      -artifact_prefix="$dir/crashes/$t-" "$work" "tests/corpus/$t" > "$dir/fuzz-$t.log" 2>&1; then
+      -artifact_prefix="$dir/crashes/$t-" "$work" "tests/fuzz/corpus/$t" > "$dir/fuzz-$t.log" 2>&1; then
     result=OK
     grep -E "stat::number_of_executed_units|Done" "$dir/fuzz-$t.log" | tail -2
   else

@@ -1,6 +1,6 @@
 /* CRC-32 over bytes, one table lookup per byte. The table is a constant (not filled on first use) so that
  * concurrent callers share nothing mutable; entry n is n shifted through 8 rounds of the reflected
- * polynomial 0xEDB88320. tests/test_checkpoint.c checks it against a bit-by-bit reference. */
+ * polynomial 0xEDB88320. tests/data/test_checkpoint.c checks it against a bit-by-bit reference. */
 #include "crc32.h"
 
 static const uint32_t crc_table[256] = {

@@ -1,4 +1,4 @@
-/* libFuzzer target for the checkpoint reader (tests/fuzz_main.h makes it a corpus replayer without
+/* libFuzzer target for the checkpoint reader (tests/fuzz/fuzz_main.h makes it a corpus replayer without
  * BN_LIBFUZZER): each input is written to a private temporary file and loaded, as is and with its CRC
  * made right; any crash, sanitizer report or leak is a bug. Uses only the public API. */
 #include "blasnet.h"

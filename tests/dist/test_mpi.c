@@ -511,7 +511,7 @@ int main(void)
     setenv("OMP_NUM_THREADS", "1", 1);
 #if defined(__SANITIZE_ADDRESS__)
     /* Open MPI 4.1 unloads its plugins in MPI_Finalize, so LeakSanitizer reports their leaks from an "unknown
-     * module" that no suppression can name (tests/lsan-openmpi.supp catches those it can name). So the ranks
+     * module" that no suppression can name (tests/support/lsan-openmpi.supp catches those it can name). So the ranks
      * run without leak detection here; the shared step they run allocates nothing at all (test_share). */
     setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 #endif
