@@ -19,7 +19,7 @@ extern "C" {
 #define BN_API
 #endif
 
-#define BLASNET_VERSION "0.2.0"
+#define BLASNET_VERSION "0.3.0"
 #define BN_MAX_LAYERS 16 /* weight layers in one network */
 #define BN_MAX_WIDTH (1 << 24)
 
@@ -111,7 +111,8 @@ typedef enum {
     BN_PLAN_ROWS,
     BN_PLAN_COLS,
     BN_PLAN_TILES,
-    BN_PLAN_K, /* the inner dimension split, partial sums added in a fixed order */
+    BN_PLAN_K,     /* the inner dimension split, partial sums added in a fixed order */
+    BN_PLAN_TUNED, /* from measured times kept as wisdom (bn_net_wisdom_import): the CLI's default */
     BN_PLAN_MODES
 } bn_plan_mode;
 BN_API const char *bn_plan_mode_name(bn_plan_mode mode);
@@ -122,6 +123,19 @@ BN_API bn_plan_mode bn_net_plan_mode(const bn_net *net);
 /* The plan as text, one line per product ("dW L2  1024x1024x64  cols 2  41 us"); returns the length the
  * whole text needs, like snprintf. */
 BN_API size_t bn_net_plan_format(const bn_net *net, char *buf, size_t size);
+/* Wisdom: the times of every candidate plan of the products a network ran, measured on this machine, kept
+ * by the caller between runs (the CLI keeps them in the user's cache folder) so that TUNED plans measure
+ * nothing a second time; the same wisdom gives the same plans. Import adds the entries of `text` (len bytes,
+ * as bn_net_wisdom_export wrote them; NULL and 0 for none) to the network's, and sets how TUNED plans treat
+ * a product the wisdom lacks: measured (tens of ms each, on the net's own buffers) and added, or, with
+ * BN_WISDOM_NO_MEASURE (ranks that share cores would measure each other), planned by the model. A damaged
+ * text is refused whole (BN_E_FORMAT, naming its line), the network's wisdom left as it was. Entries are
+ * keyed by machine (CPU, OpenBLAS build and kernel, GEMM engine), thread count and shape; those of other
+ * machines are kept and never used. Export writes all of them; it returns the length it needs, like
+ * snprintf. Call bn_net_plan(net, BN_PLAN_TUNED, 0) after an import to plan from it. */
+#define BN_WISDOM_NO_MEASURE 1u
+BN_API int bn_net_wisdom_import(bn_net *net, const char *text, size_t len, unsigned flags);
+BN_API size_t bn_net_wisdom_export(const bn_net *net, char *buf, size_t size);
 /* Fills weights from rng (He: N(0, 2/in), Xavier: U(+-sqrt(6/(in+out))), normal: N(0, std^2), LeCun:
  * N(0, 1/in), the one SELU's self-normalisation assumes); biases and velocity to zero. */
 BN_API void bn_net_init(bn_net *net, bn_init init, float std, bn_rng *rng);
@@ -418,6 +432,9 @@ typedef struct bn_train_state {
     int bad_epochs;
     bn_end end;              /* BN_END_NONE while the run can go on */
     double target_seconds;   /* training time when target_acc was reached (NaN before) */
+    /* the digest of the plans the run last trained with (bn_net's plans for its batch sizes, recorded by
+     * bn_train; 0: none recorded): the same seed, threads and plans give the same bits */
+    uint64_t plan_digest;
 } bn_train_state;
 /* A run that has not started: hp at their defaults, progress zero. Change any hp field afterwards. */
 BN_API void bn_train_state_init(bn_train_state *state);

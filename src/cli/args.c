@@ -327,14 +327,6 @@ cli_exit args_run(const cli_command *c, int argc, char **argv, cli_args *a)
     return c->run(c->ctx);
 }
 
-cli_exit args_apply_plan(const cli_args *a, bn_net *net)
-{
-    if (!a->plan_name)
-        return EXIT_OK;
-    int status = bn_net_plan(net, a->plan, 0);
-    return status ? runtime_error(a->command->name, status, NULL) : EXIT_OK;
-}
-
 bool args_given(const cli_args *a, int id)
 {
     assert(id > 0 && id < 64);

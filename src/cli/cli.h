@@ -7,6 +7,7 @@
 #include "blasnet.h"
 #include "comm_launch.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -133,7 +134,7 @@ typedef struct cli_args {
     const char *backend_name;   /* --backend, else blas */
     const bn_backend *backend;  /* the table it names */
     const char *blas_core;      /* --blas-core: default, env, auto or a core name */
-    const char *plan_name;      /* --plan, else NULL: the library's default (BLASNET_PLAN, else estimate) */
+    const char *plan_name;      /* --plan, else NULL: tuned, or BLASNET_PLAN (plans.c) */
     bn_plan_mode plan;          /* what --plan names, when given */
     char **operands;            /* the arguments that are not options, in order */
     int n_operands;
@@ -147,8 +148,26 @@ bool args_given(const cli_args *args, int id);
 /* The long name (without "--") of option id of the running command. */
 const char *args_option_name(const cli_args *args, int id);
 
-/* Re-plans net's products as --plan says (nothing when it was not given); EXIT_OK or a runtime error. */
-cli_exit args_apply_plan(const cli_args *args, bn_net *net);
+/* ---- plans (plans.c): where a run's plans come from ------------------------------------------------------ */
+typedef struct {
+    bool tuned;                 /* from wisdom kept in a file: the default */
+    bool quiet;                 /* a rank other than 0: it says nothing */
+    int measured;               /* wisdom entries measured by this process so far */
+    uint64_t digest;            /* of the network's plans, after plans_keep */
+    char path[PATH_MAX];        /* the wisdom file; "" when there is none */
+    char source[PATH_MAX + 64]; /* for a header: "tuned, from FILE", "estimate (BLASNET_WISDOM=off)" */
+} cli_plans;
+/* Sets net's plans for batches of `rows` (0: its max batch) as the flags and environment say: --plan or
+ * BLASNET_PLAN as given, the cost model under BLASNET_WISDOM=off, else tuned from the wisdom file
+ * (BLASNET_WISDOM=FILE, else $XDG_CACHE_HOME/blasnet/wisdom), measuring what it lacks when `measure` and
+ * not under mpirun (comm of several ranks: rank 0 reads the file and sends it; collective). A damaged or
+ * unreadable file is said in one line and planned without. */
+cli_exit plans_open(const char *cmd, const cli_args *a, bn_net *net, const bn_comm *comm, int rows, bool measure,
+                    cli_plans *p);
+/* After the run's sizes are planned: the digest into p, and, unless quiet, one line for what was measured
+ * (kept in the file, atomically) and one for products the wisdom lacked, with tune_hint, the command that
+ * measures them. */
+void plans_keep(const char *cmd, bn_net *net, cli_plans *p, const char *tune_hint);
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
 /* "blasnet CMD: message" on stderr, and for EXIT_USAGE " (see: blasnet CMD --help)"; returns code. */
@@ -249,6 +268,7 @@ cli_exit cmd_weights(int argc, char **argv);
 cli_exit cmd_predict(int argc, char **argv);
 cli_exit cmd_moons(int argc, char **argv);
 cli_exit cmd_data(int argc, char **argv);
+cli_exit cmd_tune(int argc, char **argv);
 
 /* OpenBLAS kernel choice: warns when OPENBLAS_CORETYPE holds back this CPU, and with --blas-core re-executes
  * the program with the variable set (the kernel is chosen when OpenBLAS loads, so there is no other way). */

@@ -64,7 +64,9 @@ static const char usage_text[] =
     "  Prints the BLAS library and its configuration, the OpenBLAS kernel in use and the best one for this\n"
     "  CPU, both thread counts, the CPU's vector extensions, and how each matrix product of a training step\n"
     "  of --layers (default 784,512,10, the default model) at --batch (default 64) is spread over the\n"
-    "  threads (--plan: estimate, the default, or measure, one, library, rows, cols, tiles, k).\n";
+    "  threads, and where the plans come from: the wisdom file and the plans' digest, or the cost model\n"
+    "  (--plan: tuned, the default, or estimate, measure, one, library, rows, cols, tiles, k). info measures\n"
+    "  nothing: shapes the wisdom lacks show the model's plan (blasnet tune measures them).\n";
 
 static void print_blas(void)
 {
@@ -97,10 +99,13 @@ static cli_exit print_plan(const info_options *o)
     if (status)
         return runtime_error("info", status,
                              status == BN_E_NOMEM ? "choose a smaller --batch or narrower --layers" : NULL);
-    cli_exit rc = args_apply_plan(&o->common, net);
+    cli_plans plans;
+    cli_exit rc = plans_open("info", &o->common, net, NULL, 0, false, &plans);
     if (!rc) {
         char text[8192], sizes[160];
+        plans_keep("info", net, &plans, NULL);
         bn_net_plan_format(net, text, sizeof text);
+        printf("plans:            %s; digest %016llx\n", plans.source, (unsigned long long)plans.digest);
         printf("model:            %s, batch %d\n%s", bn_arch_format(&arch, sizes, sizeof sizes), o->batch, text);
     }
     bn_net_destroy(&net);

@@ -16,7 +16,9 @@ static void print_usage(FILE *out)
           "  plot     learning curves from train --log / --log-steps CSVs, via gnuplot (blasnet plot --help)\n"
           "  weights  draw the first layer's weights as image tiles (blasnet weights --help)\n"
           "  moons    train on the two-moons toy data and draw the decision regions (blasnet moons --help)\n"
-          "  info     print the BLAS library, its kernel, thread counts and the CPU\n"
+          "  info     print the BLAS library, its kernel, thread counts, the CPU and a step's plans\n"
+          "  tune     measure a network's plans on this machine ahead of a run, and keep them\n"
+          "           (blasnet tune --help)\n"
           "  data     what blasnet sees in a data set, and converting IDX <-> CSV (blasnet data --help)\n"
           "\n"
           "  blasnet --version | --help\n",
@@ -31,6 +33,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"train", cmd_train},     {"eval", cmd_eval},       {"info", cmd_info},   {"plot", cmd_plot},
         {"weights", cmd_weights}, {"predict", cmd_predict}, {"moons", cmd_moons},   {"data", cmd_data},
+        {"tune", cmd_tune},
     };
     if (argc < 2) {
         print_usage(stderr);

@@ -47,6 +47,7 @@ typedef struct {
     bn_train_state state;
     train_output out;
     comm_launch launch; /* the ranks under mpirun; one process otherwise */
+    cli_plans plans;    /* where the plans came from, and their digest */
 } train_run;
 
 /* train_run.c: the command's run, after the flags are read and checked; and the architecture from --hidden

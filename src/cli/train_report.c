@@ -96,6 +96,7 @@ void print_run_header(const train_options *o, const train_run *r)
            data_name(&o->common), r->train.n, r->val.n, r->test.n, o->common.backend_name,
            cli_count(threads, sizeof threads, bn_get_threads(), "thread"), bn_blas_corename(),
            bn_blas_parallel() == 2 ? "OpenMP" : bn_blas_parallel() == 1 ? "pthreads" : "serial");
+    printf("plans: %s; digest %016llx\n", r->plans.source, (unsigned long long)r->plans.digest);
     if (o->resume_path)
         printf("resumed from %s at epoch %d, step %llu\n", o->resume_path, s->epoch + 1,
                (unsigned long long)s->step);

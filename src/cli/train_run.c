@@ -2,6 +2,7 @@
  * the ranks under mpirun agreed, the signals that stop it caught, bn_train called with hooks that report,
  * and its outcome, model and test said. */
 #include "train_cmd.h"
+#include "train.h"
 #include "blasnet_comm.h"
 
 #include <errno.h>
@@ -317,7 +318,7 @@ static cli_exit set_up(const train_options *o, train_run *r)
         rc = data_drop_unlabelled_test("train", &r->files);
     if (!rc && !(rc = check_files(o, r)) && !(rc = load_run(o, r)))
         rc = refuse_finished(o, &r->state);
-    if (!rc && !(rc = args_apply_plan(&o->common, r->net)) && !(rc = check_labels_fit(r)))
+    if (!rc && !(rc = check_labels_fit(r)))
         rc = open_logs(o, r);
     rc = ranks_agree("train", &r->launch, rc);
     int status = !rc && r->launch.launched ? bn_net_set_comm(r->net, &r->launch.comm) : BN_OK;
@@ -329,6 +330,46 @@ static cli_exit set_up(const train_options *o, train_run *r)
     snprintf(hint, sizeof hint, "%s%smake room there (a container's /dev/shm: docker run --shm-size) or set "
              "BLASNET_MPI_SUM=allreduce", comm_launch_node_problem(), comm_launch_node_problem()[0] ? ": " : "");
     return runtime_error("train", status, hint);
+}
+
+/* The command that measures what a run under mpirun lacks: tune runs alone, so it may measure. */
+static void format_tune_hint(const train_options *o, const train_run *r, char *buf, size_t size)
+{
+    const bn_arch *arch = bn_net_arch(r->net);
+    char sizes[BN_MAX_LAYERS * 8 + 8];
+    size_t len = 0;
+    for (int l = 0; l <= arch->depth && len < sizeof sizes; l++)
+        len += (size_t)snprintf(sizes + len, sizeof sizes - len, "%s%d", l ? "," : "", arch->sizes[l]);
+    const int ranks = r->launch.launched ? r->launch.comm.size : 1;
+    snprintf(buf, size, "blasnet tune --layers %s --batch %d --samples %zu --val %zu --test %zu --ranks %d "
+             "--threads %d", sizes, r->state.hp.batch, r->train.n, r->val.n, r->test.n, ranks, o->common.threads);
+}
+
+/* The run's plans, before its header: chosen for every batch size bn_train will run (from the wisdom, what
+ * it lacks measured and said in one line); a resume told when its checkpoint was trained with other plans. */
+static cli_exit make_plans(const train_options *o, train_run *r)
+{
+    const bn_comm *comm = r->launch.launched ? &r->launch.comm : NULL;
+    const int rank = comm ? comm->rank : 0, ranks = comm ? comm->size : 1;
+    const size_t B = (size_t)r->state.hp.batch, full = r->train.n < B ? r->train.n : B;
+    const int rows = (int)(full * (size_t)(rank + 1) / (size_t)ranks - full * (size_t)rank / (size_t)ranks);
+    cli_exit rc = plans_open("train", &o->common, r->net, comm, rows, true, &r->plans);
+    int status = rc ? BN_OK : bn_train_plan(r->net, r->train.n, r->val.n, r->state.hp.batch, rank, ranks);
+    if (!rc && !status && r->test.n) /* the test at the end runs in chunks of a batch, as a training epoch */
+        status = bn_train_plan(r->net, r->test.n, 0, r->state.hp.batch, rank, ranks);
+    rc = ranks_agree("train", &r->launch, rc ? rc : status ? runtime_error("train", status, NULL) : EXIT_OK);
+    if (rc)
+        return rc;
+    char hint[600];
+    format_tune_hint(o, r, hint, sizeof hint);
+    plans_keep("train", r->net, &r->plans, hint);
+    uint64_t before = r->state.plan_digest;
+    bool fits = r->state.train_n == r->train.n; /* else bn_train refuses the resume, in one line */
+    if (o->resume_path && fits && before && before != r->plans.digest && ranks_speak(&r->launch))
+        fprintf(stderr, "blasnet train: note: '%s' was trained with other plans (digest %016llx, now %016llx): the "
+                        "resumed run's last bits may differ from an uninterrupted one's\n",
+                o->resume_path, (unsigned long long)before, (unsigned long long)r->plans.digest);
+    return EXIT_OK;
 }
 
 /* The notes before training, once. */
@@ -347,7 +388,7 @@ cli_exit run_train(void *ctx)
     const train_options *o = ctx;
     train_run r = {0};
     cli_exit rc = ranks_start("train", &o->common, &r.launch);
-    if (rc || (rc = set_up(o, &r)))
+    if (rc || (rc = set_up(o, &r)) || (rc = make_plans(o, &r)))
         goto out;
     set_hooks(o, &r.out, ranks_speak(&r.launch), &r.hooks);
     print_run_header(o, &r);

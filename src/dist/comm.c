@@ -108,3 +108,16 @@ int bn_comm_agree_run(const bn_comm *comm, const bn_net *net, const bn_dataset *
             return bn_fail(BN_E_MISMATCH, "the %d ranks %s (checksums differ)", comm->size, what[i]);
     return BN_OK;
 }
+
+int bn_comm_agree_plans(const bn_comm *comm, uint64_t source)
+{
+    uint64_t v[2] = {source, ~source};
+    int status = bn_comm_combine(comm, v, 2, BN_COMM_MAX_U64);
+    if (status)
+        return bn_fail(status, "comparing the ranks' plans failed (%s)", bn_strerror(status));
+    if (v[0] != ~v[1])
+        return bn_fail(BN_E_MISMATCH, "the %d ranks plan their products from different sources (plan mode, threads "
+                                      "or wisdom differ): give every rank the same --threads and --plan",
+                       comm->size);
+    return BN_OK;
+}

@@ -18,4 +18,8 @@ int bn_comm_combine(const bn_comm *comm, void *data, size_t n, bn_comm_op op);
 int bn_comm_agree_run(const bn_comm *comm, const bn_net *net, const bn_dataset *train, const bn_dataset *val,
                       const bn_train_state *st);
 
+/* After planning, on several ranks: every rank's plans from the same source (bn_net_plan_source), or
+ * BN_E_MISMATCH saying so. Collective. */
+int bn_comm_agree_plans(const bn_comm *comm, uint64_t source);
+
 #endif

@@ -100,9 +100,6 @@ double bn_plan_model_us(const bn_gemm *g, const bn_gemm_plan *plan, int team)
 
 /* ---- candidates ------------------------------------------------------------------------------------ */
 
-#define MAX_CANDIDATES 64
-
-
 /* Bands no thinner than an alignment unit: a cut that leaves a thread nothing is not a candidate. */
 static bool fits(int n, int align, int parts)
 {
@@ -131,29 +128,27 @@ static int thread_counts(int team, int *out)
 
 static int add_grids(const bn_gemm *g, int threads, bn_gemm_plan *c, int n)
 {
-    for (int pm = 2; pm <= threads && n < MAX_CANDIDATES; pm++) {
+    for (int pm = 2; pm <= threads && n < BN_PLAN_MAX_CANDIDATES; pm++) {
         /* A grid with threads / pm columns, or, where threads is prime (2 cores), twice as many tiles. */
         int pn = threads % pm == 0 ? threads / pm : 0;
         if (pn >= 2 && fits(g->M, 4, pm) && fits(g->N, BN_PLAN_ALIGN, pn))
             c[n++] = bn_plan_make(BN_SPLIT_TILES, pm, pn, 1, threads);
     }
-    if (threads <= 3 && fits(g->M, 4, 2) && fits(g->N, BN_PLAN_ALIGN, threads) && n < MAX_CANDIDATES)
+    if (threads <= 3 && fits(g->M, 4, 2) && fits(g->N, BN_PLAN_ALIGN, threads) && n < BN_PLAN_MAX_CANDIDATES)
         c[n++] = bn_plan_make(BN_SPLIT_TILES, 2, threads, 1, threads);
     return n;
 }
 
-/* LIBRARY is a candidate only when forced: OpenBLAS's threaded call allocates (about one block a call), and
- * the plans blasnet chooses itself keep the step free of allocations. */
-static int candidates(const bn_gemm *g, int team, bn_plan_mode mode, bool k_fits_scratch, bn_gemm_plan *c)
+int bn_plan_candidates(const bn_gemm *g, int team, bool with_library, bool k_fits_scratch, bn_gemm_plan *c)
 {
     int n = 0, counts[20];
     c[n++] = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
     if (team < 2)
         return n;
-    if (mode == BN_PLAN_LIBRARY)
+    if (with_library)
         c[n++] = bn_plan_make(BN_SPLIT_LIBRARY, 1, 1, 1, team);
     int nc = thread_counts(team, counts);
-    for (int i = 0; i < nc && n < MAX_CANDIDATES - 8; i++) {
+    for (int i = 0; i < nc && n < BN_PLAN_MAX_CANDIDATES - 8; i++) {
         int t = counts[i];
         if (fits(g->M, g->ta ? BN_PLAN_ALIGN : 4, t))
             c[n++] = bn_plan_make(BN_SPLIT_ROWS, t, 1, 1, t);
@@ -167,9 +162,18 @@ static int candidates(const bn_gemm *g, int team, bn_plan_mode mode, bool k_fits
     return n;
 }
 
+/* The model ranks LIBRARY only when it is forced: the model cannot know where OpenBLAS's own split beats
+ * blasnet's (the Zen 1's serial cliff below N = 384, issue 24), and a wrong guess would cost allocations (a
+ * threaded call allocates about one block). Measured plans have it among their candidates. */
+static int candidates(const bn_gemm *g, int team, bn_plan_mode mode, bool k_fits_scratch, bn_gemm_plan *c)
+{
+    bool library = mode == BN_PLAN_LIBRARY || mode == BN_PLAN_MEASURE;
+    return bn_plan_candidates(g, team, library, k_fits_scratch, c);
+}
+
 bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mode, float *scratch, size_t scratch_floats)
 {
-    bn_gemm_plan c[MAX_CANDIDATES];
+    bn_gemm_plan c[BN_PLAN_MAX_CANDIDATES];
     int n = candidates(g, team, mode, scratch && scratch_floats >= BN_PLAN_SCRATCH_FLOATS, c);
     bn_gemm_plan best = c[0];
     best.cost_us = INFINITY;
@@ -215,7 +219,7 @@ static double time_plan_us(const bn_gemm *g, const bn_gemm_plan *p)
 
 bn_gemm_plan bn_plan_measure(const bn_gemm *g, int team, float *scratch, size_t scratch_floats)
 {
-    bn_gemm_plan c[MAX_CANDIDATES];
+    bn_gemm_plan c[BN_PLAN_MAX_CANDIDATES];
     int n = candidates(g, team, BN_PLAN_MEASURE, scratch && scratch_floats >= BN_PLAN_SCRATCH_FLOATS, c);
     bn_gemm_plan best = c[0];
     best.cost_us = INFINITY;
@@ -237,6 +241,21 @@ bn_gemm_plan bn_plan_choose(const bn_gemm *g, int team, bn_plan_mode mode, float
     return bn_plan_estimate(g, team, mode, scratch, scratch_floats);
 }
 
+bn_pair_plan bn_plan_pair_beside(const bn_gemm *first, const bn_gemm *second, int team, int t1)
+{
+    bn_pair_plan p = {.first_threads = t1};
+    p.first = bn_plan_estimate(first, t1, BN_PLAN_ESTIMATE, NULL, 0);
+    p.second = bn_plan_estimate(second, team - t1, BN_PLAN_ESTIMATE, NULL, 0);
+    /* Inside the pair's one region a plan's own region and library threading are gone. */
+    if (p.first.split == BN_SPLIT_LIBRARY)
+        p.first = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
+    if (p.second.split == BN_SPLIT_LIBRARY)
+        p.second = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
+    double a = work_us(first, &p.first, t1), b = work_us(second, &p.second, team - t1);
+    p.cost_us = (a > b ? a : b) + region_us(team);
+    return p;
+}
+
 /* The side-by-side split of the team that the model (or the clock) likes best, if it beats one after the
  * other. Only ESTIMATE and MEASURE pair products: a forced kind is about one product's partition. */
 bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team, bn_plan_mode mode,
@@ -249,16 +268,7 @@ bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team,
     if (team < 2 || (mode != BN_PLAN_ESTIMATE && mode != BN_PLAN_MEASURE) || !bn_engine_serial_in_region())
         return best;
     for (int t1 = 1; t1 < team; t1++) {
-        bn_pair_plan p = {.first_threads = t1};
-        p.first = bn_plan_estimate(first, t1, BN_PLAN_ESTIMATE, NULL, 0);
-        p.second = bn_plan_estimate(second, team - t1, BN_PLAN_ESTIMATE, NULL, 0);
-        /* Inside the pair's one region a plan's own region and library threading are gone. */
-        if (p.first.split == BN_SPLIT_LIBRARY)
-            p.first = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
-        if (p.second.split == BN_SPLIT_LIBRARY)
-            p.second = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
-        double a = work_us(first, &p.first, t1), b = work_us(second, &p.second, team - t1);
-        p.cost_us = (a > b ? a : b) + region_us(team);
+        bn_pair_plan p = bn_plan_pair_beside(first, second, team, t1);
         if (mode == BN_PLAN_MEASURE) {
             bn_plan_run_pair(first, second, &p); /* warm-up */
             p.cost_us = INFINITY;

@@ -1,5 +1,5 @@
-/* Running a plan (plan_run.c): how a plan cuts a product into tiles, and the executor. The planner
- * (plan_choose.c) prices the same tiles it will run. */
+/* Running a plan (plan_run.c): how a plan cuts a product into tiles, and the executor; and the candidate
+ * partitions the planners try (plan_choose.c prices them by its model, plan_tune.c times them). */
 #ifndef BN_GEMM_PLAN_RUN_H
 #define BN_GEMM_PLAN_RUN_H
 
@@ -13,5 +13,12 @@ typedef struct {
 tile_bounds bn_plan_tile_of(const bn_gemm *g, const bn_gemm_plan *p, int tile);
 int bn_plan_tile_count(const bn_gemm_plan *p);
 bn_gemm_plan bn_plan_make(bn_split split, int pm, int pn, int pk, int threads);
+
+/* The candidate partitions of g on `team` threads, into out (BN_PLAN_MAX_CANDIDATES); the first is always ONE.
+ * LIBRARY is among them when with_library and team > 1; K splits when k_fits_scratch. */
+#define BN_PLAN_MAX_CANDIDATES 64
+int bn_plan_candidates(const bn_gemm *g, int team, bool with_library, bool k_fits_scratch, bn_gemm_plan *out);
+/* first on t1 threads beside second on team - t1, each as the model plans it, with the model's cost. */
+bn_pair_plan bn_plan_pair_beside(const bn_gemm *first, const bn_gemm *second, int team, int t1);
 
 #endif

@@ -5,6 +5,10 @@
 #include "engine.h"
 
 #include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,4 +89,44 @@ const char *bn_cpu_best_blas_core(void)
     if (__builtin_cpu_supports("avx"))
         return "Sandybridge";
     return "Nehalem";
+}
+
+#ifndef BN_NATIVE
+#define BN_NATIVE 0
+#endif
+
+/* The CPU's brand, signature and feature words; "unknown CPU" where CPUID is not there. */
+static void cpu_describe(char *buf, size_t size)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned r[12] = {0}, sig[4] = {0}, f7[4] = {0};
+    unsigned top = __get_cpuid_max(0x80000000u, NULL);
+    for (unsigned leaf = 0; leaf < 3 && top >= 0x80000004u; leaf++)
+        __get_cpuid(0x80000002u + leaf, &r[4 * leaf], &r[4 * leaf + 1], &r[4 * leaf + 2], &r[4 * leaf + 3]);
+    char brand[49];
+    memcpy(brand, r, 48);
+    brand[48] = '\0';
+    for (char *p = brand; *p; p++) /* printable, on one line: the wisdom file is line by line */
+        *p = *p < ' ' || *p > '~' ? ' ' : *p;
+    const char *name = brand;
+    while (*name == ' ')
+        name++;
+    for (size_t end = strlen(brand); end > 0 && brand[end - 1] == ' '; end--)
+        brand[end - 1] = '\0';
+    __get_cpuid(1, &sig[0], &sig[1], &sig[2], &sig[3]);
+    __get_cpuid_count(7, 0, &f7[0], &f7[1], &f7[2], &f7[3]);
+    unsigned family = (sig[0] >> 8 & 0xf) + (sig[0] >> 20 & 0xff), model = (sig[0] >> 4 & 0xf) | (sig[0] >> 12 & 0xf0);
+    snprintf(buf, size, "%s; family %u model %u stepping %u; flags %08x.%08x.%08x.%08x.%08x", *name ? name : "CPU",
+             family, model, sig[0] & 0xf, sig[2], sig[3], f7[1], f7[2], f7[3]);
+#else
+    snprintf(buf, size, "unknown CPU");
+#endif
+}
+
+void bn_machine_describe(char *buf, size_t size)
+{
+    char cpu[160];
+    cpu_describe(cpu, sizeof cpu);
+    snprintf(buf, size, "%s; %s; kernel %s; engine %s; native %d", cpu, bn_blas_config(), bn_blas_corename(),
+             bn_engine_name(), BN_NATIVE);
 }

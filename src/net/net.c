@@ -7,6 +7,7 @@
 #include "act.h"
 #include "error.h"
 #include "net_plan.h"
+#include "net_wisdom.h"
 #include "products.h"
 
 #include <math.h>
@@ -160,6 +161,7 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     if (!status)
         status = bn_net_plan(net, mode, 0);
     if (status) {
+        bn_net_wisdom_release(net);
         free(net->block);
         free(net);
         return status;
@@ -173,6 +175,7 @@ void bn_net_destroy(bn_net **net)
     if (!net || !*net)
         return;
     bn_net_attach(*net, NULL); /* first: a node's attachment gives the network its own blocks back */
+    bn_net_wisdom_release(*net);
     free((*net)->block);
     free(*net);
     *net = NULL;

@@ -4,18 +4,20 @@
  * model and counted, which a test holds at zero for training runs. Printed for `blasnet info` and the
  * bench. */
 #include "net_plan.h"
+#include "net_wisdom.h"
 
 #include "error.h"
 #include "gemm_plan.h"
 #include "products.h"
+#include "wisdom.h"
 
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mode_names[BN_PLAN_MODES] = {"estimate", "measure", "one",   "library",
-                                                      "rows",     "cols",    "tiles", "k"};
+static const char *const mode_names[BN_PLAN_MODES] = {"estimate", "measure", "one", "library", "rows",
+                                                      "cols",     "tiles",   "k",   "tuned"};
 
 const char *bn_plan_mode_name(bn_plan_mode mode)
 {
@@ -29,7 +31,8 @@ int bn_plan_mode_parse(const char *name, bn_plan_mode *mode)
             *mode = (bn_plan_mode)i;
             return BN_OK;
         }
-    return bn_fail(BN_E_INVALID, "unknown plan '%s' (estimate, measure, one, library, rows, cols, tiles, k)", name);
+    return bn_fail(BN_E_INVALID, "unknown plan '%s' (tuned, estimate, measure, one, library, rows, cols, tiles, k)",
+                   name);
 }
 
 int bn_plan_mode_default(bn_plan_mode *mode)
@@ -39,8 +42,8 @@ int bn_plan_mode_default(bn_plan_mode *mode)
     if (!env || !*env)
         return BN_OK;
     if (bn_plan_mode_parse(env, mode))
-        return bn_fail(BN_E_INVALID, "BLASNET_PLAN='%s' names no plan: unset it, or set it to one of estimate, "
-                                     "measure, one, library, rows, cols, tiles, k",
+        return bn_fail(BN_E_INVALID, "BLASNET_PLAN='%s' names no plan: unset it, or set it to one of tuned, "
+                                     "estimate, measure, one, library, rows, cols, tiles, k",
                        env);
     return BN_OK;
 }
@@ -48,7 +51,8 @@ int bn_plan_mode_default(bn_plan_mode *mode)
 /* The mode plans made on the spot use: a measurement has no place inside a step. */
 static bn_plan_mode spot_mode(const bn_net *net)
 {
-    return net->plan_mode == BN_PLAN_MEASURE ? BN_PLAN_ESTIMATE : net->plan_mode;
+    bool measures = net->plan_mode == BN_PLAN_MEASURE || net->plan_mode == BN_PLAN_TUNED;
+    return measures ? BN_PLAN_ESTIMATE : net->plan_mode;
 }
 
 /* The set made for B rows on the current team, NULL when there is none. */
@@ -89,7 +93,7 @@ const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, 
  * step's products as a list, in the order the step runs them, handed to the planner. The forward products
  * come first: a measured plan runs them, and the backward products then read real layer outputs rather
  * than whatever a previous step left. */
-static void make_set(bn_net *net, bn_plan_set *set, int B)
+static int make_set(bn_net *net, bn_plan_set *set, int B)
 {
     const int depth = net->arch.depth;
     bn_plan_item items[2 * BN_MAX_LAYERS];
@@ -101,14 +105,24 @@ static void make_set(bn_net *net, bn_plan_set *set, int B)
                                                         .second = l > 0 ? bn_net_dinput_product(net, l, B)
                                                                         : (bn_gemm){0},
                                                         .second_given = l > 0};
-    bn_plan_list(items, 2 * depth, omp_get_max_threads(), net->plan_mode, net->plan_scratch,
-                 BN_PLAN_SCRATCH_FLOATS, plans);
+    if (net->plan_mode == BN_PLAN_TUNED) {
+        int status = bn_net_wisdom_ready(net);
+        if (status)
+            return status;
+        bn_plan_list_tuned(items, 2 * depth, omp_get_max_threads(), net->wisdom,
+                           !(net->wisdom_flags & BN_WISDOM_NO_MEASURE), net->plan_scratch, BN_PLAN_SCRATCH_FLOATS,
+                           plans);
+    } else {
+        bn_plan_list(items, 2 * depth, omp_get_max_threads(), net->plan_mode, net->plan_scratch,
+                     BN_PLAN_SCRATCH_FLOATS, plans);
+    }
     for (int l = 0; l < depth; l++) {
         set->forward[l] = plans[l].first;
         set->backward[l] = plans[depth + (depth - 1 - l)];
     }
     set->batch = B;
     set->team = omp_get_max_threads();
+    return BN_OK;
 }
 
 static int check_rows(const bn_net *net, int batch)
@@ -128,8 +142,7 @@ int bn_net_plan_rows(bn_net *net, int batch)
     int i = net->plan_sets_used < BN_PLAN_SETS ? net->plan_sets_used++ : net->plan_set_next;
     if (net->plan_sets_used == BN_PLAN_SETS)
         net->plan_set_next = i + 1 < BN_PLAN_SETS ? i + 1 : 1;
-    make_set(net, &net->plan_sets[i], batch);
-    return BN_OK;
+    return make_set(net, &net->plan_sets[i], batch);
 }
 
 int bn_net_plan(bn_net *net, bn_plan_mode mode, int batch)
@@ -142,13 +155,62 @@ int bn_net_plan(bn_net *net, bn_plan_mode mode, int batch)
     net->plan_mode = mode;
     net->plan_sets_used = 0;
     net->plan_set_next = 1;
-    make_set(net, &net->plan_sets[net->plan_sets_used++], batch ? batch : net->max_batch);
-    return BN_OK;
+    return make_set(net, &net->plan_sets[net->plan_sets_used++], batch ? batch : net->max_batch);
 }
 
 bn_plan_mode bn_net_plan_mode(const bn_net *net)
 {
     return net->plan_mode;
+}
+
+/* A set's plans as the list the planner made them in (forward, then backward from the top). */
+static int set_list(const bn_net *net, const bn_plan_set *set, bn_pair_plan *out)
+{
+    const int depth = net->arch.depth;
+    for (int l = 0; l < depth; l++)
+        out[l] = (bn_pair_plan){.first = set->forward[l]};
+    for (int l = depth - 1; l >= 0; l--)
+        out[depth + (depth - 1 - l)] = set->backward[l];
+    return 2 * depth;
+}
+
+uint64_t bn_net_plan_digest(const bn_net *net)
+{
+    uint64_t h = 0;
+    int done = 0, last = 0; /* the sets in order of batch size, whatever order they were made in */
+    while (done < net->plan_sets_used) {
+        const bn_plan_set *next = NULL;
+        for (int i = 0; i < net->plan_sets_used; i++)
+            if (net->plan_sets[i].batch > last && (!next || net->plan_sets[i].batch < next->batch))
+                next = &net->plan_sets[i];
+        if (!next)
+            break;
+        bn_pair_plan list[2 * BN_MAX_LAYERS];
+        const int head[2] = {next->batch, next->team};
+        h = bn_plan_digest(bn_wisdom_hash(h, head, sizeof head), list, set_list(net, next, list));
+        last = next->batch;
+        done++;
+    }
+    return h;
+}
+
+uint64_t bn_net_plan_source(const bn_net *net)
+{
+    const int head[3] = {(int)net->plan_mode, omp_get_max_threads(), (int)net->wisdom_flags};
+    uint64_t h = bn_wisdom_hash(0, head, sizeof head);
+    return net->plan_mode == BN_PLAN_TUNED && net->wisdom ? bn_wisdom_digest(h, net->wisdom) : h;
+}
+
+bool bn_net_plans_use_library(const bn_net *net)
+{
+    for (int i = 0; i < net->plan_sets_used; i++) {
+        bn_pair_plan list[2 * BN_MAX_LAYERS];
+        int n = set_list(net, &net->plan_sets[i], list);
+        for (int j = 0; j < n; j++)
+            if (list[j].first.split == BN_SPLIT_LIBRARY || list[j].second.split == BN_SPLIT_LIBRARY)
+                return true;
+    }
+    return false;
 }
 
 /* Appends one product's line to buf at *len (snprintf-style: *len grows past size when it does not fit). */
@@ -185,7 +247,7 @@ size_t bn_net_plan_format(const bn_net *net, char *buf, size_t size)
     size_t len = 0;
     int written = snprintf(buf, size, "plan: %s, batch %d, %d thread%s%s (op L  MxNxK  partition  %s)\n",
                            bn_plan_mode_name(net->plan_mode), set->batch, set->team, set->team == 1 ? "" : "s",
-                           sizes, net->plan_mode == BN_PLAN_MEASURE ? "measured" : "model");
+                           sizes, net->plan_mode == BN_PLAN_MEASURE || net->plan_mode == BN_PLAN_TUNED ? "measured" : "model");
     len = written > 0 ? (size_t)written : 0;
     for (int l = 0; l < net->arch.depth; l++) {
         bn_gemm g = bn_net_forward_product(n, l, net->x, set->batch);

@@ -18,4 +18,14 @@ const bn_gemm_plan *bn_net_forward_plan(bn_net *net, int l, const bn_gemm *g, bn
 const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, const bn_gemm *da,
                                          bn_pair_plan *scratch_plan);
 
+
+/* The plans (here): a digest of every set's partitions, in order of batch size (the same seed,
+ * threads and digest give the same bits); whether any product runs under OpenBLAS's threading, which
+ * allocates inside the step. */
+uint64_t bn_net_plan_digest(const bn_net *net);
+/* Where the plans come from, hashed: the mode, the team, and for TUNED the wisdom's entries. Ranks given the
+ * same source plan every shape alike, whatever share of a batch each runs (their digests then differ). */
+uint64_t bn_net_plan_source(const bn_net *net);
+bool bn_net_plans_use_library(const bn_net *net);
+
 #endif

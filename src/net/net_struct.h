@@ -9,6 +9,7 @@
 #include "attachment.h"
 #include "blocks.h"
 #include "gemm_plan.h"
+#include "wisdom.h"
 
 /* The plans of one batch size on one team: a plan per forward product, one per backward pair (dW beside
  * dA; layer 0 has only dW). */
@@ -51,6 +52,8 @@ struct bn_net {
     int plan_sets_used, plan_set_next; /* sets in use; the one the next new size replaces when all are */
     uint64_t spot_plans;
     float *plan_scratch; /* BN_PLAN_SCRATCH_FLOATS of K-split partial sums */
+    bn_wisdom *wisdom;   /* TUNED's measured times (bn_net_wisdom_import); NULL until first needed */
+    unsigned wisdom_flags;
 };
 
 /* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */

@@ -113,6 +113,9 @@ static const field state_v2[] = {
     {"end", FIELD_ENUM, STATE(end), BN_END_TARGET + 1, 2},
     {"time to target", FIELD_F64, STATE(target_seconds), 0, 2},
 };
+static const field state_v4[] = {
+    {"plan digest", FIELD_U64, STATE(plan_digest), 0, 4},
+};
 static const field trailer_fields[] = {
     {"parameter count", FIELD_U64, offsetof(ck_header, param_count), 0, 1},
 };
@@ -147,6 +150,7 @@ size_t ck_header_fields(field *out)
     n = ck_append_recipe(out, n, 2);
     n = ck_append(out, n, state_v2, ROWS(state_v2));
     n = ck_append_recipe(out, n, 3);
+    n = ck_append(out, n, state_v4, ROWS(state_v4));
     return ck_append(out, n, trailer_fields, ROWS(trailer_fields));
 }
 

@@ -11,7 +11,7 @@
 
 #define CK_MAGIC "BLASNET" /* 8 bytes with its terminating NUL */
 #define CK_MAGIC_LEN 8
-#define CK_VERSION 3u      /* written; versions 1 and 2 are read too */
+#define CK_VERSION 4u      /* written; versions 1 to 3 are read too */
 #define CK_OLDEST_VERSION 1u
 #define CK_ENDIAN_MARK 0x01020304u
 #define CK_PREFIX_BYTES 20 /* magic, version, endianness marker, depth */

@@ -10,6 +10,7 @@
 #include "net_plan.h"
 #include "net_share.h"
 #include "recipe.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -459,25 +460,34 @@ static int run_epoch(run *r)
     return status ? status : finish_epoch(r, &rng);
 }
 
-/* Every batch size this rank's steps will run, planned before the first: its share of a full batch and of
- * the epoch's last, shorter one, and the validation set's chunks. Under mpirun a rank runs B/K rows, which the
+/* The rows rank `rank` of `ranks` runs of `count`: [count r / K, count (r + 1) / K). */
+static size_t share_rows(size_t count, int rank, int ranks)
+{
+    return count * (size_t)(rank + 1) / (size_t)ranks - count * (size_t)rank / (size_t)ranks;
+}
+
+/* Every batch size a rank's steps will run, planned before the first: its share of a full batch and of the
+ * epoch's last, shorter one, and the validation set's chunks. Under mpirun a rank runs B/K rows, which the
  * network's own plan (for its max batch) does not fit; planned on the spot, every product of every step was
  * planned again, and --plan measure silently became estimate. */
-static int plan_run(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_state *st)
+int bn_train_plan(bn_net *net, size_t train_n, size_t val_n, int batch, int rank, int ranks)
 {
-    const size_t B = (size_t)st->hp.batch, sizes[2] = {train->n < B ? train->n : B, train->n % B};
+    const size_t B = (size_t)batch, sizes[2] = {train_n < B ? train_n : B, train_n % B};
     int status = BN_OK;
     for (int i = 0; i < 2 && !status; i++) {
-        size_t lo, hi;
-        share_of(bn_net_comm(net), sizes[i], &lo, &hi);
-        status = hi > lo ? bn_net_plan_rows(net, (int)(hi - lo)) : BN_OK;
+        size_t rows = share_rows(sizes[i], rank, ranks);
+        status = rows ? bn_net_plan_rows(net, (int)rows) : BN_OK;
     }
-    if (!status && val && val->n) {
-        size_t lo, hi;
-        share_of(bn_net_comm(net), val->n, &lo, &hi);
-        status = plan_chunks(net, hi - lo);
-    }
-    return status;
+    return !status && val_n ? plan_chunks(net, share_rows(val_n, rank, ranks)) : status;
+}
+
+static int plan_run(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_state *st)
+{
+    const bn_comm *comm = bn_net_comm(net);
+    int status = bn_train_plan(net, train->n, val ? val->n : 0, st->hp.batch, comm ? comm->rank : 0,
+                               comm ? comm->size : 1);
+    /* Ranks that plan from different sources would sum gradients of differently rounded products. */
+    return !status && comm ? bn_comm_agree_plans(comm, bn_net_plan_source(net)) : status;
 }
 
 int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const bn_train_hooks *hooks,
@@ -499,6 +509,8 @@ int bn_train(bn_net *net, const bn_dataset *train, const bn_dataset *val, const 
         status = start_run(net, st, train->n);
     if (!status)
         status = plan_run(net, train, val, st);
+    if (!status)
+        st->plan_digest = bn_net_plan_digest(net); /* checkpoints carry it: a resume can tell other plans */
     if (st->epoch < st->hp.epochs)
         st->end = BN_END_NONE; /* a finished run given more epochs goes on */
     run r = {.net = net, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks, .st = st,

@@ -385,9 +385,9 @@ static void layout_is_documented(void)
     const int L = arch->depth;
     uint64_t P = bn_arch_param_count(arch);
     /* sgd with a best epoch: parameters, velocity and best weights */
-    CHECKF(size == 276 + 4 * (size_t)(L + 1) + 12 * P, "file has %zu bytes", size);
+    CHECKF(size == 284 + 4 * (size_t)(L + 1) + 12 * P, "file has %zu bytes", size);
     CHECK(memcmp(buf, "BLASNET\0", 8) == 0);
-    CHECK(rd32(buf + 8) == 3);
+    CHECK(rd32(buf + 8) == 4);
     CHECK(buf[12] == 0x04 && buf[13] == 0x03 && buf[14] == 0x02 && buf[15] == 0x01);
     CHECK(rd32(buf + 16) == (uint32_t)L);
     for (int l = 0; l <= L; l++)
@@ -408,19 +408,20 @@ static void layout_is_documented(void)
     CHECK(rd32(h + 200) == (uint32_t)st->best_epoch && rd32(h + 212) == (uint32_t)st->bad_epochs);
     CHECK(rd32(h + 216) == (uint32_t)st->end);
     CHECK(rd32(h + 228) == 1 && rd32(h + 232) == 5 && rd32(h + 236) == 1 && rd32(h + 240) == 7); /* version 3 */
-    CHECK(rd64(h + 244) == P);
+    CHECK(rd64(h + 244) == st->plan_digest); /* version 4 */
+    CHECK(rd64(h + 252) == P);
     /* Floats: layer 0's W[0][0], its first bias, and the first velocity value, at their documented places. */
     size_t count;
     float *params = bn_net_params(net, &count), *vel = bn_net_velocity(net, &count);
     uint32_t bits;
     memcpy(&bits, &bn_net_weight(net, 0)[0], 4);
-    CHECK(rd32(h + 252) == bits);
+    CHECK(rd32(h + 260) == bits);
     memcpy(&bits, &bn_net_bias(net, 0)[0], 4);
-    CHECK(rd32(h + 252 + 4 * (size_t)arch->sizes[0] * (size_t)arch->sizes[1]) == bits);
+    CHECK(rd32(h + 260 + 4 * (size_t)arch->sizes[0] * (size_t)arch->sizes[1]) == bits);
     memcpy(&bits, &vel[bn_net_weight(net, 0) - params], 4);
-    CHECK(rd32(h + 252 + 4 * P) == bits);
+    CHECK(rd32(h + 260 + 4 * P) == bits);
     memcpy(&bits, &bn_net_best_params(net, &count)[bn_net_weight(net, 0) - params], 4);
-    CHECK(rd32(h + 252 + 8 * P) == bits);
+    CHECK(rd32(h + 260 + 8 * P) == bits);
     /* The library's table-driven CRC agrees with the bitwise oracle, whose check value is the standard one. */
     CHECK(ref_crc32((const uint8_t *)"123456789", 9) == 0xcbf43926u);
     CHECKF(rd32(buf + size - 4) == ref_crc32(buf, size - 4), "stored CRC 0x%08x, oracle 0x%08x",
@@ -474,9 +475,9 @@ static void patched_headers_are_refused(void)
     } patches[] = {
         {0, 0x4e4c5358u, false, "not a blasnet checkpoint", "wrong magic"},
         {0, 0x4e4c5358u, true, "bytes 58 53 4c 4e 4e 45 54 00", "wrong magic, CRC fixed"},
-        {8, 4, false, "version 4", "version 4"},
-        {8, 4, true, "version 4", "version 4, CRC fixed"},
-        {8, 0, true, "reads versions 1 to 3", "version 0, CRC fixed"},
+        {8, 5, false, "version 5", "version 5"},
+        {8, 5, true, "version 5", "version 5, CRC fixed"},
+        {8, 0, true, "reads versions 1 to 4", "version 0, CRC fixed"},
         {12, 0x04030201u, true, "big-endian", "big-endian marker, CRC fixed"},
         {12, 0xdeadbeefu, true, "endianness marker", "garbage marker, CRC fixed"},
         {16, 0, true, "layers", "depth 0"},
@@ -508,8 +509,8 @@ static void patched_headers_are_refused(void)
         {H + 232, 0, true, "images of 1x0", "images of 1x0"},
         {H + 236, 2, true, "transpose", "transpose 2"},
         {H + 240, 256, true, "label offset 256", "label offset 256"},
-        {H + 244, 65, true, "parameters", "parameter count 65"},
-        {H + 252, 0x7fc00000u, true, "weight 0", "NaN first weight"},
+        {H + 252, 65, true, "parameters", "parameter count 65"},
+        {H + 260, 0x7fc00000u, true, "weight 0", "NaN first weight"},
         {size - 8, 0x7f800000u, true, "best bias", "infinite last best bias"},
     };
     for (size_t i = 0; i < sizeof patches / sizeof patches[0]; i++) {

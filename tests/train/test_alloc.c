@@ -6,6 +6,7 @@
 #include "alloc_count.h"
 #include "rng.h"
 #include "net.h"
+#include "net_plan.h"
 #include "blasnet.h"
 #include "harness.h"
 #include "idx_write.h"
@@ -82,12 +83,14 @@ static void describe_callers(unsigned long n, char *buf, size_t size, unsigned l
     }
 }
 
-/* Whether the GEMM engine allocates inside the step here: the forced `library` plan on 2+ threads
- * (OpenBLAS's threading), or oneDNN. */
-static bool engine_allocates_per_step(void)
+/* Whether the GEMM engine allocates inside the step here: a product planned as `library` on 2+ threads
+ * (OpenBLAS's threading: forced, or measured fastest), or oneDNN. Without a network, whether the plan mode
+ * may give one. */
+static bool engine_allocates_per_step(const bn_net *net)
 {
     const char *plan = getenv("BLASNET_PLAN");
-    bool library = plan && strcmp(plan, "library") == 0 && omp_get_max_threads() > 1;
+    bool may = plan && (strcmp(plan, "library") == 0 || strcmp(plan, "measure") == 0 || strcmp(plan, "tuned") == 0);
+    bool library = (net ? bn_net_plans_use_library(net) : may) && omp_get_max_threads() > 1;
     return library || strcmp(bn_gemm_engine_name(), "dnnl") == 0;
 }
 
@@ -192,7 +195,7 @@ static void step_allocates_nothing(const char *backend_name, const bn_dataset *d
      * The exceptions are the GEMM engine's own: the forced `library` plan on 2+ threads hands each product
      * to OpenBLAS's threading, which allocates (about one block a call), and oneDNN (-Dgemm_engine=dnnl)
      * allocates its packing buffers in every call. Only the engine may, and it is reported above. */
-    bool engine_allocates = strcmp(backend_name, "blas") == 0 && engine_allocates_per_step();
+    bool engine_allocates = strcmp(backend_name, "blas") == 0 && engine_allocates_per_step(net);
     unsigned long counted = engine_allocates ? step_allocs - engine : step_allocs;
 #if defined(__SANITIZE_ADDRESS__)
     if (engine_allocates) /* ASan's hook cannot say who allocated: the engine's count is only reported */
@@ -283,7 +286,7 @@ static void all_of_it(void)
     unsigned long one_new = train_allocs(&train, &val, 1, true), three_new = train_allocs(&train, &val, 3, true);
 #if defined(__SANITIZE_ADDRESS__)
     /* Under ASan allocations are not attributed, so an engine that allocates per call grows this count. */
-    bool attributable = !engine_allocates_per_step();
+    bool attributable = !engine_allocates_per_step(NULL);
 #else
     bool attributable = true;
 #endif
