@@ -216,12 +216,17 @@ uint64_t bn_plan_step_key(const bn_plan_item *items, int n, int team)
 typedef struct {
     const bn_plan_item *items;
     int n;
-    const bn_pair_plan *lists[2];
+    const bn_pair_plan *lists[3];
+    const bn_step_runner *runner;
 } list_run;
 
 static void run_list(const void *ctx, int which)
 {
     const list_run *l = ctx;
+    if (l->runner) {
+        l->runner->run(l->runner->ctx, l->lists[which]);
+        return;
+    }
     for (int i = 0; i < l->n; i++)
         if (l->items[i].second_given)
             bn_plan_run_pair(&l->items[i].first, &l->items[i].second, &l->lists[which][i]);
@@ -229,23 +234,34 @@ static void run_list(const void *ctx, int which)
             bn_plan_run(&l->items[i].first, &l->lists[which][i].first);
 }
 
-/* Whether the list under `chosen` is measured slower than under `library`: from w, or timed now. */
-static bool library_wins(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
-                         const bn_pair_plan *chosen, const bn_pair_plan *library)
+/* Which of the step's three lists of plans runs fastest, from w or timed now: 0 the products' own measured
+ * plans, 1 every product under LIBRARY, 2 the cost model's plans. Each product's plan is measured alone, with
+ * its operands warm in cache from the round before; in a step they arrive from the products before it, and
+ * the partition that wins alone may lose there (784-1024-1024-10 at batch 32 on a Zen 3: cols 2 for the
+ * forward products measured 5% faster alone than the model's k 2, and the step ran 18% slower). So the
+ * whole list is timed under each, as the network's real passes where it gives a runner (the products in the
+ * step's order, with the activations, softmax and bias gradients between them), and the fastest is kept. */
+static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
+                        const bn_pair_plan *const lists[3], const bn_step_runner *runner)
 {
-    uint64_t key = bn_plan_step_key(items, n, team), plans = bn_plan_digest(0, chosen, n);
+    uint64_t key = bn_plan_step_key(items, n, team), plans = bn_plan_digest(0, lists[0], n);
     bn_wisdom_entry *e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     if ((!e || e->step_plans != plans) && may_measure) {
-        uint64_t start = now_ns(), ns[2];
-        time_interleaved(&(timed){run_list, &(list_run){items, n, {chosen, library}}, 2}, ns);
-        bn_wisdom_entry m = {.kind = BN_WISDOM_STEP, .team = team, .step_key = key, .step_plans = plans, .n = 2};
-        m.t[0] = (bn_wisdom_time){.threads = 0, .ns = ns[0]};
-        m.t[1] = (bn_wisdom_time){.threads = 1, .ns = ns[1]};
+        uint64_t start = now_ns(), ns[3];
+        time_interleaved(&(timed){run_list, &(list_run){items, n, {lists[0], lists[1], lists[2]}, runner}, 3}, ns);
+        bn_wisdom_entry m = {.kind = BN_WISDOM_STEP, .team = team, .step_key = key, .step_plans = plans, .n = 3};
+        for (int i = 0; i < 3; i++)
+            m.t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = ns[i]};
         w->measured += bn_wisdom_put(w, &m) == BN_OK;
         w->measure_seconds += (double)(now_ns() - start) * 1e-9;
         e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     }
-    return e && e->step_plans == plans && e->t[1].ns < e->t[0].ns;
+    if (!e || e->step_plans != plans)
+        return 0;
+    int best = 0;
+    for (int i = 1; i < 3; i++)
+        best = e->t[i].ns < e->t[best].ns ? i : best;
+    return best;
 }
 
 /* Every product of the list under OpenBLAS's threading, one after the other, each costed from w. */
@@ -270,7 +286,7 @@ static void library_list(const bn_plan_item *items, int n, int team, bn_wisdom *
 }
 
 void bn_plan_list_tuned(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
-                        float *scratch, size_t scratch_floats, bn_pair_plan *out)
+                        float *scratch, size_t scratch_floats, const bn_step_runner *runner, bn_pair_plan *out)
 {
     for (int i = 0; i < n; i++) {
         if (items[i].second_given) {
@@ -283,9 +299,11 @@ void bn_plan_list_tuned(const bn_plan_item *items, int n, int team, bn_wisdom *w
     }
     if (team < 2 || n > 2 * BN_MAX_LAYERS)
         return;
-    bn_pair_plan library[2 * BN_MAX_LAYERS];
+    bn_pair_plan library[2 * BN_MAX_LAYERS], model[2 * BN_MAX_LAYERS];
     library_list(items, n, team, w, library);
-    if (library_wins(items, n, team, w, may_measure, out, library))
-        for (int i = 0; i < n; i++)
-            out[i] = library[i];
+    bn_plan_list(items, n, team, BN_PLAN_ESTIMATE, scratch, scratch_floats, model);
+    const bn_pair_plan *const lists[3] = {out, library, model};
+    int best = fastest_list(items, n, team, w, may_measure, lists, runner);
+    for (int i = 0; best && i < n; i++)
+        out[i] = lists[best][i];
 }

@@ -171,8 +171,8 @@ static void emit_entry(out_text *o, const bn_wisdom_entry *e)
     static const char *const kinds[] = {"product", "pair", "step"};
     emit(o, "%s %016" PRIx64 " %d", kinds[e->kind], e->machine, e->team);
     if (e->kind == BN_WISDOM_STEP) {
-        emit(o, " %016" PRIx64 " %016" PRIx64 " %" PRIu64 " %" PRIu64 "\n", e->step_key, e->step_plans,
-             e->t[0].ns, e->t[1].ns);
+        emit(o, " %016" PRIx64 " %016" PRIx64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", e->step_key,
+             e->step_plans, e->t[0].ns, e->t[1].ns, e->t[2].ns);
         return;
     }
     emit_shape(o, &e->a);
@@ -311,9 +311,9 @@ static void read_entry(cursor *c, const bn_wisdom *w, bn_wisdom_kind kind, bn_wi
     if (kind == BN_WISDOM_STEP) {
         e->step_key = next_number(c, 16, 0, UINT64_MAX);
         e->step_plans = next_number(c, 16, 0, UINT64_MAX);
-        e->n = 2;
-        e->t[0] = (bn_wisdom_time){.threads = 0, .ns = next_number(c, 10, 1, NS_MAX)};
-        e->t[1] = (bn_wisdom_time){.threads = 1, .ns = next_number(c, 10, 1, NS_MAX)};
+        e->n = 3;
+        for (int i = 0; i < 3; i++)
+            e->t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = next_number(c, 10, 1, NS_MAX)};
         return;
     }
     e->a = read_shape(c);

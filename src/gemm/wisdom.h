@@ -11,8 +11,8 @@
  *   product  every candidate partition of one product (LIBRARY, OpenBLAS's own threading, among them) and
  *            the fastest time of each, measured interleaved;
  *   pair     dW beside dA on t1 + (team - t1) threads, for each t1;
- *   step     a step's whole list of products under the plans chosen from the above, against the list under
- *            LIBRARY: a step measured slower than the library's runs the library's plans. */
+ *   step     a step's whole list of products, in its order, under the plans chosen from the above, under
+ *            LIBRARY and under the cost model's plans: the step runs the fastest of the three lists. */
 #ifndef BN_GEMM_WISDOM_H
 #define BN_GEMM_WISDOM_H
 
@@ -33,8 +33,8 @@ typedef struct {
     int M, N, K;
 } bn_wisdom_shape;
 
-/* One measured time: a partition (product), a first_threads split (pair: split ONE, threads = t1), or the
- * chosen list (threads 0) and the library's (threads 1) for a step. */
+/* One measured time: a partition (product), a first_threads split (pair: split ONE, threads = t1), or a
+ * step's list (threads 0: the products' own plans, 1: LIBRARY, 2: the cost model's). */
 typedef struct {
     uint8_t split;
     uint16_t pm, pn, pk, threads;
@@ -89,9 +89,16 @@ uint64_t bn_wisdom_hash(uint64_t h, const void *data, size_t n);
 
 /* Plans a step's list of products as bn_plan_list does, from w's times: a product or pair w lacks is
  * measured when may_measure (and stored in w), else planned by the model (counted in w->missing). Then the
- * whole list: where measured slower than every product under LIBRARY, the library's plans are used. */
+ * whole list, timed (or looked up) against the same list under LIBRARY and under the cost model's plans, each
+ * run by `runner` (NULL: the products alone): the fastest of the three is the step's. */
+/* What the whole-list timing runs under each candidate list: a network's training passes (net_plan.c), or,
+ * with none, the list's products alone in the step's order. */
+typedef struct {
+    void (*run)(void *ctx, const bn_pair_plan *list);
+    void *ctx;
+} bn_step_runner;
 void bn_plan_list_tuned(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
-                        float *scratch, size_t scratch_floats, bn_pair_plan *out);
+                        float *scratch, size_t scratch_floats, const bn_step_runner *runner, bn_pair_plan *out);
 /* The key of a step entry: the list's shapes and the team, hashed. */
 uint64_t bn_plan_step_key(const bn_plan_item *items, int n, int team);
 /* A digest of a list of plans (partitions and splits, not costs), continuing h. */

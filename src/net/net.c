@@ -137,6 +137,17 @@ static int allocate_block(bn_net *net)
     return BN_OK;
 }
 
+/* A training step's passes on whatever the staging buffers hold (their labels are always in range: zeros,
+ * or a batch's), for the planner to time lists of plans under: outputs, deltas and gradients are
+ * overwritten, the parameters and the optimizer's state untouched. */
+static void passes_for_timing(bn_net *net, int B)
+{
+    int right = 0;
+    bn_net_forward_loss_delta(net, net->x, net->labels, B, 1.0f / (float)B, &right);
+    for (int l = net->arch.depth - 1; l >= 0; l--)
+        bn_net_backward_layer(net, l, net->x, B);
+}
+
 int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_backend *backend)
 {
     *out = NULL;
@@ -154,6 +165,7 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     net->max_batch = max_batch;
     net->backend = backend;
     net->grad_norm = NAN;
+    net->run_passes = passes_for_timing;
     bn_plan_mode mode;
     status = bn_plan_mode_default(&mode);
     if (!status)

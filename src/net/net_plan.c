@@ -93,6 +93,30 @@ const bn_pair_plan *bn_net_backward_plan(bn_net *net, int l, const bn_gemm *dw, 
  * step's products as a list, in the order the step runs them, handed to the planner. The forward products
  * come first: a measured plan runs them, and the backward products then read real layer outputs rather
  * than whatever a previous step left. */
+/* A set's plans from a list in the planner's order (forward, then backward from the top). */
+static void set_from_list(const bn_net *net, bn_plan_set *set, const bn_pair_plan *list)
+{
+    const int depth = net->arch.depth;
+    for (int l = 0; l < depth; l++) {
+        set->forward[l] = list[l].first;
+        set->backward[l] = list[depth + (depth - 1 - l)];
+    }
+}
+
+/* The network's passes under a candidate list: the planner's whole-step timing (wisdom.h). */
+typedef struct {
+    bn_net *net;
+    bn_plan_set *set;
+    int B;
+} passes_under;
+
+static void run_passes_under(void *ctx, const bn_pair_plan *list)
+{
+    passes_under *p = ctx;
+    set_from_list(p->net, p->set, list);
+    p->net->run_passes(p->net, p->B);
+}
+
 static int make_set(bn_net *net, bn_plan_set *set, int B)
 {
     const int depth = net->arch.depth;
@@ -105,23 +129,22 @@ static int make_set(bn_net *net, bn_plan_set *set, int B)
                                                         .second = l > 0 ? bn_net_dinput_product(net, l, B)
                                                                         : (bn_gemm){0},
                                                         .second_given = l > 0};
+    set->batch = B; /* first: the passes timed under each candidate list look this set up */
+    set->team = omp_get_max_threads();
     if (net->plan_mode == BN_PLAN_TUNED) {
         int status = bn_net_wisdom_ready(net);
         if (status)
             return status;
+        passes_under passes = {net, set, B};
+        const bn_step_runner runner = {run_passes_under, &passes};
         bn_plan_list_tuned(items, 2 * depth, omp_get_max_threads(), net->wisdom,
                            !(net->wisdom_flags & BN_WISDOM_NO_MEASURE), net->plan_scratch, BN_PLAN_SCRATCH_FLOATS,
-                           plans);
+                           &runner, plans);
     } else {
         bn_plan_list(items, 2 * depth, omp_get_max_threads(), net->plan_mode, net->plan_scratch,
                      BN_PLAN_SCRATCH_FLOATS, plans);
     }
-    for (int l = 0; l < depth; l++) {
-        set->forward[l] = plans[l].first;
-        set->backward[l] = plans[depth + (depth - 1 - l)];
-    }
-    set->batch = B;
-    set->team = omp_get_max_threads();
+    set_from_list(net, set, plans);
     return BN_OK;
 }
 

@@ -53,6 +53,9 @@ struct bn_net {
     uint64_t spot_plans;
     float *plan_scratch; /* BN_PLAN_SCRATCH_FLOATS of K-split partial sums */
     bn_wisdom *wisdom;   /* TUNED's measured times (bn_net_wisdom_import); NULL until first needed */
+    /* net.c's training passes (forward, loss, backward) on the staged batch, which the planner times whole
+     * under each candidate list: set by bn_net_create, so that net_plan.c needs no call into net.c */
+    void (*run_passes)(bn_net *net, int B);
     unsigned wisdom_flags;
 };
 

@@ -82,7 +82,7 @@ static void the_cliff_picks_library(void)
     CHECK(bn_wisdom_init(&w) == BN_OK);
     int n = step_items(seeds, 2, 512, items);
     inject_cliff(&w, items, n);
-    bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, out);
+    bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, NULL, out);
     CHECKF(out[0].first.split == BN_SPLIT_LIBRARY, "fwd 512x300x784 on the cliff: %s, not library",
            bn_split_name(out[0].first.split));
     CHECKF(out[3].first.split == BN_SPLIT_LIBRARY, "dW 784x300x512 on the cliff: %s, not library",
@@ -91,48 +91,53 @@ static void the_cliff_picks_library(void)
     /* The wide layer: a serial tile of N = 1024 or 512 runs at 35, so two of them beat the library's 67. */
     n = step_items(wide, 2, 512, items);
     inject_cliff(&w, items, n);
-    bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, out);
+    bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, NULL, out);
     CHECKF(out[0].first.split != BN_SPLIT_LIBRARY && out[0].first.threads == TEAM,
            "fwd 512x1024x784 off the cliff: %s on %d threads", bn_split_name(out[0].first.split),
            out[0].first.threads);
     bn_wisdom_free(&w);
 }
 
-/* A step entry: the chosen list measured slower than the library's list is replaced by it, and kept when
- * faster; an entry for other plans (its digest) is not believed. */
-static void a_slower_step_gives_way(void)
+/* A step entry: the step runs the fastest of its three lists (the products' own measured plans, all
+ * library, the cost model's); an entry measured for other plans (its digest) is not believed. */
+static void the_fastest_step_list_wins(void)
 {
     const int wide[] = {784, 1024, 10};
     bn_plan_item items[2 * BN_MAX_LAYERS];
-    bn_pair_plan out[2 * BN_MAX_LAYERS], again[2 * BN_MAX_LAYERS];
+    bn_pair_plan out[2 * BN_MAX_LAYERS], again[2 * BN_MAX_LAYERS], model[2 * BN_MAX_LAYERS];
     bn_wisdom w;
     CHECK(bn_wisdom_init(&w) == BN_OK);
     int n = step_items(wide, 2, 512, items);
     inject_cliff(&w, items, n);
-    bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, out);
-    const char *text[] = {"chosen slower", "chosen faster"};
-    for (int verdict = 0; verdict < 2; verdict++) {
+    bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, NULL, out);
+    bn_plan_list(items, n, TEAM, BN_PLAN_ESTIMATE, NULL, 0, model);
+    const uint64_t times[3][3] = {{9000000, 5000000, 7000000}, {1000, 5000000, 7000000}, {9000000, 5000000, 2000000}};
+    const char *text[3] = {"library fastest", "own plans fastest", "model fastest"};
+    for (int verdict = 0; verdict < 3; verdict++) {
         bn_wisdom probe;
         CHECK(bn_wisdom_init(&probe) == BN_OK);
         for (int i = 0; i < w.n; i++)
             CHECK(bn_wisdom_put(&probe, &w.entry[i]) == BN_OK);
-        bn_wisdom_entry step = {.kind = BN_WISDOM_STEP, .team = TEAM, .n = 2};
+        bn_wisdom_entry step = {.kind = BN_WISDOM_STEP, .team = TEAM, .n = 3};
         step.step_plans = bn_plan_digest(0, out, n);
-        step.t[0] = (bn_wisdom_time){.threads = 0, .ns = verdict ? 1000 : 9000000};
-        step.t[1] = (bn_wisdom_time){.threads = 1, .ns = 5000000};
         step.step_key = bn_plan_step_key(items, n, TEAM);
+        for (int i = 0; i < 3; i++)
+            step.t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = times[verdict][i]};
         CHECK(bn_wisdom_put(&probe, &step) == BN_OK);
-        bn_plan_list_tuned(items, n, TEAM, &probe, false, NULL, 0, again);
+        bn_plan_list_tuned(items, n, TEAM, &probe, false, NULL, 0, NULL, again);
         bool all_library = true;
         for (int i = 0; i < n; i++)
             all_library = all_library && again[i].first.split == BN_SPLIT_LIBRARY;
-        CHECKF(all_library == !verdict, "%s: all library %d", text[verdict], all_library);
-        /* The same entry for other plans is stale: the chosen plans stay. */
+        uint64_t got = bn_plan_digest(0, again, n);
+        CHECKF(all_library == (verdict == 0), "%s: all library %d", text[verdict], all_library);
+        CHECKF(verdict != 1 || got == bn_plan_digest(0, out, n), "%s: not the products' own plans", text[verdict]);
+        CHECKF(verdict != 2 || got == bn_plan_digest(0, model, n), "%s: not the model's plans", text[verdict]);
+        /* The same entry for other plans is stale: the products' own plans stay. */
         bn_wisdom_entry *e = bn_wisdom_find(&probe, BN_WISDOM_STEP, TEAM, NULL, NULL, step.step_key);
         CHECK(e != NULL);
         if (e)
             e->step_plans ^= 1;
-        bn_plan_list_tuned(items, n, TEAM, &probe, false, NULL, 0, again);
+        bn_plan_list_tuned(items, n, TEAM, &probe, false, NULL, 0, NULL, again);
         CHECKF(bn_plan_digest(0, again, n) == bn_plan_digest(0, out, n), "%s: a stale step entry was believed",
                text[verdict]);
         bn_wisdom_free(&probe);
@@ -160,14 +165,14 @@ static void measured_once_then_kept(void)
     }
     bn_wisdom w;
     CHECK(bn_wisdom_init(&w) == BN_OK);
-    bn_plan_list_tuned(items, n, TEAM, &w, true, NULL, 0, first);
+    bn_plan_list_tuned(items, n, TEAM, &w, true, NULL, 0, NULL, first);
     /* five products, the pair (where the engine runs a call inside a region serially) and the step */
     CHECKF(w.measured == w.n && w.n >= 6, "measured %d entries, holds %d: want 5 products, a pair, a step",
            w.measured, w.n);
     CHECK(bn_wisdom_find(&w, BN_WISDOM_STEP, TEAM, NULL, NULL, bn_plan_step_key(items, n, TEAM)) != NULL);
     int entries = w.n;
     w.measured = 0;
-    bn_plan_list_tuned(items, n, TEAM, &w, true, NULL, 0, second);
+    bn_plan_list_tuned(items, n, TEAM, &w, true, NULL, 0, NULL, second);
     CHECKF(w.measured == 0 && w.n == entries, "planning again measured %d entries", w.measured);
     CHECK(bn_plan_digest(0, first, n) == bn_plan_digest(0, second, n));
     bn_wisdom_free(&w);
@@ -196,9 +201,10 @@ static void sample_wisdom(bn_wisdom *w)
                             .b = bn_wisdom_shape_of(&items[2].second), .n = 1};
     pair.t[0] = (bn_wisdom_time){.threads = 1, .ns = 123456789012ull};
     bn_wisdom_entry step = {.kind = BN_WISDOM_STEP, .team = TEAM, .step_key = 0xfedcba9876543210ull,
-                            .step_plans = 0x0123456789abcdefull, .n = 2};
+                            .step_plans = 0x0123456789abcdefull, .n = 3};
     step.t[0] = (bn_wisdom_time){.threads = 0, .ns = 1};
     step.t[1] = (bn_wisdom_time){.threads = 1, .ns = (1ull << 50)};
+    step.t[2] = (bn_wisdom_time){.threads = 2, .ns = 77};
     CHECK(bn_wisdom_put(w, &pair) == BN_OK && bn_wisdom_put(w, &step) == BN_OK);
 }
 
@@ -344,7 +350,7 @@ static void other_machines_are_kept_not_used(void)
     bn_plan_item items[2 * BN_MAX_LAYERS];
     bn_pair_plan out[2 * BN_MAX_LAYERS];
     int n = step_items(sizes, 2, 512, items);
-    bn_plan_list_tuned(items, n, TEAM, &mine, false, NULL, 0, out);
+    bn_plan_list_tuned(items, n, TEAM, &mine, false, NULL, 0, NULL, out);
     /* five products (two forward, dW and dA of layer 2, dW of layer 1) and the pair, all from the model */
     CHECKF(mine.missing == 6, "%d products and pairs planned without wisdom, want 6", mine.missing);
     char *written = format_all(&mine);
@@ -356,7 +362,8 @@ static void other_machines_are_kept_not_used(void)
 int main(void)
 {
     bn_test_case("the cliff's shapes are planned as library, the others split", the_cliff_picks_library);
-    bn_test_case("a step measured slower than the library's gives way to it", a_slower_step_gives_way);
+    bn_test_case("a step runs the fastest of its own, the library's and the model's plans",
+                 the_fastest_step_list_wins);
     bn_test_case("measured once, then planned from what was kept", measured_once_then_kept);
     bn_test_case("the text reads back to the same wisdom, byte for byte", text_reads_back_exactly);
     bn_test_case("a damaged text is refused whole, naming its line", damaged_text_is_refused_whole);
