@@ -272,6 +272,9 @@ cli_exit cmd_tune(int argc, char **argv);
 
 /* OpenBLAS kernel choice: warns when OPENBLAS_CORETYPE holds back this CPU, and with --blas-core re-executes
  * the program with the variable set (the kernel is chosen when OpenBLAS loads, so there is no other way). */
+/* wait_policy.c: re-executes once with GOMP_SPINCOUNT=1000 (a bounded spin before sleeping) unless
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; returns only when it does not re-execute. */
+void wait_policy_apply(char **argv);
 void blas_core_notice(void);
 cli_exit blas_core_apply(const char *cmd, const char *choice, char **argv);
 

@@ -83,8 +83,10 @@ static void print_blas(void)
            bn_gemm_engine_name());
     printf("threads:          OpenMP %d, OpenBLAS %d (default for runs: %d)\n", omp_get_max_threads(),
            openblas_get_num_threads(), bn_default_threads());
-    const char *policy = getenv("OMP_WAIT_POLICY");
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
     printf("OMP_WAIT_POLICY:  %s\n", policy ? policy : "unset");
+    printf("GOMP_SPINCOUNT:   %s (a waiting thread's spins before it sleeps; blasnet sets 1000 unless either is "
+           "set)\n", spin ? spin : "unset (libgomp: 300000)");
 }
 
 /* The plan of one training step of the model the flags describe, as bn_net_create and --plan make it. */

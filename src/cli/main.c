@@ -40,6 +40,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            wait_policy_apply(argv); /* before the OpenMP runtime's first region: it reads the variable at load */
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("blasnet %s\n", BLASNET_VERSION);
         return EXIT_OK;

@@ -451,6 +451,27 @@ static void moons_divergence(void)
     result_free(&r);
 }
 
+/* The CLI sets a bounded spin before the OpenMP runtime starts (src/cli/wait_policy.c), unless the user chose
+ * how threads wait: info reports what the process runs with. */
+static void polite_waiting(void)
+{
+    const char *info[] = {"info", "--layers", "16,8,4", "--batch", "4", NULL};
+    unsetenv("GOMP_SPINCOUNT");
+    unsetenv("OMP_WAIT_POLICY");
+    cli_result set = run_argv(info);
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    cli_result theirs = run_argv(info);
+    unsetenv("OMP_WAIT_POLICY");
+    setenv("GOMP_SPINCOUNT", "77", 1);
+    cli_result spin = run_argv(info);
+    unsetenv("GOMP_SPINCOUNT");
+    CHECKF(set.code == 0 && strstr(set.out, "GOMP_SPINCOUNT:   1000 "), "unset: %s", set.out);
+    CHECKF(theirs.code == 0 && strstr(theirs.out, "OMP_WAIT_POLICY:  passive") &&
+               strstr(theirs.out, "GOMP_SPINCOUNT:   unset"), "OMP_WAIT_POLICY=passive: %s", theirs.out);
+    CHECKF(spin.code == 0 && strstr(spin.out, "GOMP_SPINCOUNT:   77 "), "GOMP_SPINCOUNT=77: %s", spin.out);
+    result_free(&set), result_free(&theirs), result_free(&spin);
+}
+
 int main(void)
 {
     if (!bn_test_tmpdir(root, sizeof root, "cli"))
@@ -469,6 +490,7 @@ int main(void)
     bn_test_case("the recipe's flags reach the run", recipe_flags);
     bn_test_case("empty classes are warned about", empty_classes);
     bn_test_case("a diverging moons run stops in one line", moons_divergence);
+    bn_test_case("threads wait with a bounded spin unless the user chose", polite_waiting);
 
     bn_test_remove_tree(root);
     return bn_test_exit("cli");
