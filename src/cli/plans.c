@@ -76,7 +76,7 @@ static void read_wisdom(const char *cmd, const char *path, uint8_t **text, size_
     if (!path[0] || (stat(path, &st) != 0 && errno == ENOENT))
         return;
     if (bn_read_file(path, BN_WISDOM_MAX_BYTES, "a wisdom file", text, len))
-        fprintf(stderr, "blasnet %s: warning: %s; the plans are measured again\n", cmd, bn_errmsg());
+        fprintf(stderr, "blasnet %s: warning: %s; planned without it\n", cmd, bn_errmsg());
 }
 
 cli_exit plans_open(const char *cmd, const cli_args *a, bn_net *net, const bn_comm *comm, int rows, bool measure,
@@ -99,8 +99,9 @@ cli_exit plans_open(const char *cmd, const cli_args *a, bn_net *net, const bn_co
     unsigned flags = ranks || !measure ? BN_WISDOM_NO_MEASURE : 0;
     if (!status && (status = bn_net_wisdom_import(net, (const char *)text, len, flags)) == BN_E_FORMAT) {
         if (speak)
-            fprintf(stderr, "blasnet %s: warning: the wisdom file '%s' is damaged (%s): ignored; the plans are "
-                            "measured again and the file rewritten\n", cmd, p->path, bn_errmsg());
+            fprintf(stderr, "blasnet %s: warning: the wisdom file '%s' is damaged (%s): ignored; %s\n", cmd, p->path,
+                    bn_errmsg(), flags & BN_WISDOM_NO_MEASURE ? "the cost model plans instead"
+                                                              : "the plans are measured again and the file rewritten");
         status = bn_net_wisdom_import(net, NULL, 0, flags);
     }
     free(text);
