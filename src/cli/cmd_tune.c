@@ -52,27 +52,33 @@ static int largest_batch(const char *list)
     return largest;
 }
 
-/* Every share size of every batch, for every rank, planned (and measured where the wisdom lacks it). */
-static int plan_all(const tune_options *o, bn_net *net)
+/* Every share size of one batch size, for every rank, planned (and measured where the wisdom lacks it) on a
+ * network of that max batch, as a run's: its validation and test chunks are of its batch. */
+static cli_exit plan_batch(const tune_options *o, const bn_arch *arch, int batch, cli_plans *plans)
 {
-    const char *p = o->batches;
-    int status = BN_OK;
-    while (!status && *p) {
-        char *end;
-        int batch = (int)strtol(p, &end, 10);
-        for (int rank = 0; rank < o->ranks && !status; rank++) {
-            status = bn_train_plan(net, o->samples, o->val, batch, rank, o->ranks);
-            if (!status && o->test)
-                status = bn_train_plan(net, o->test, 0, batch, rank, o->ranks);
-        }
-        if (!status && o->show) {
-            char text[16384];
-            bn_net_plan_format(net, text, sizeof text);
-            printf("%s", text);
-        }
-        p = *end ? end + 1 : end;
+    bn_net *net = NULL;
+    int status = bn_net_create(&net, arch, batch, bn_backend_find("blas"));
+    if (status)
+        return runtime_error("tune", status, status == BN_E_NOMEM ? "choose a smaller --batch" : NULL);
+    cli_exit rc = plans_open("tune", &o->common, net, NULL, batch, true, plans);
+    if (!rc && !plans->tuned)
+        rc = cli_error(EXIT_USAGE, "tune", "plans are not tuned here (%s): unset it to measure", plans->source);
+    for (int rank = 0; rank < o->ranks && !rc && !status; rank++) {
+        status = bn_train_plan(net, o->samples, o->val, batch, rank, o->ranks);
+        if (!status && o->test)
+            status = bn_train_plan(net, 0, o->test, batch, rank, o->ranks);
     }
-    return status;
+    if (!rc && status)
+        rc = runtime_error("tune", status, NULL);
+    if (!rc && o->show) {
+        char text[16384];
+        bn_net_plan_format(net, text, sizeof text);
+        printf("%s", text);
+    }
+    if (!rc)
+        plans_keep("tune", net, plans, NULL);
+    bn_net_destroy(&net);
+    return rc;
 }
 
 static cli_exit run_tune(void *ctx)
@@ -81,30 +87,25 @@ static cli_exit run_tune(void *ctx)
     bn_arch arch = {0};
     if (bn_arch_parse_sizes(&arch, o->layers))
         return cli_error(EXIT_USAGE, "tune", "--layers %s: %s", o->layers, bn_errmsg());
-    int max_batch = largest_batch(o->batches);
-    if (!max_batch)
+    if (!largest_batch(o->batches))
         return cli_error(EXIT_USAGE, "tune", "--batch '%s': give batch sizes of 1 to 1048576, comma-separated",
                          o->batches);
     if (o->samples < (uint64_t)o->ranks || o->samples == 0)
         return cli_error(EXIT_USAGE, "tune", "--samples %llu leaves a rank of %d without rows",
                          (unsigned long long)o->samples, o->ranks);
     arch.act = BN_ACT_RELU; /* the products are the same under every activation */
-    bn_net *net = NULL;
-    int status = bn_net_create(&net, &arch, max_batch, bn_backend_find("blas"));
-    if (status)
-        return runtime_error("tune", status, status == BN_E_NOMEM ? "choose a smaller --batch" : NULL);
-    cli_plans plans;
-    cli_exit rc = plans_open("tune", &o->common, net, NULL, 0, true, &plans);
-    if (!rc && !plans.tuned)
-        rc = cli_error(EXIT_USAGE, "tune", "plans are not tuned here (%s): unset it to measure", plans.source);
-    if (!rc && (status = plan_all(o, net)))
-        rc = runtime_error("tune", status, NULL);
-    if (!rc) {
-        plans_keep("tune", net, &plans, NULL);
-        if (!plans.measured)
-            printf("nothing to measure: %s has every plan of this network\n", plans.path);
+    cli_plans plans = {0};
+    int measured = 0;
+    cli_exit rc = EXIT_OK;
+    for (const char *p = o->batches; !rc && *p;) {
+        char *end;
+        int batch = (int)strtol(p, &end, 10);
+        rc = plan_batch(o, &arch, batch, &plans);
+        measured += plans.measured;
+        p = *end ? end + 1 : end;
     }
-    bn_net_destroy(&net);
+    if (!rc && !measured)
+        printf("nothing to measure: %s has every plan of this network\n", plans.path);
     return rc;
 }
 

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void print_usage(FILE *out)
@@ -43,6 +44,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             wait_policy_apply(argv); /* before the OpenMP runtime's first region: it reads the variable at load */
+    /* Tuned is the CLI's own default, planned from the wisdom file (plans.c); left in the environment,
+     * BLASNET_PLAN=tuned would make every network measure as it is created, ranks under mpirun included. */
+    const char *plan = getenv("BLASNET_PLAN");
+    if (plan && strcmp(plan, "tuned") == 0)
+        unsetenv("BLASNET_PLAN");
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("blasnet %s\n", BLASNET_VERSION);
         return EXIT_OK;

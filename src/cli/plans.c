@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define WISDOM_HEAD "# blasnet wisdom:" /* the first line bn_wisdom_format writes */
+
 /* The wisdom file: BLASNET_WISDOM when it names one, else the XDG cache; false when plans are not tuned
  * (*why then says what gives them instead). */
 static bool wisdom_path(const cli_args *a, char *path, size_t size, const char **why)
@@ -69,14 +71,16 @@ static int share_text(const bn_comm *comm, uint8_t **text, size_t *len)
 
 /* The file's text into *text (NULL, 0 when there is none yet); a file that cannot be read is said once and
  * planned without. */
-static void read_wisdom(const char *cmd, const char *path, uint8_t **text, size_t *len)
+static void read_wisdom(const char *cmd, const char *path, uint8_t **text, size_t *len, bool *keep_off)
 {
     struct stat st;
     *text = NULL, *len = 0;
     if (!path[0] || (stat(path, &st) != 0 && errno == ENOENT))
         return;
-    if (bn_read_file(path, BN_WISDOM_MAX_BYTES, "a wisdom file", text, len))
-        fprintf(stderr, "blasnet %s: warning: %s; planned without it\n", cmd, bn_errmsg());
+    if (bn_read_file(path, BN_WISDOM_MAX_BYTES, "a wisdom file", text, len)) {
+        *keep_off = true; /* what cannot be read is not replaced either */
+        fprintf(stderr, "blasnet %s: warning: %s; planned without it, and it stays as it is\n", cmd, bn_errmsg());
+    }
 }
 
 cli_exit plans_open(const char *cmd, const cli_args *a, bn_net *net, const bn_comm *comm, int rows, bool measure,
@@ -84,8 +88,12 @@ cli_exit plans_open(const char *cmd, const cli_args *a, bn_net *net, const bn_co
 {
     memset(p, 0, sizeof *p);
     const char *why = NULL;
-    if (!wisdom_path(a, p->path, sizeof p->path, &why)) {
-        int status = bn_net_plan(net, a->plan_name ? a->plan : bn_net_plan_mode(net), rows);
+    bool blas = strcmp(bn_backend_name(bn_net_backend(net)), "blas") == 0;
+    if (!blas || !wisdom_path(a, p->path, sizeof p->path, &why)) {
+        why = blas ? why : "the backend runs no plans";
+        bn_plan_mode mode = a->plan_name ? a->plan : bn_net_plan_mode(net);
+        /* tuned without a wisdom file (BLASNET_WISDOM=off): the model, measuring nothing */
+        int status = bn_net_plan(net, mode == BN_PLAN_TUNED ? BN_PLAN_ESTIMATE : mode, rows);
         snprintf(p->source, sizeof p->source, "%s (%s)", bn_plan_mode_name(bn_net_plan_mode(net)), why);
         return status ? runtime_error(cmd, status, NULL) : EXIT_OK;
     }
@@ -94,14 +102,18 @@ cli_exit plans_open(const char *cmd, const cli_args *a, bn_net *net, const bn_co
     size_t len = 0;
     p->quiet = !speak;
     if (speak)
-        read_wisdom(cmd, p->path, &text, &len);
+        read_wisdom(cmd, p->path, &text, &len, &p->keep_off);
     int status = ranks ? share_text(comm, &text, &len) : BN_OK;
     unsigned flags = ranks || !measure ? BN_WISDOM_NO_MEASURE : 0;
     if (!status && (status = bn_net_wisdom_import(net, (const char *)text, len, flags)) == BN_E_FORMAT) {
+        /* A file blasnet wrote (its first line) is blasnet's to repair; anything else is left as it is. */
+        bool ours = len >= sizeof WISDOM_HEAD - 1 && memcmp(text, WISDOM_HEAD, sizeof WISDOM_HEAD - 1) == 0;
+        p->keep_off = !ours;
         if (speak)
-            fprintf(stderr, "blasnet %s: warning: the wisdom file '%s' is damaged (%s): ignored; %s\n", cmd, p->path,
-                    bn_errmsg(), flags & BN_WISDOM_NO_MEASURE ? "the cost model plans instead"
-                                                              : "the plans are measured again and the file rewritten");
+            fprintf(stderr, "blasnet %s: warning: the wisdom file '%s' is damaged (%s): ignored; %s%s\n", cmd,
+                    p->path, bn_errmsg(), flags & BN_WISDOM_NO_MEASURE ? "the cost model plans instead" : "the plans "
+                    "are measured again", flags & BN_WISDOM_NO_MEASURE ? "" : ours ? " and the file rewritten"
+                    : ", in memory: it is not a file blasnet wrote, so it stays as it is");
         status = bn_net_wisdom_import(net, NULL, 0, flags);
     }
     free(text);
@@ -160,7 +172,8 @@ void plans_keep(const char *cmd, bn_net *net, cli_plans *p, const char *tune_hin
     if (!c.measured)
         return;
     p->measured += c.measured;
-    const char *why = write_wisdom(net, p->path);
+    const char *why = p->keep_off ? "the file there was not read as blasnet's wisdom, so it is not replaced"
+                                  : write_wisdom(net, p->path);
     if (why)
         fprintf(stderr, "blasnet %s: plans measured on this machine in %.1f s (%d entries), kept in memory only: "
                         "%s\n", cmd, c.seconds, c.measured, why);

@@ -333,7 +333,7 @@ static cli_exit set_up(const train_options *o, train_run *r)
 }
 
 /* The command that measures what a run under mpirun lacks: tune runs alone, so it may measure. */
-static void format_tune_hint(const train_options *o, const train_run *r, char *buf, size_t size)
+static void format_tune_hint(const train_run *r, char *buf, size_t size)
 {
     const bn_arch *arch = bn_net_arch(r->net);
     char sizes[BN_MAX_LAYERS * 8 + 8];
@@ -342,7 +342,7 @@ static void format_tune_hint(const train_options *o, const train_run *r, char *b
         len += (size_t)snprintf(sizes + len, sizeof sizes - len, "%s%d", l ? "," : "", arch->sizes[l]);
     const int ranks = r->launch.launched ? r->launch.comm.size : 1;
     snprintf(buf, size, "blasnet tune --layers %s --batch %d --samples %zu --val %zu --test %zu --ranks %d "
-             "--threads %d", sizes, r->state.hp.batch, r->train.n, r->val.n, r->test.n, ranks, o->common.threads);
+             "--threads %d", sizes, r->state.hp.batch, r->train.n, r->val.n, r->test.n, ranks, bn_get_threads());
 }
 
 /* The run's plans, before its header: chosen for every batch size bn_train will run (from the wisdom, what
@@ -355,13 +355,13 @@ static cli_exit make_plans(const train_options *o, train_run *r)
     const int rows = (int)(full * (size_t)(rank + 1) / (size_t)ranks - full * (size_t)rank / (size_t)ranks);
     cli_exit rc = plans_open("train", &o->common, r->net, comm, rows, true, &r->plans);
     int status = rc ? BN_OK : bn_train_plan(r->net, r->train.n, r->val.n, r->state.hp.batch, rank, ranks);
-    if (!rc && !status && r->test.n) /* the test at the end runs in chunks of a batch, as a training epoch */
-        status = bn_train_plan(r->net, r->test.n, 0, r->state.hp.batch, rank, ranks);
+    if (!rc && !status && r->test.n) /* the test at the end: each rank's share, in chunks, as the validation */
+        status = bn_train_plan(r->net, 0, r->test.n, r->state.hp.batch, rank, ranks);
     rc = ranks_agree("train", &r->launch, rc ? rc : status ? runtime_error("train", status, NULL) : EXIT_OK);
     if (rc)
         return rc;
     char hint[600];
-    format_tune_hint(o, r, hint, sizeof hint);
+    format_tune_hint(r, hint, sizeof hint);
     plans_keep("train", r->net, &r->plans, hint);
     uint64_t before = r->state.plan_digest;
     bool fits = r->state.train_n == r->train.n; /* else bn_train refuses the resume, in one line */

@@ -127,6 +127,7 @@ void bn_machine_describe(char *buf, size_t size)
 {
     char cpu[160];
     cpu_describe(cpu, sizeof cpu);
-    snprintf(buf, size, "%s; %s; kernel %s; engine %s; native %d", cpu, bn_blas_config(), bn_blas_corename(),
-             bn_engine_name(), BN_NATIVE);
+    /* What tells two builds on one machine apart first, so no truncation can lose it. */
+    snprintf(buf, size, "engine %s; native %d; kernel %s; %s; %s", bn_engine_name(), BN_NATIVE, bn_blas_corename(),
+             cpu, bn_blas_config());
 }

@@ -119,6 +119,14 @@ static int put_entry(bn_wisdom *w, const bn_wisdom_entry *e)
 
 int bn_wisdom_put(bn_wisdom *w, const bn_wisdom_entry *e)
 {
+    const bn_wisdom_shape *sh[2] = {&e->a, &e->b};
+    for (int i = 0; i < 2; i++) /* what the text could not carry back is not kept */
+        if (sh[i]->M > DIM_MAX || sh[i]->N > DIM_MAX || sh[i]->K > DIM_MAX)
+            return bn_fail(BN_E_INVALID, "a product of %dx%dx%d is beyond what wisdom keeps", sh[i]->M, sh[i]->N,
+                           sh[i]->K);
+    if (e->team < 1 || e->team > TEAM_MAX || e->n < 0 || e->n > BN_WISDOM_MAX_TIMES)
+        return bn_fail(BN_E_INVALID, "a wisdom entry of %d threads and %d times is beyond what wisdom keeps",
+                       e->team, e->n);
     bn_wisdom_entry mine = *e;
     mine.machine = w->machine;
     return put_entry(w, &mine);
@@ -282,7 +290,11 @@ static bn_wisdom_time read_time(cursor *c, bn_wisdom_kind kind, int team)
     }
     unsigned v[5];
     char tail;
-    if (sscanf(text, "%u.%u.%u.%u.%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &tail) != 5 || v[0] >= BN_SPLIT_KINDS ||
+    bool short_parts = true; /* at most 4 digits a part: %u would wrap longer ones silently */
+    for (const char *q = text; *q; q += strcspn(q, ".") + (q[strcspn(q, ".")] == '.'))
+        short_parts = short_parts && strcspn(q, ".") <= 4;
+    if (!short_parts ||
+        sscanf(text, "%u.%u.%u.%u.%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &tail) != 5 || v[0] >= BN_SPLIT_KINDS ||
         !v[1] || !v[2] || !v[3] || !v[4] || v[1] > TEAM_MAX || v[2] > TEAM_MAX || v[3] > TEAM_MAX ||
         v[4] > (unsigned)team || strspn(text, "0123456789.") != strlen(text))
         c->why = c->why ? c->why : "a partition is malformed";
@@ -340,7 +352,9 @@ static void read_line(cursor *c, bn_wisdom *into, bool *seen_format)
         uint64_t id = next_number(c, 16, 0, UINT64_MAX);
         while (*c->p == ' ')
             c->p++;
-        if (!c->why && (!*c->p || id != desc_id(c->p)))
+        if (!c->why && strlen(c->p) >= BN_WISDOM_DESC_BYTES)
+            c->why = "a machine's name is too long";
+        else if (!c->why && (!*c->p || id != desc_id(c->p)))
             c->why = "a machine's name does not match its id";
         else if (!c->why && add_machine(into, c->p) < 0)
             c->why = "it names too many machines";

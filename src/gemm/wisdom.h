@@ -20,10 +20,10 @@
 
 #define BN_WISDOM_FORMAT 1
 #define BN_WISDOM_MAX_TIMES 64     /* candidates of one product (the planner makes at most 64) */
-#define BN_WISDOM_MAX_ENTRIES 4096 /* about 4 MiB in memory at most */
+#define BN_WISDOM_MAX_ENTRIES 4096 /* about 6.5 MiB in memory at most */
 #define BN_WISDOM_MAX_MACHINES 16
 #define BN_WISDOM_MAX_BYTES (4u << 20) /* a text longer than this is refused, unread */
-#define BN_WISDOM_DESC_BYTES 240
+#define BN_WISDOM_DESC_BYTES 400
 
 typedef enum { BN_WISDOM_PRODUCT, BN_WISDOM_PAIR, BN_WISDOM_STEP } bn_wisdom_kind;
 
@@ -78,7 +78,8 @@ size_t bn_wisdom_format(const bn_wisdom *w, char *buf, size_t size);
 /* This machine's entry of `kind` for team and shapes (b only for pairs; step_key only for steps), or NULL. */
 bn_wisdom_entry *bn_wisdom_find(bn_wisdom *w, bn_wisdom_kind kind, int team, const bn_wisdom_shape *a,
                                 const bn_wisdom_shape *b, uint64_t step_key);
-/* Stores e (for this machine), replacing the entry of its key; BN_E_NOMEM (also when full). */
+/* Stores e (for this machine), replacing the entry of its key; BN_E_NOMEM (also when full), BN_E_INVALID for
+ * shapes or teams the text could not carry back. */
 int bn_wisdom_put(bn_wisdom *w, const bn_wisdom_entry *e);
 bn_wisdom_shape bn_wisdom_shape_of(const bn_gemm *g);
 

@@ -93,14 +93,28 @@ static void damaged_or_unwritable_files(void)
 {
     char wisdom[512], model[512];
     file_in(model, sizeof model, root, "d.bn");
+    /* A damaged file blasnet wrote (its first line says so) is measured again and rewritten. */
     use_wisdom("damaged", wisdom, sizeof wisdom);
-    CHECK(idxw_write_bytes(wisdom, "blasnet-wisdom 1\nproduct zz\n", 28) == 0);
+    const char ours[] = "# blasnet wisdom: cut short\nblasnet-wisdom 1\nproduct zz\n";
+    CHECK(idxw_write_bytes(wisdom, ours, sizeof ours - 1) == 0);
     cli_result r = train(model, NULL, NULL);
-    CHECKF(r.code == 0 && strstr(r.err, "is damaged (line 2") && strstr(r.err, "plans measured"),
+    CHECKF(r.code == 0 && strstr(r.err, "is damaged (line 3") && strstr(r.err, "plans measured"),
            "damaged file: exit %d\n%s", r.code, r.err);
     size_t size = 0;
     uint8_t *text = idxw_read_all(wisdom, &size);
-    CHECKF(text && memcmp(text, "# blasnet wisdom", 16) == 0, "the damaged file was not rewritten");
+    CHECKF(text && size > sizeof ours && memcmp(text, "# blasnet wisdom:", 17) == 0,
+           "the damaged file was not rewritten");
+    free(text);
+    result_free(&r);
+    /* Any other file named by BLASNET_WISDOM is the user's: planned without, measured in memory, untouched. */
+    use_wisdom("notes.txt", wisdom, sizeof wisdom);
+    const char notes[] = "my notes, not wisdom\n";
+    CHECK(idxw_write_bytes(wisdom, notes, sizeof notes - 1) == 0);
+    r = train(model, NULL, NULL);
+    text = idxw_read_all(wisdom, &size);
+    CHECKF(r.code == 0 && strstr(r.err, "not a file blasnet wrote") && strstr(r.err, "kept in memory only"),
+           "a file of the user's: exit %d\n%s", r.code, r.err);
+    CHECKF(text && size == sizeof notes - 1 && memcmp(text, notes, size) == 0, "the user's file was changed");
     free(text);
     result_free(&r);
     /* Over the cap: refused unread. */
