@@ -153,6 +153,7 @@ typedef struct {
     bool tuned;                 /* from wisdom kept in a file: the default */
     bool quiet;                 /* a rank other than 0: it says nothing */
     bool keep_off;              /* the file exists but was not read as blasnet's: never replaced */
+    bool unsaved;               /* something measured could not be written: kept in memory only */
     int measured;               /* wisdom entries measured by this process so far */
     uint64_t digest;            /* of the network's plans, after plans_keep */
     char path[PATH_MAX];        /* the wisdom file; "" when there is none */

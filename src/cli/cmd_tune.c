@@ -96,17 +96,20 @@ static cli_exit run_tune(void *ctx)
     arch.act = BN_ACT_RELU; /* the products are the same under every activation */
     cli_plans plans = {0};
     int measured = 0;
+    bool unsaved = false;
     cli_exit rc = EXIT_OK;
     for (const char *p = o->batches; !rc && *p;) {
         char *end;
         int batch = (int)strtol(p, &end, 10);
         rc = plan_batch(o, &arch, batch, &plans);
         measured += plans.measured;
+        unsaved = unsaved || plans.unsaved;
         p = *end ? end + 1 : end;
     }
     if (!rc && !measured)
         printf("nothing to measure: %s has every plan of this network\n", plans.path);
-    return rc;
+    /* tune measures to keep: a wisdom it could not write (said in its line above) is a failed tune */
+    return !rc && unsaved ? EXIT_RUNTIME : rc;
 }
 
 cli_exit cmd_tune(int argc, char **argv)

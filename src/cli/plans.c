@@ -149,6 +149,8 @@ static const char *write_wisdom(const bn_net *net, const char *path)
     if (!path[0])
         return "no cache folder: neither XDG_CACHE_HOME nor HOME is set";
     size_t need = bn_net_wisdom_export(net, NULL, 0);
+    if (need > BN_WISDOM_MAX_BYTES) /* it could not be read back: keep the file as it is */
+        return "the wisdom has outgrown the 4 MiB a file may hold: delete the file to start it again";
     char *text = malloc(need + 1);
     if (!text)
         return "no memory for its text";
@@ -174,6 +176,7 @@ void plans_keep(const char *cmd, bn_net *net, cli_plans *p, const char *tune_hin
     p->measured += c.measured;
     const char *why = p->keep_off ? "the file there was not read as blasnet's wisdom, so it is not replaced"
                                   : write_wisdom(net, p->path);
+    p->unsaved = p->unsaved || why;
     if (why)
         fprintf(stderr, "blasnet %s: plans measured on this machine in %.1f s (%d entries), kept in memory only: "
                         "%s\n", cmd, c.seconds, c.measured, why);

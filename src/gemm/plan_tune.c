@@ -244,7 +244,10 @@ static void run_list(const void *ctx, int which)
 static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
                         const bn_pair_plan *const lists[3], const bn_step_runner *runner)
 {
-    uint64_t key = bn_plan_step_key(items, n, team), plans = bn_plan_digest(0, lists[0], n);
+    /* The three lists' plans, all of them: a change of the model's (or of the products' own) is measured
+     * again rather than judged by another list's times. */
+    uint64_t key = bn_plan_step_key(items, n, team);
+    uint64_t plans = bn_plan_digest(bn_plan_digest(bn_plan_digest(0, lists[0], n), lists[1], n), lists[2], n);
     bn_wisdom_entry *e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     if ((!e || e->step_plans != plans) && may_measure) {
         uint64_t start = now_ns(), ns[3];

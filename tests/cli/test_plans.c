@@ -136,6 +136,12 @@ static void damaged_or_unwritable_files(void)
     r = train(model, NULL, NULL);
     CHECKF(r.code == 0 && strstr(r.err, "kept in memory only"), "unwritable: exit %d\n%s", r.code, r.err);
     result_free(&r);
+    /* tune measures in order to keep: there, a wisdom it cannot write fails it */
+    const char *tune[] = {"tune", "--layers", "784,8,10", "--batch", "8", "--threads", "2", NULL};
+    r = run_argv(tune);
+    CHECKF(r.code == 1 && lines_with(r.err, "kept in memory only") == 1, "tune, unwritable: exit %d\n%s", r.code,
+           r.err);
+    result_free(&r);
 }
 
 static void off_and_forced_plans_read_nothing(void)

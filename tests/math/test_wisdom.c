@@ -119,7 +119,14 @@ static void the_fastest_step_list_wins(void)
         for (int i = 0; i < w.n; i++)
             CHECK(bn_wisdom_put(&probe, &w.entry[i]) == BN_OK);
         bn_wisdom_entry step = {.kind = BN_WISDOM_STEP, .team = TEAM, .n = 3};
-        step.step_plans = bn_plan_digest(0, out, n);
+        bn_pair_plan library[2 * BN_MAX_LAYERS];
+        for (int i = 0; i < n; i++) { /* the library's list, as the planner makes it */
+            library[i] = (bn_pair_plan){0};
+            library[i].first = bn_plan_make(BN_SPLIT_LIBRARY, 1, 1, 1, TEAM);
+            if (items[i].second_given)
+                library[i].second = library[i].first;
+        }
+        step.step_plans = bn_plan_digest(bn_plan_digest(bn_plan_digest(0, out, n), library, n), model, n);
         step.step_key = bn_plan_step_key(items, n, TEAM);
         for (int i = 0; i < 3; i++)
             step.t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = times[verdict][i]};
