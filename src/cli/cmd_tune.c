@@ -36,20 +36,18 @@ static const char usage_text[] =
     "  --threads N     threads of each process, as the run will have them\n"
     "  --show          print the plans of each batch size\n";
 
-/* The largest batch of a comma-separated list, checking each; 0 and a message for a bad list. */
-static int largest_batch(const char *list)
+/* Whether every size of a comma-separated list is a batch size (1 to 2^20). */
+static bool valid_batches(const char *list)
 {
-    int largest = 0;
     const char *p = list;
     do {
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > (1 << 20) || (*end && *end != ','))
-            return 0;
-        largest = v > largest ? (int)v : largest;
+            return false;
         p = *end ? end + 1 : end;
     } while (*p);
-    return largest;
+    return true;
 }
 
 /* Every share size of one batch size, for every rank, planned (and measured where the wisdom lacks it) on a
@@ -87,7 +85,7 @@ static cli_exit run_tune(void *ctx)
     bn_arch arch = {0};
     if (bn_arch_parse_sizes(&arch, o->layers))
         return cli_error(EXIT_USAGE, "tune", "--layers %s: %s", o->layers, bn_errmsg());
-    if (!largest_batch(o->batches))
+    if (!valid_batches(o->batches))
         return cli_error(EXIT_USAGE, "tune", "--batch '%s': give batch sizes of 1 to 1048576, comma-separated",
                          o->batches);
     if (o->samples < (uint64_t)o->ranks || o->samples == 0)

@@ -352,7 +352,8 @@ static cli_exit make_plans(const train_options *o, train_run *r)
     const bn_comm *comm = r->launch.launched ? &r->launch.comm : NULL;
     const int rank = comm ? comm->rank : 0, ranks = comm ? comm->size : 1;
     const size_t B = (size_t)r->state.hp.batch, full = r->train.n < B ? r->train.n : B;
-    const int rows = (int)(full * (size_t)(rank + 1) / (size_t)ranks - full * (size_t)rank / (size_t)ranks);
+    size_t lo;
+    const int rows = (int)bn_train_share(full, rank, ranks, &lo);
     cli_exit rc = plans_open("train", &o->common, r->net, comm, rows, true, &r->plans);
     int status = rc ? BN_OK : bn_train_plan(r->net, r->train.n, r->val.n, r->state.hp.batch, rank, ranks);
     if (!rc && !status && r->test.n) /* the test at the end: each rank's share, in chunks, as the validation */

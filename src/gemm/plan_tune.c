@@ -55,6 +55,13 @@ static void time_interleaved(const timed *t, uint64_t *best)
         }
 }
 
+/* Keeps e, measured since `start`, in w, and counts it. */
+static void keep_measured(bn_wisdom *w, const bn_wisdom_entry *e, uint64_t start)
+{
+    w->measured += bn_wisdom_put(w, e) == BN_OK;
+    w->measure_seconds += (double)(now_ns() - start) * 1e-9;
+}
+
 /* ---- one product ------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -105,9 +112,7 @@ static void measure_product(bn_wisdom *w, const bn_gemm *g, int team, const bn_g
     for (int i = 0; i < n; i++)
         e.t[i] = (bn_wisdom_time){.split = c[i].split, .pm = c[i].parts_m, .pn = c[i].parts_n,
                                   .pk = c[i].parts_k, .threads = (uint16_t)c[i].threads, .ns = ns[i]};
-    if (bn_wisdom_put(w, &e) == BN_OK)
-        w->measured++;
-    w->measure_seconds += (double)(now_ns() - start) * 1e-9;
+    keep_measured(w, &e, start);
 }
 
 /* g's plan from w's times, measured first when w lacks them and may_measure, else the model's. */
@@ -169,8 +174,7 @@ static bn_pair_plan tuned_pair(const bn_gemm *first, const bn_gemm *second, int 
         bn_wisdom_entry m = {.kind = BN_WISDOM_PAIR, .team = team, .a = a, .b = b, .n = team - 1};
         for (int i = 0; i < team - 1; i++)
             m.t[i] = (bn_wisdom_time){.threads = (uint16_t)(i + 1), .ns = ns[i]};
-        w->measured += bn_wisdom_put(w, &m) == BN_OK;
-        w->measure_seconds += (double)(now_ns() - start) * 1e-9;
+        keep_measured(w, &m, start);
         e = bn_wisdom_find(w, BN_WISDOM_PAIR, team, &a, &b, 0);
     }
     if (!e || e->n != team - 1) {
@@ -255,8 +259,7 @@ static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w
         bn_wisdom_entry m = {.kind = BN_WISDOM_STEP, .team = team, .step_key = key, .step_plans = plans, .n = 3};
         for (int i = 0; i < 3; i++)
             m.t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = ns[i]};
-        w->measured += bn_wisdom_put(w, &m) == BN_OK;
-        w->measure_seconds += (double)(now_ns() - start) * 1e-9;
+        keep_measured(w, &m, start);
         e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     }
     if (!e || e->step_plans != plans)

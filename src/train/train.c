@@ -71,13 +71,16 @@ static int check_data(const bn_net *net, const bn_dataset *ds, const char *what)
     return BN_OK;
 }
 
-/* This rank's rows of a batch (or set) of `count` rows: a contiguous share [lo, hi), uneven by at most one
- * row, empty when count is below the rank count. One process: all of it. */
+size_t bn_train_share(size_t count, int rank, int ranks, size_t *lo)
+{
+    *lo = count * (size_t)rank / (size_t)ranks;
+    return count * (size_t)(rank + 1) / (size_t)ranks - *lo;
+}
+
+/* This rank's rows of a batch (or set) of `count` rows, [lo, hi); one process: all of it. */
 static void share_of(const bn_comm *comm, size_t count, size_t *lo, size_t *hi)
 {
-    const size_t rank = comm ? (size_t)comm->rank : 0, size = comm ? (size_t)comm->size : 1;
-    *lo = count * rank / size;
-    *hi = count * (rank + 1) / size;
+    *hi = bn_train_share(count, comm ? comm->rank : 0, comm ? comm->size : 1, lo) + *lo;
 }
 
 /* Rows [lo, hi) of ds forward: sums[0] += their cross-entropy, sums[1] += their correct predictions, and
@@ -460,10 +463,11 @@ static int run_epoch(run *r)
     return status ? status : finish_epoch(r, &rng);
 }
 
-/* The rows rank `rank` of `ranks` runs of `count`: [count r / K, count (r + 1) / K). */
+/* The rows rank `rank` of `ranks` runs of `count`. */
 static size_t share_rows(size_t count, int rank, int ranks)
 {
-    return count * (size_t)(rank + 1) / (size_t)ranks - count * (size_t)rank / (size_t)ranks;
+    size_t lo;
+    return bn_train_share(count, rank, ranks, &lo);
 }
 
 /* Every batch size a rank's steps will run, planned before the first: its share of a full batch and of the
