@@ -19,6 +19,13 @@ static inline int bn_par_threads(size_t elems)
     return n < BN_MAX_THREADS ? n : BN_MAX_THREADS;
 }
 
+/* The threads of a team of `team` that a summing kernel uses: what bn_par_threads gives outside a region, so
+ * that a sum taken inside one region (net/step_run.c) adds its parts in the same order. */
+static inline int bn_par_threads_of(size_t elems, int team)
+{
+    return elems < BN_PAR_MIN_ELEMS ? 1 : team;
+}
+
 /* [*begin, *end) of n items for thread t of nt, in blocks of `align` items (so vector loops start aligned). */
 static inline void bn_par_range(size_t n, size_t align, int t, int nt, size_t *begin, size_t *end)
 {

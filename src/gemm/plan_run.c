@@ -78,17 +78,41 @@ static void reduce_k(const bn_gemm *g, const bn_gemm_plan *p, size_t lo, size_t 
     }
 }
 
-/* The share of thread `t` of `threads` (t may be >= threads: it then does nothing). Called inside a region. */
-static void run_share(const bn_gemm *g, const bn_gemm_plan *p, int t, int threads)
+/* The share of thread `t` of `threads` (t may be >= threads: it then does nothing). Called inside a region;
+ * after_tile, when given, sees each finished tile (a K plan's tiles are partial sums: it is not called). */
+static void run_share(const bn_gemm *g, const bn_gemm_plan *p, int t, int threads, bn_tile_hook after_tile,
+                      void *ctx)
 {
     int tiles = bn_plan_tile_count(p);
-    if (p->split == BN_SPLIT_ONE) {
-        if (t == 0)
-            run_tile(g, p, bn_plan_tile_of(g, p, 0));
-        return;
+    if (p->split == BN_SPLIT_ONE)
+        tiles = t == 0 ? 1 : 0; /* tile 0 on thread 0 */
+    for (int i = t; i < tiles && t < threads; i += threads) {
+        tile_bounds b = bn_plan_tile_of(g, p, i);
+        run_tile(g, p, b);
+        if (after_tile && p->parts_k == 1 && b.m1 > b.m0 && b.n1 > b.n0)
+            after_tile(ctx, g, b.m0, b.m1, b.n0, b.n1);
     }
-    for (int i = t; i < tiles && t < threads; i += threads)
-        run_tile(g, p, bn_plan_tile_of(g, p, i));
+}
+
+void bn_plan_run_share(const bn_gemm *g, const bn_gemm_plan *plan, int t, int nt, bn_tile_hook after_tile,
+                       void *ctx)
+{
+    run_share(g, plan, t, plan->threads < nt ? plan->threads : nt, after_tile, ctx);
+}
+
+void bn_plan_reduce_share(const bn_gemm *g, const bn_gemm_plan *plan, int t, int nt, size_t *lo, size_t *hi)
+{
+    bn_par_range((size_t)g->M, 1, t, nt, lo, hi);
+    reduce_k(g, plan, *lo, *hi);
+}
+
+void bn_plan_run_pair_share(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan, int t, int nt)
+{
+    int split = plan->first_threads < nt ? plan->first_threads : nt / 2;
+    if (t < split)
+        run_share(first, &plan->first, t, split, NULL, NULL);
+    else
+        run_share(second, &plan->second, t - split, nt - split, NULL, NULL);
 }
 
 bn_gemm_plan bn_plan_make(bn_split split, int pm, int pn, int pk, int threads)
@@ -115,13 +139,11 @@ void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan)
 #pragma omp parallel num_threads(team)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int workers = plan->threads < nt ? plan->threads : nt;
-        run_share(g, plan, t, workers);
+        bn_plan_run_share(g, plan, t, nt, NULL, NULL);
         if (plan->parts_k > 1) {
 #pragma omp barrier
             size_t lo, hi;
-            bn_par_range((size_t)g->M, 1, t, nt, &lo, &hi);
-            reduce_k(g, plan, lo, hi);
+            bn_plan_reduce_share(g, plan, t, nt, &lo, &hi);
         }
     }
 }
@@ -138,12 +160,7 @@ void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair
     }
 #pragma omp parallel num_threads(team)
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int split = plan->first_threads < nt ? plan->first_threads : nt / 2;
-        if (t < split)
-            run_share(first, &plan->first, t, split);
-        else
-            run_share(second, &plan->second, t - split, nt - split);
+        bn_plan_run_pair_share(first, second, plan, omp_get_thread_num(), omp_get_num_threads());
     }
 }
 

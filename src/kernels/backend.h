@@ -10,6 +10,23 @@
 #include "gemm_plan.h"
 #include "optim.h"
 
+/* One thread's share of the elementwise ops, for the parallel region a whole step runs in (net/step_run.c):
+ * each works on the range it is given and opens no region; a sum comes back for the caller to add in thread
+ * order. Rows [lo, hi) for the row-wise ops, columns for bias_grad, floats for update and sqnorm; the
+ * meaning of every argument is that of the op of the same name below. */
+typedef struct bn_team_kernels {
+    void (*bias_act)(float *Y, float *Z, const float *b, size_t lo, size_t hi, int n, bn_act act, float slope,
+                     const bn_dropout *drop);
+    void (*act_backward)(float *dZ, const float *dY, const float *Z, const float *Y, size_t lo, size_t hi, int n,
+                         bn_act act, float slope, const bn_dropout *drop);
+    double (*bias_softmax_xent)(float *dlogits, float *P, const float *b, const int32_t *labels, size_t lo,
+                                size_t hi, int C, float grad_scale, int *correct);
+    void (*bias_grad)(float *db, const float *G, int rows, int n, size_t lo, size_t hi);
+    double (*update)(float *w, float *m, float *v, const float *g, size_t lo, size_t hi, const bn_update *u,
+                     float wd, bool want_sqnorm);
+    double (*sqnorm)(const float *x, size_t lo, size_t hi);
+} bn_team_kernels;
+
 struct bn_backend {
     const char *name;
     /* The product g (gemm_plan.h), spread over the threads as `plan` says; NULL: the cost model's plan for
@@ -42,6 +59,8 @@ struct bn_backend {
     double (*sqnorm)(const float *x, size_t n);
     /* y (n) += x (n): the node's ranks adding their gradients (net_share.c); the one op that accumulates. */
     void (*accumulate)(float *y, const float *x, size_t n);
+    /* The same ops as shares of one region, or NULL: the naive backends run op by op, each in its own. */
+    const bn_team_kernels *team;
 };
 
 extern const bn_backend bn_backend_naive;

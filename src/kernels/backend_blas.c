@@ -429,14 +429,18 @@ static double blas_update(float *w, float *m, float *v, const float *g, size_t n
     return want_sqnorm ? sq : 0.0;
 }
 
-static double sqnorm_range(const void *ctx, size_t lo, size_t hi)
+static double sqnorm_block(const float *restrict x, size_t lo, size_t hi)
 {
-    const float *restrict x = ctx;
     double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
     for (size_t i = lo; i < hi; i++)
         sq += (double)x[i] * x[i];
     return sq;
+}
+
+static double sqnorm_range(const void *ctx, size_t lo, size_t hi)
+{
+    return sqnorm_block(ctx, lo, hi);
 }
 
 static double blas_sqnorm(const float *x, size_t n)
@@ -467,6 +471,16 @@ static void blas_accumulate(float *y, const float *x, size_t n)
     }
 }
 
+/* The same blocks the ops above split over their own regions: a step in one region gives the same bits. */
+static const bn_team_kernels blas_team = {
+    .bias_act = bias_act_range,
+    .act_backward = act_backward_range,
+    .bias_softmax_xent = bias_softmax_xent_block,
+    .bias_grad = bias_grad_block,
+    .update = update_block,
+    .sqnorm = sqnorm_block,
+};
+
 const bn_backend bn_backend_blas = {
     .name = "blas",
     .gemm = blas_gemm,
@@ -478,4 +492,5 @@ const bn_backend bn_backend_blas = {
     .update = blas_update,
     .sqnorm = blas_sqnorm,
     .accumulate = blas_accumulate,
+    .team = &blas_team,
 };

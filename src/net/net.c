@@ -9,6 +9,7 @@
 #include "net_plan.h"
 #include "net_wisdom.h"
 #include "products.h"
+#include "step.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -142,10 +143,8 @@ static int allocate_block(bn_net *net)
  * overwritten, the parameters and the optimizer's state untouched. */
 static void passes_for_timing(bn_net *net, int B)
 {
-    int right = 0;
-    bn_net_forward_loss_delta(net, net->x, net->labels, B, 1.0f / (float)B, &right);
-    for (int l = net->arch.depth - 1; l >= 0; l--)
-        bn_net_backward_layer(net, l, net->x, B);
+    bn_step_build_train(net, net->x, net->labels, B, 1.0f / (float)B, NULL, false);
+    bn_step_run(net);
 }
 
 int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_backend *backend)
@@ -166,14 +165,17 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     net->backend = backend;
     net->grad_norm = NAN;
     net->run_passes = passes_for_timing;
+    net->fuse_update = true;
+    net->step = calloc(1, sizeof *net->step);
     bn_plan_mode mode;
-    status = bn_plan_mode_default(&mode);
+    status = net->step ? bn_plan_mode_default(&mode) : bn_fail(BN_E_NOMEM, "cannot allocate the step's list");
     if (!status)
         status = allocate_block(net);
     if (!status)
         status = bn_net_plan(net, mode, 0);
     if (status) {
         bn_net_wisdom_release(net);
+        free(net->step);
         free(net->block);
         free(net);
         return status;
@@ -188,6 +190,7 @@ void bn_net_destroy(bn_net **net)
         return;
     bn_net_attach(*net, NULL); /* first: a node's attachment gives the network its own blocks back */
     bn_net_wisdom_release(*net);
+    free((*net)->step);
     free((*net)->block);
     free(*net);
     *net = NULL;
@@ -303,48 +306,13 @@ int bn_net_set_dropout(bn_net *net, float p, uint64_t seed, uint64_t step, uint6
     return BN_OK;
 }
 
-/* Hidden layer l's dropout in a training pass, into *d; NULL when it drops nothing. */
-static const bn_dropout *layer_dropout(const bn_net *net, int l, bool training, bn_dropout *d)
-{
-    if (!training || net->dropout_p <= 0.0f || l >= net->arch.depth - 1)
-        return NULL;
-    const double p = net->dropout_p;
-    *d = (bn_dropout){.layer_key = bn_dropout_layer_key(net->dropout_seed, net->dropout_step, l),
-                      .first_row = net->dropout_first_row,
-                      .threshold = (uint32_t)fmin(p * 4294967296.0, 4294967295.0),
-                      .keep = (float)(1.0 - p),
-                      .scale = (float)(1.0 / (1.0 - p))};
-    return d;
-}
-
-/* Hidden layers: layer_out[l] (B, n[l+1]) = act(in (B, n[l]) . W_l (n[l], n[l+1]) + b_l), with dropout in a
- * training pass. The output layer's product is left in layer_out[L-1] without its bias, for the softmax
- * kernel, which adds it. */
-static void forward_products(bn_net *net, const float *x, int B, bool training)
-{
-    const bn_backend *be = net->backend;
-    const int L = net->arch.depth;
-    for (int l = 0; l < L; l++) {
-        bn_gemm g = bn_net_forward_product(net, l, x, B);
-        bn_gemm_plan on_the_spot;
-        be->gemm(&g, bn_net_forward_plan(net, l, &g, &on_the_spot));
-        bn_dropout drop;
-        if (l < L - 1)
-            be->bias_act(net->layer_out[l], net->pre_act[l], bn_net_bias(net, l), B, g.N, net->arch.act,
-                         net->arch.leaky_slope, layer_dropout(net, l, training, &drop));
-    }
-    net->batch = B;
-}
-
 int bn_net_forward(bn_net *net, const float *x, int batch)
 {
     int status = bn_net_check_batch(net, batch);
     if (status)
         return status;
-    const int L = net->arch.depth;
-    forward_products(net, x, batch, false);
-    net->backend->bias_softmax_xent(NULL, net->layer_out[L - 1], bn_net_bias(net, L - 1), NULL, batch,
-                                    net->arch.sizes[L], 0.0f, NULL);
+    bn_step_build_forward(net, x, NULL, batch, false);
+    bn_step_run(net);
     return BN_OK;
 }
 
@@ -354,10 +322,11 @@ int bn_net_forward_loss(bn_net *net, const float *x, const int32_t *labels, int 
     int status = bn_net_check_batch(net, batch);
     if (status)
         return status;
-    const int L = net->arch.depth;
-    forward_products(net, x, batch, false);
-    *loss_sum += net->backend->bias_softmax_xent(NULL, net->layer_out[L - 1], bn_net_bias(net, L - 1), labels,
-                                                 batch, net->arch.sizes[L], 0.0f, correct);
+    bn_step_build_forward(net, x, labels, batch, false);
+    bn_step_run(net);
+    *loss_sum += net->step->loss;
+    if (correct)
+        *correct += net->step->correct;
     return BN_OK;
 }
 
@@ -372,29 +341,12 @@ int bn_net_check_labels(const bn_net *net, const int32_t *labels, int batch)
 
 
 
-/* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below: dW and
- * dA both only read G, so the plan may run them side by side. */
+/* Layer l's gradients from its delta G (B, n[l+1]) and its input, and the delta of the layer below, as one
+ * region (step.h): the step of several ranks sums each layer's gradient as soon as it exists. */
 void bn_net_backward_layer(bn_net *net, int l, const float *x, int B)
 {
-    const bn_backend *be = net->backend;
-    const int *n = net->arch.sizes;
-    bn_gemm dw = bn_net_dweight_product(net, l, x, B);
-    bn_pair_plan on_the_spot;
-    if (l == 0) { /* nobody needs the gradient of the input pixels */
-        be->gemm(&dw, &bn_net_backward_plan(net, 0, &dw, NULL, &on_the_spot)->first);
-    } else {
-        bn_gemm da = bn_net_dinput_product(net, l, B);
-        be->gemm_pair(&dw, &da, bn_net_backward_plan(net, l, &dw, &da, &on_the_spot));
-    }
-    /* db (n[l+1]) = column sums of G */
-    be->bias_grad(bn_net_dbias(net, l), bn_net_delta_buffer(net, l), B, n[l + 1]);
-    if (l == 0)
-        return;
-    float *below = bn_net_delta_buffer(net, l - 1);
-    /* delta_{l-1} = dA * act'(Z_{l-1}) (times the mask of the layer below under dropout), in place */
-    bn_dropout drop;
-    be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], B, n[l], net->arch.act,
-                     net->arch.leaky_slope, layer_dropout(net, l - 1, true, &drop));
+    bn_step_build_backward_layer(net, x, B, l);
+    bn_step_run(net);
 }
 
 /* The update of layer l's W and b; returns ||W||^2 read before it when want_sq. Biases get no decay. */
@@ -442,41 +394,16 @@ double bn_net_update_all(bn_net *net, const bn_optim *opt, bool want_sq, double 
     return weight_sq;
 }
 
-/* The backward pass from the output layer down, and (with opt) the update. Without clipping each layer is
- * updated as soon as nothing below needs its weights (after the product that reads W for the delta below),
- * while W and its gradient are still in cache: one pass over what the sgemm calls just touched, instead of a
- * second pass over the whole block after it has been evicted. Clipping needs the norm of every layer's
- * gradient before any update: each layer's part is read while it is in cache, and the updates wait for the
- * whole pass (BENCHMARKS.md says what that costs). */
-static double backward_and_update(bn_net *net, const float *x, int B, const bn_optim *opt, bool want_sq)
-{
-    const int L = net->arch.depth;
-    const bool clipping = opt && opt->clip_norm > 0.0f;
-    bn_update u;
-    if (opt && !clipping)
-        u = bn_update_for(opt, 1.0f);
-    double weight_sq = 0.0, grad_sq = 0.0;
-    for (int l = L - 1; l >= 0; l--) {
-        bn_net_backward_layer(net, l, x, B);
-        if (clipping)
-            grad_sq += bn_net_layer_grad_sqnorm(net, l);
-        else if (opt)
-            weight_sq += bn_net_update_layer(net, l, &u, opt->weight_decay, want_sq);
-    }
-    net->grad_norm = NAN;
-    return clipping ? bn_net_update_all(net, opt, want_sq, grad_sq) : weight_sq;
-}
-
 /* The training forward pass (dropout on), then the loss and the output layer's delta
  * (B, C) = (softmax - onehot) * grad_scale; returns the summed cross-entropy and *right the correct rows. */
 double bn_net_forward_loss_delta(bn_net *net, const float *x, const int32_t *labels, int B, float grad_scale,
                                  int *right)
 {
-    const int L = net->arch.depth;
-    forward_products(net, x, B, true);
-    return net->backend->bias_softmax_xent(bn_net_delta_buffer(net, L - 1), net->layer_out[L - 1],
-                                           bn_net_bias(net, L - 1), labels, B, net->arch.sizes[L], grad_scale,
-                                           right);
+    bn_step_build_forward(net, x, labels, B, true);
+    net->step->grad_scale = grad_scale;
+    bn_step_run(net);
+    *right += net->step->correct;
+    return net->step->loss;
 }
 
 /* Forward, loss, backward and (with opt) the update. *loss_sum receives the summed cross-entropy, *weight_sq
@@ -489,17 +416,18 @@ static int forward_backward_update(bn_net *net, const float *x, const int32_t *l
         status = bn_net_check_labels(net, labels, B);
     if (status)
         return status;
-    int right = 0;
-    /* 1/B: the gradient of the batch-mean cross-entropy. */
-    double sum = bn_net_forward_loss_delta(net, x, labels, B, 1.0f / (float)B, &right);
-    *loss_sum = sum;
+    /* 1/B: the gradient of the batch-mean cross-entropy. A loss that is not finite stops the list before the
+     * backward pass: the weights stay as they were before this step. */
+    bn_step_build_train(net, x, labels, B, 1.0f / (float)B, opt, weight_sq != NULL);
+    bn_step_run(net);
+    const bn_step *s = net->step;
+    *loss_sum = s->loss;
     if (correct)
-        *correct = right;
-    if (opt && !isfinite(sum)) /* leave the weights as they were before this step */
-        return bn_fail(BN_E_DIVERGED, "loss became %s", isnan(sum) ? "NaN" : "infinite");
-    double sq = backward_and_update(net, x, B, opt, weight_sq != NULL);
+        *correct = s->correct;
+    if (s->bad_loss)
+        return bn_fail(BN_E_DIVERGED, "loss became %s", isnan(s->loss) ? "NaN" : "infinite");
     if (weight_sq)
-        *weight_sq = sq;
+        *weight_sq = s->weight_sq;
     return BN_OK;
 }
 
@@ -561,6 +489,11 @@ void bn_net_bind_blocks(bn_net *net, bn_net_blocks b)
 #define SET(name, kind) net->name = b.name;
     BN_NET_BLOCKS(SET)
 #undef SET
+}
+
+void bn_net_set_update_fusion(bn_net *net, bool on)
+{
+    net->fuse_update = on;
 }
 
 void bn_net_clear_grad_norm(bn_net *net)

@@ -60,6 +60,10 @@ bn_net_attachment *bn_net_attached(const bn_net *net);
 size_t bn_net_param_floats(const bn_net *net);
 bn_net_blocks bn_net_state_blocks(const bn_net *net);
 void bn_net_bind_blocks(bn_net *net, bn_net_blocks blocks);
+/* Whether a training step may update each layer's W inside the tiles of its dW product, while they are in
+ * cache (on by default; the bits are the same either way, test_train_step holds them so): for the tests
+ * and the bench, which compare the two. */
+void bn_net_set_update_fusion(bn_net *net, bool on);
 /* The gradient norm of the step, unknown until clipping records it. */
 void bn_net_clear_grad_norm(bn_net *net);
 

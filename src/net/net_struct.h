@@ -57,6 +57,8 @@ struct bn_net {
      * under each candidate list: set by bn_net_create, so that net_plan.c needs no call into net.c */
     void (*run_passes)(bn_net *net, int B);
     unsigned wisdom_flags;
+    struct bn_step *step; /* the list of the pass being run (step.h), allocated with the network */
+    bool fuse_update;     /* each dW tile updates its W where the step allows it (bn_net_set_update_fusion) */
 };
 
 /* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */

@@ -7,6 +7,8 @@
 #include "harness.h"
 #include "rng.h"
 #include "net.h"
+#include "net_plan.h"
+#include "step.h"
 
 #include "blasnet.h"
 
@@ -257,6 +259,70 @@ static void clipping_semantics(const char *backend)
         clip_is_scaled_gradient(backend, rules[r]);
 }
 
+/* Whether the network's last step updated some layer inside its dW tiles. */
+static bool last_step_fused(const bn_net *net)
+{
+    for (int i = 0; i < net->step->count; i++)
+        if (net->step->op[i].kind == BN_OP_PRODUCT && net->step->op[i].fused)
+            return true;
+    return false;
+}
+
+/* The update inside the dW tiles (issue 25) against the update after the whole product: weights, moments,
+ * gradients, loss and count bit for bit, step after step, for every optimizer it serves (no clipping, no
+ * ||W||^2 wanted), with dropout, full and partial batches. The fused network must really have fused. */
+static void tile_update_equals_split(const char *sizes, bn_act act, int batch, bn_optim opt, float dropout)
+{
+    bn_net *split = make("blas", sizes, act, batch, 9), *fused = make("blas", sizes, act, batch, 9);
+    bn_net_set_update_fusion(split, false);
+    const bn_arch *arch = bn_net_arch(split);
+    bn_rng rng;
+    bn_rng_seed(&rng, 4);
+    static float x[64 * 200];
+    int32_t labels[64];
+    for (int step = 0; step < 4; step++) {
+        int rows = step == 2 ? batch / 3 + 1 : batch;
+        fill(x, (size_t)rows * arch->sizes[0], &rng, 1.0f);
+        for (int i = 0; i < rows; i++)
+            labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)arch->sizes[arch->depth]);
+        opt.t = (uint64_t)step + 1;
+        CHECK(bn_net_set_dropout(split, dropout, 5, (uint64_t)step, 0) == BN_OK);
+        CHECK(bn_net_set_dropout(fused, dropout, 5, (uint64_t)step, 0) == BN_OK);
+        double loss_a = 0, loss_b = 0;
+        int right_a = -1, right_b = -2;
+        CHECK(bn_net_train_step(split, x, labels, rows, &opt, &loss_a, &right_a, NULL) == BN_OK);
+        CHECK(!last_step_fused(split));
+        CHECK(bn_net_train_step(fused, x, labels, rows, &opt, &loss_b, &right_b, NULL) == BN_OK);
+        /* layer 0's dW has no dA beside it: it fuses whenever the team runs it, i.e. it is not `library` */
+        CHECKF(last_step_fused(fused) || bn_net_plans_use_library(fused), "%s: the step did not update inside any "
+               "dW tile", sizes);
+        CHECKF(loss_a == loss_b && right_a == right_b, "%s: loss %.17g vs %.17g", sizes, loss_a, loss_b);
+        CHECKF(blocks_equal(split, fused), "%s %s %s (dropout %g) step %d: the update inside the dW tiles differs "
+               "from the split update", sizes, bn_act_name(act), bn_optimizer_name(opt.kind), (double)dropout, step);
+    }
+    bn_net_destroy(&split);
+    bn_net_destroy(&fused);
+}
+
+static void tile_updates(void)
+{
+    const bn_optim adam = {.kind = BN_OPT_ADAM, .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    bn_optim rules[6] = {{.lr = 0.05f}, {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f},
+                         {.lr = 0.02f, .momentum = 0.8f, .nesterov = true}, adam, adam, adam};
+    rules[4].kind = BN_OPT_ADAMW;
+    rules[4].weight_decay = 0.05f;
+    rules[5].weight_decay = 0.01f;
+    for (int threads = 1; threads <= 2; threads++) {
+        bn_set_threads(threads);
+        for (int r = 0; r < 6; r++) {
+            tile_update_equals_split("40,17,3", BN_ACT_RELU, 33, rules[r], 0.0f);
+            tile_update_equals_split("200,300,300,10", BN_ACT_SWISH, 64, rules[r], 0.2f);
+            tile_update_equals_split("1,3,2", BN_ACT_TANH, 1, rules[r], 0.0f);
+        }
+    }
+    bn_set_threads(1);
+}
+
 static void all_of_it(void)
 {
     static const char *const backends[] = {"blas", "naive", "naive-omp"};
@@ -292,5 +358,6 @@ int main(void)
     bn_test_case("the fused step equals backprop + update bit for bit, on every backend "
                  "and optimizer; NaN updates nothing; clipping",
                  all_of_it);
+    bn_test_case("the update inside the dW tiles gives the bits of the split update", tile_updates);
     return bn_test_exit("train_step");
 }
