@@ -19,7 +19,7 @@ extern "C" {
 #define BN_API
 #endif
 
-#define BLASNET_VERSION "0.3.0"
+#define BLASNET_VERSION "0.4.0"
 #define BN_MAX_LAYERS 16 /* weight layers in one network */
 #define BN_MAX_WIDTH (1 << 24)
 
@@ -113,6 +113,8 @@ typedef enum {
     BN_PLAN_TILES,
     BN_PLAN_K,     /* the inner dimension split, partial sums added in a fixed order */
     BN_PLAN_TUNED, /* from measured times kept as wisdom (bn_net_wisdom_import): the CLI's default */
+    BN_PLAN_OWNED, /* each thread owns the same band of every layer's output columns in forward, dW and dA
+                      (its K band), so its slice of W, b and their optimizer state stays in its cache */
     BN_PLAN_MODES
 } bn_plan_mode;
 BN_API const char *bn_plan_mode_name(bn_plan_mode mode);

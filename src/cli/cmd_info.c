@@ -65,7 +65,8 @@ static const char usage_text[] =
     "  CPU, both thread counts, the CPU's vector extensions, and how each matrix product of a training step\n"
     "  of --layers (default 784,512,10, the default model) at --batch (default 64) is spread over the\n"
     "  threads, and where the plans come from: the wisdom file and the plans' digest, or the cost model\n"
-    "  (--plan: tuned, the default, or estimate, measure, one, library, rows, cols, tiles, k). info measures\n"
+    "  (--plan: tuned, the default, or estimate, measure, owned, one, library, rows, cols, tiles, k).\n"
+    "  info measures\n"
     "  nothing: shapes the wisdom lacks show the model's plan (blasnet tune measures them).\n";
 
 static void print_blas(void)

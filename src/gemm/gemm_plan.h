@@ -93,6 +93,11 @@ typedef struct {
 void bn_plan_list(const bn_plan_item *items, int n, int team, bn_plan_mode mode, float *scratch,
                   size_t scratch_floats, bn_pair_plan *out);
 
+/* Whether a layer's pair is of the owned layout (BN_PLAN_OWNED): dW in column bands, one per thread, and dA
+ * in the same bands of its inner dimension, run one after the other; thread t then reads and writes only
+ * band t of the layer's W, and the step needs no barrier between dA and dW's update. */
+bool bn_plan_pair_is_owned(const bn_pair_plan *p);
+
 /* Runs g as `plan` says. Must be called outside any parallel region; starts at most one. */
 void bn_plan_run(const bn_gemm *g, const bn_gemm_plan *plan);
 void bn_plan_run_pair(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan);

@@ -111,7 +111,7 @@ static bool mode_allows(bn_plan_mode mode, bn_split split)
     static const bn_split forced[BN_PLAN_MODES] = {
         [BN_PLAN_ONE] = BN_SPLIT_ONE,     [BN_PLAN_LIBRARY] = BN_SPLIT_LIBRARY, [BN_PLAN_ROWS] = BN_SPLIT_ROWS,
         [BN_PLAN_COLS] = BN_SPLIT_COLS,   [BN_PLAN_TILES] = BN_SPLIT_TILES,     [BN_PLAN_K] = BN_SPLIT_K};
-    if (mode == BN_PLAN_ESTIMATE || mode == BN_PLAN_MEASURE)
+    if (mode == BN_PLAN_ESTIMATE || mode == BN_PLAN_MEASURE || mode == BN_PLAN_OWNED) /* owned: a lone product */
         return true;
     return (int)mode < BN_PLAN_MODES && forced[mode] == split;
 }
@@ -287,9 +287,44 @@ bn_pair_plan bn_plan_pair(const bn_gemm *first, const bn_gemm *second, int team,
     return best;
 }
 
+bool bn_plan_pair_is_owned(const bn_pair_plan *p)
+{
+    return p->first_threads == 0 && p->first.split == BN_SPLIT_COLS && p->second.split == BN_SPLIT_K &&
+           p->first.parts_m == 1 && p->first.parts_n == p->second.parts_k && p->first.threads == p->second.threads &&
+           p->first.parts_n == p->first.threads && p->second.parts_m == 1 && p->second.parts_n == 1;
+}
+
+/* An item of the owned layout: its output columns (the layer's units) in `team` bands of whole cache lines,
+ * a band per thread, and dA's inner dimension (the same units) in the same bands, its partial sums added in
+ * band order. Where dA's partials do not fit the scratch, the model's plans. */
+static bn_pair_plan owned_item(const bn_plan_item *it, int team, float *scratch, size_t scratch_floats)
+{
+    const bn_gemm *da = &it->second;
+    if (it->second_given &&
+        (!scratch || (uint64_t)(team - 1) * (uint64_t)da->M * (uint64_t)da->N > scratch_floats))
+        return bn_plan_pair(&it->first, da, team, BN_PLAN_ESTIMATE, scratch, scratch_floats);
+    bn_pair_plan p = {0};
+    p.first = bn_plan_make(BN_SPLIT_COLS, 1, team, 1, team);
+    p.first.cost_us = model_us(&it->first, &p.first, team);
+    if (it->second_given) {
+        p.second = bn_plan_make(BN_SPLIT_K, 1, 1, team, team);
+        p.second.scratch = scratch;
+        p.second.cost_us = model_us(da, &p.second, team);
+    }
+    p.cost_us = p.first.cost_us + p.second.cost_us;
+    return p;
+}
+
 void bn_plan_list(const bn_plan_item *items, int n, int team, bn_plan_mode mode, float *scratch,
                   size_t scratch_floats, bn_pair_plan *out)
 {
+    if (mode == BN_PLAN_OWNED && team >= 2 && bn_engine_serial_in_region()) {
+        for (int i = 0; i < n; i++)
+            out[i] = owned_item(&items[i], team, scratch, scratch_floats);
+        return;
+    }
+    if (mode == BN_PLAN_OWNED)
+        mode = BN_PLAN_ESTIMATE;
     for (int i = 0; i < n; i++) {
         if (items[i].second_given) {
             out[i] = bn_plan_pair(&items[i].first, &items[i].second, team, mode, scratch, scratch_floats);

@@ -217,10 +217,13 @@ uint64_t bn_plan_step_key(const bn_plan_item *items, int n, int team)
     return h;
 }
 
+/* The whole-step candidates: the products' own plans, library, the model's, the owned layout. */
+#define BN_STEP_LISTS BN_WISDOM_STEP_LISTS
+
 typedef struct {
     const bn_plan_item *items;
     int n;
-    const bn_pair_plan *lists[3];
+    const bn_pair_plan *lists[BN_STEP_LISTS];
     const bn_step_runner *runner;
 } list_run;
 
@@ -238,34 +241,40 @@ static void run_list(const void *ctx, int which)
             bn_plan_run(&l->items[i].first, &l->lists[which][i].first);
 }
 
-/* Which of the step's three lists of plans runs fastest, from w or timed now: 0 the products' own measured
- * plans, 1 every product under LIBRARY, 2 the cost model's plans. Each product's plan is measured alone, with
+/* Which of the step's lists of plans runs fastest, from w or timed now: 0 the products' own measured plans,
+ * 1 every product under LIBRARY, 2 the cost model's plans, 3 the owned layout (each thread its band of every
+ * layer, BN_PLAN_OWNED). Each product's plan is measured alone, with
  * its operands warm in cache from the round before; in a step they arrive from the products before it, and
  * the partition that wins alone may lose there (784-1024-1024-10 at batch 32 on a Zen 3: cols 2 for the
  * forward products measured 5% faster alone than the model's k 2, and the step ran 18% slower). So the
  * whole list is timed under each, as the network's real passes where it gives a runner (the products in the
  * step's order, with the activations, softmax and bias gradients between them), and the fastest is kept. */
 static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
-                        const bn_pair_plan *const lists[3], const bn_step_runner *runner)
+                        const bn_pair_plan *const lists[BN_STEP_LISTS], const bn_step_runner *runner)
 {
-    /* The three lists' plans, all of them: a change of the model's (or of the products' own) is measured
-     * again rather than judged by another list's times. */
+    /* The lists' plans, all of them: a change of the model's (or of the products' own) is measured again
+     * rather than judged by another list's times. */
     uint64_t key = bn_plan_step_key(items, n, team);
-    uint64_t plans = bn_plan_digest(bn_plan_digest(bn_plan_digest(0, lists[0], n), lists[1], n), lists[2], n);
+    uint64_t plans = 0;
+    for (int i = 0; i < BN_STEP_LISTS; i++)
+        plans = bn_plan_digest(plans, lists[i], n);
     bn_wisdom_entry *e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     if ((!e || e->step_plans != plans) && may_measure) {
-        uint64_t start = now_ns(), ns[3];
-        time_interleaved(&(timed){run_list, &(list_run){items, n, {lists[0], lists[1], lists[2]}, runner}, 3}, ns);
-        bn_wisdom_entry m = {.kind = BN_WISDOM_STEP, .team = team, .step_key = key, .step_plans = plans, .n = 3};
-        for (int i = 0; i < 3; i++)
+        uint64_t start = now_ns(), ns[BN_STEP_LISTS];
+        time_interleaved(&(timed){run_list, &(list_run){items, n, {lists[0], lists[1], lists[2], lists[3]}, runner},
+                                  BN_STEP_LISTS},
+                         ns);
+        bn_wisdom_entry m = {.kind = BN_WISDOM_STEP, .team = team, .step_key = key, .step_plans = plans,
+                             .n = BN_STEP_LISTS};
+        for (int i = 0; i < BN_STEP_LISTS; i++)
             m.t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = ns[i]};
         keep_measured(w, &m, start);
         e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     }
-    if (!e || e->step_plans != plans)
+    if (!e || e->step_plans != plans || e->n != BN_STEP_LISTS)
         return 0;
     int best = 0;
-    for (int i = 1; i < 3; i++)
+    for (int i = 1; i < BN_STEP_LISTS; i++)
         best = e->t[i].ns < e->t[best].ns ? i : best;
     return best;
 }
@@ -305,10 +314,11 @@ void bn_plan_list_tuned(const bn_plan_item *items, int n, int team, bn_wisdom *w
     }
     if (team < 2 || n > 2 * BN_MAX_LAYERS)
         return;
-    bn_pair_plan library[2 * BN_MAX_LAYERS], model[2 * BN_MAX_LAYERS];
+    bn_pair_plan library[2 * BN_MAX_LAYERS], model[2 * BN_MAX_LAYERS], owned[2 * BN_MAX_LAYERS];
     library_list(items, n, team, w, library);
     bn_plan_list(items, n, team, BN_PLAN_ESTIMATE, scratch, scratch_floats, model);
-    const bn_pair_plan *const lists[3] = {out, library, model};
+    bn_plan_list(items, n, team, BN_PLAN_OWNED, scratch, scratch_floats, owned);
+    const bn_pair_plan *const lists[BN_STEP_LISTS] = {out, library, model, owned};
     int best = fastest_list(items, n, team, w, may_measure, lists, runner);
     for (int i = 0; best && i < n; i++)
         out[i] = lists[best][i];

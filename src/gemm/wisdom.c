@@ -179,8 +179,10 @@ static void emit_entry(out_text *o, const bn_wisdom_entry *e)
     static const char *const kinds[] = {"product", "pair", "step"};
     emit(o, "%s %016" PRIx64 " %d", kinds[e->kind], e->machine, e->team);
     if (e->kind == BN_WISDOM_STEP) {
-        emit(o, " %016" PRIx64 " %016" PRIx64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", e->step_key,
-             e->step_plans, e->t[0].ns, e->t[1].ns, e->t[2].ns);
+        emit(o, " %016" PRIx64 " %016" PRIx64, e->step_key, e->step_plans);
+        for (int i = 0; i < e->n; i++)
+            emit(o, " %" PRIu64, e->t[i].ns);
+        emit(o, "\n");
         return;
     }
     emit_shape(o, &e->a);
@@ -323,9 +325,17 @@ static void read_entry(cursor *c, const bn_wisdom *w, bn_wisdom_kind kind, bn_wi
     if (kind == BN_WISDOM_STEP) {
         e->step_key = next_number(c, 16, 0, UINT64_MAX);
         e->step_plans = next_number(c, 16, 0, UINT64_MAX);
+        /* three lists' times (blasnet 0.3.0), or four (0.4.0 added the owned layout): an entry of three is
+         * read, and measured again since its lists differ */
         e->n = 3;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < BN_WISDOM_STEP_LISTS; i++) {
+            while (i == 3 && *c->p == ' ')
+                c->p++;
+            if (i == 3 && !*c->p)
+                break;
             e->t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = next_number(c, 10, 1, NS_MAX)};
+            e->n = i + 1;
+        }
         return;
     }
     e->a = read_shape(c);

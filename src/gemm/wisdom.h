@@ -20,6 +20,7 @@
 
 #define BN_WISDOM_FORMAT 1
 #define BN_WISDOM_MAX_TIMES 64     /* candidates of one product (the planner makes at most 64) */
+#define BN_WISDOM_STEP_LISTS 4     /* a step entry's lists: own, library, model, owned (3 before 0.4.0) */
 #define BN_WISDOM_MAX_ENTRIES 4096 /* about 6.5 MiB in memory at most */
 #define BN_WISDOM_MAX_MACHINES 16
 #define BN_WISDOM_MAX_BYTES (4u << 20) /* a text longer than this is refused, unread */

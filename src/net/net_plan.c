@@ -17,7 +17,8 @@
 #include <string.h>
 
 static const char *const mode_names[BN_PLAN_MODES] = {"estimate", "measure", "one", "library", "rows",
-                                                      "cols",     "tiles",   "k",   "tuned"};
+                                                      "cols",     "tiles",   "k",   "tuned",
+                                                      "owned"};
 
 const char *bn_plan_mode_name(bn_plan_mode mode)
 {

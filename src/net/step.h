@@ -20,6 +20,7 @@ typedef enum {
     BN_OP_UPDATE,       /* the optimizer step of layer's W (unless `fused` did it) and b */
     BN_OP_GRAD_SQ,      /* ||dW||^2 and ||db||^2 of layer, for clipping */
     BN_OP_CLIP,         /* the clipping scale from every layer's GRAD_SQ, and the update's constants */
+    BN_OP_REDUCE,       /* the K partial sums of a PRODUCT that deferred them (the owned layout's dA) */
 } bn_op_kind;
 
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
     bool barrier;  /* the team waits after it */
     bool outside;  /* a product the engine threads itself: it runs between regions */
     bool fused;    /* PRODUCT of dW: the update inside its tiles; UPDATE: W is done, only b is left */
+    bool deferred; /* PRODUCT of K bands: its partials are summed by a later REDUCE, after a barrier */
     int8_t layer;
     bn_gemm g[2];
     bn_pair_plan plan;

@@ -103,6 +103,18 @@ static bool add_backward_products(bn_net *net, int l, bool update)
     const bool fuse = update && can_fuse(net, l, p);
     if (l == 0) {
         add_product(net, &dw, &p->first, 0, false)->fused = fuse;
+    } else if (bn_plan_pair_is_owned(p) && !runs_outside(&p->first)) {
+        /* Thread t's K band of dA reads only band t of W, which only its dW tile (and update) writes: no
+         * barrier between them; the partials are summed after db's barrier. */
+        bn_step_op *partials = add_product(net, &da, &p->second, l, false);
+        partials->barrier = false;
+        partials->deferred = true;
+        add_product(net, &dw, &p->first, l, false)->fused = fuse;
+        add(net, BN_OP_BIAS_GRAD, l, true);
+        bn_step_op *sum = add(net, BN_OP_REDUCE, l, false);
+        sum->g[0] = da;
+        sum->plan.first = p->second;
+        return fuse;
     } else if (fuse) {
         add_product(net, &da, &p->second, l, false);
         add(net, BN_OP_BIAS_GRAD, l, true);

@@ -114,7 +114,7 @@ static void product_share(const bn_net *net, bn_step *s, const bn_step_op *op, i
     const bn_gemm_plan *plan = nt == 1 ? &whole : &op->plan.first;
     tile_update c = {net, s, op->layer};
     bn_plan_run_share(g, plan, t, nt, op->fused ? update_tile : NULL, &c);
-    if (plan->parts_k > 1) {
+    if (plan->parts_k > 1 && !op->deferred) {
 #pragma omp barrier
         size_t lo, hi;
         bn_plan_reduce_share(g, plan, t, nt, &lo, &hi);
@@ -169,6 +169,14 @@ static void softmax_share(const bn_net *net, bn_step *s, int t, int nt)
         s->labels, lo, hi, C, s->grad_scale, &s->right[t]);
 }
 
+/* The partial sums a PRODUCT deferred, by rows (none when a team of one ran it as one call). */
+static void reduce_share(const bn_step_op *op, int t, int nt)
+{
+    size_t lo, hi;
+    if (nt > 1 && op->plan.first.parts_k > 1)
+        bn_plan_reduce_share(&op->g[0], &op->plan.first, t, nt, &lo, &hi);
+}
+
 static void run_share(bn_net *net, bn_step *s, const bn_step_op *op, int t, int nt)
 {
     const bn_team_kernels *k = net->backend->team;
@@ -211,6 +219,7 @@ static void run_share(bn_net *net, bn_step *s, const bn_step_op *op, int t, int 
         if (t == 0)
             clip(net, s);
         break;
+    case BN_OP_REDUCE: reduce_share(op, t, nt); break;
     default: break;
     }
 }

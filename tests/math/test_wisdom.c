@@ -98,27 +98,33 @@ static void the_cliff_picks_library(void)
     bn_wisdom_free(&w);
 }
 
-/* A step entry: the step runs the fastest of its three lists (the products' own measured plans, all
- * library, the cost model's); an entry measured for other plans (its digest) is not believed. */
+/* A step entry: the step runs the fastest of its four lists (the products' own measured plans, all library,
+ * the cost model's, the owned layout's); an entry measured for other plans (its digest) is not believed,
+ * nor one of blasnet 0.3.0's three lists. */
 static void the_fastest_step_list_wins(void)
 {
     const int wide[] = {784, 1024, 10};
     bn_plan_item items[2 * BN_MAX_LAYERS];
     bn_pair_plan out[2 * BN_MAX_LAYERS], again[2 * BN_MAX_LAYERS], model[2 * BN_MAX_LAYERS];
+    bn_pair_plan owned[2 * BN_MAX_LAYERS];
     bn_wisdom w;
     CHECK(bn_wisdom_init(&w) == BN_OK);
     int n = step_items(wide, 2, 512, items);
     inject_cliff(&w, items, n);
     bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, NULL, out);
     bn_plan_list(items, n, TEAM, BN_PLAN_ESTIMATE, NULL, 0, model);
-    const uint64_t times[3][3] = {{9000000, 5000000, 7000000}, {1000, 5000000, 7000000}, {9000000, 5000000, 2000000}};
-    const char *text[3] = {"library fastest", "own plans fastest", "model fastest"};
-    for (int verdict = 0; verdict < 3; verdict++) {
+    bn_plan_list(items, n, TEAM, BN_PLAN_OWNED, NULL, 0, owned);
+    const uint64_t times[5][4] = {{9000000, 5000000, 7000000, 8000000}, {1000, 5000000, 7000000, 8000000},
+                                  {9000000, 5000000, 2000000, 8000000}, {9000000, 5000000, 7000000, 3000},
+                                  {9000000, 5000000, 7000000, 0}};
+    const char *text[5] = {"library fastest", "own plans fastest", "model fastest", "owned fastest",
+                           "an entry of three lists"};
+    for (int verdict = 0; verdict < 5; verdict++) {
         bn_wisdom probe;
         CHECK(bn_wisdom_init(&probe) == BN_OK);
         for (int i = 0; i < w.n; i++)
             CHECK(bn_wisdom_put(&probe, &w.entry[i]) == BN_OK);
-        bn_wisdom_entry step = {.kind = BN_WISDOM_STEP, .team = TEAM, .n = 3};
+        bn_wisdom_entry step = {.kind = BN_WISDOM_STEP, .team = TEAM, .n = verdict == 4 ? 3 : 4};
         bn_pair_plan library[2 * BN_MAX_LAYERS];
         for (int i = 0; i < n; i++) { /* the library's list, as the planner makes it */
             library[i] = (bn_pair_plan){0};
@@ -126,9 +132,10 @@ static void the_fastest_step_list_wins(void)
             if (items[i].second_given)
                 library[i].second = library[i].first;
         }
-        step.step_plans = bn_plan_digest(bn_plan_digest(bn_plan_digest(0, out, n), library, n), model, n);
+        step.step_plans =
+            bn_plan_digest(bn_plan_digest(bn_plan_digest(bn_plan_digest(0, out, n), library, n), model, n), owned, n);
         step.step_key = bn_plan_step_key(items, n, TEAM);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < step.n; i++)
             step.t[i] = (bn_wisdom_time){.threads = (uint16_t)i, .ns = times[verdict][i]};
         CHECK(bn_wisdom_put(&probe, &step) == BN_OK);
         bn_plan_list_tuned(items, n, TEAM, &probe, false, NULL, 0, NULL, again);
@@ -137,8 +144,10 @@ static void the_fastest_step_list_wins(void)
             all_library = all_library && again[i].first.split == BN_SPLIT_LIBRARY;
         uint64_t got = bn_plan_digest(0, again, n);
         CHECKF(all_library == (verdict == 0), "%s: all library %d", text[verdict], all_library);
-        CHECKF(verdict != 1 || got == bn_plan_digest(0, out, n), "%s: not the products' own plans", text[verdict]);
+        CHECKF((verdict != 1 && verdict != 4) || got == bn_plan_digest(0, out, n), "%s: not the products' own plans",
+               text[verdict]);
         CHECKF(verdict != 2 || got == bn_plan_digest(0, model, n), "%s: not the model's plans", text[verdict]);
+        CHECKF(verdict != 3 || got == bn_plan_digest(0, owned, n), "%s: not the owned layout", text[verdict]);
         /* The same entry for other plans is stale: the products' own plans stay. */
         bn_wisdom_entry *e = bn_wisdom_find(&probe, BN_WISDOM_STEP, TEAM, NULL, NULL, step.step_key);
         CHECK(e != NULL);

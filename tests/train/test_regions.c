@@ -88,13 +88,23 @@ static void one_region_per_step(void)
     const bn_optim adam = {.kind = BN_OPT_ADAM, .lr = 0.001f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     bn_optim clipped = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-4f, .clip_norm = 1.0f};
     const bn_plan_mode modes[] = {BN_PLAN_ESTIMATE, BN_PLAN_ONE, BN_PLAN_ROWS, BN_PLAN_COLS, BN_PLAN_TILES,
-                                  BN_PLAN_K, BN_PLAN_LIBRARY};
+                                  BN_PLAN_K, BN_PLAN_OWNED, BN_PLAN_LIBRARY};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
         count("784,512,10", 64, modes[m], adam, 0.0f, true);
         count("784,512,10", 64, modes[m], adam, 0.0f, false);
         count("784,300,300,10", 128, modes[m], clipped, 0.2f, true);
         count("100,40,10", 7, modes[m], adam, 0.1f, true);
     }
+    /* the owned layout's layers run dA's K bands, then the dW tiles, with no barrier between them */
+    bn_net *owned = make("784,512,10", 64, BN_PLAN_OWNED);
+    bn_optim plain = adam;
+    double sum;
+    CHECK(bn_net_train_step(owned, bn_net_input(owned), bn_net_labels(owned), 64, &plain, &sum, NULL, NULL) == BN_OK);
+    int deferred = 0;
+    for (int i = 0; i + 1 < owned->step->count; i++)
+        deferred += owned->step->op[i].deferred && !owned->step->op[i].barrier && owned->step->op[i + 1].fused;
+    CHECKF(deferred == 1, "owned 784-512-10: %d layers with dA's partials beside the fused dW tiles", deferred);
+    bn_net_destroy(&owned);
     /* and the library mode really is the exception: its step opens more than one region */
     bn_net *net = make("784,512,10", 64, BN_PLAN_LIBRARY);
     double loss;
