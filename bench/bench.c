@@ -8,6 +8,7 @@
 #include "data.h"
 #include "plans.h"
 #include "recipe.h"
+#include "team.h"
 #include "timer.h"
 #include "util.h"
 
@@ -159,6 +160,10 @@ static int run_benchmark(bench *b)
     if (o->sections & SEC_RECIPE) {
         bn_set_threads(o->threads);
         b->failures += bench_recipe_section(&o->arch, o->batch, o->budget_s, b->samples);
+    }
+    if (o->sections & SEC_TEAM) {
+        bn_set_threads(o->threads);
+        b->failures += bench_team_section(&o->arch, o->batch, o->budget_s, b->samples);
     }
     if (o->sections & SEC_DATA) {
         const char *env = getenv("BLASNET_DATA");

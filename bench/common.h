@@ -23,8 +23,9 @@
 enum { BE_NAIVE, BE_NAIVE_OMP, BE_BLAS, N_BACKENDS };
 /* data is not in the default set: it writes a 110 MB CSV and times file loading, not the step. */
 enum { SEC_PEAK = 1, SEC_CORES = 2, SEC_OPS = 4, SEC_BATCH = 8, SEC_THREADS = 16, SEC_PLANS = 32, SEC_ALL = 63,
-       SEC_DATA = 64, SEC_RECIPE = 128 };
-static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans", "data", "recipe"};
+       SEC_DATA = 64, SEC_RECIPE = 128, SEC_TEAM = 256 };
+static const char *const section_names[] = {"peak", "cores", "ops", "batch", "threads", "plans", "data", "recipe",
+                                            "team"};
 static const char *const backend_names[N_BACKENDS] = {"naive", "naive-omp", "blas"};
 
 typedef struct options {

@@ -30,12 +30,15 @@ static void usage(FILE *f)
             "  --only LIST        sections among peak,cores,ops,batch,threads,plans (default all), and data (loading\n"
             "                     $BLASNET_DATA or data/mnist as gzip IDX and as CSV: only when named) and recipe\n"
             "                     (a step under each optimizer, clipping and dropout against sgd: only when named)\n"
+            "                     and team (one region per step against a region per op, the update in the dW\n"
+            "                     tiles against after it, the owned layout, library: only when named)\n"
             "  --peak-n N         size of the square sgemm that measures the peak (default 4096)\n"
             "  --budget S         seconds of repeats per measurement (default 0.5, quick 0.15)\n"
             "  --naive-cap S      longest naive step the sweeps attempt (default 10, quick 4)\n"
             "  --json FILE, --csv FILE   every measurement, for machines\n"
             "  --plans LIST       product plans of the blas steps, interleaved: of estimate,measure,one,library,\n"
-            "                     rows,cols,tiles,k (default estimate; library is OpenBLAS's own threading)\n"
+            "                     rows,cols,tiles,k,tuned,owned (default estimate; library is OpenBLAS's own\n"
+            "                     threading)\n"
             "  --show-plan        print each blas step's plan: every product's partition and its cost\n"
             "  --peak-only        print one line with the sgemm peak and exit (used in child processes)\n");
 }
@@ -119,7 +122,7 @@ static int read_sections(options *o, const char *text)
 {
     int n = (int)(sizeof section_names / sizeof section_names[0]);
     return read_name_set("--only", text, section_names, n,
-                         "peak, cores, ops, batch, threads, plans, data or recipe", &o->sections);
+                         "peak, cores, ops, batch, threads, plans, data, recipe or team", &o->sections);
 }
 
 static int read_layers(options *o, const char *text)

@@ -166,6 +166,7 @@ int bn_net_create(bn_net **out, const bn_arch *arch, int max_batch, const bn_bac
     net->grad_norm = NAN;
     net->run_passes = passes_for_timing;
     net->fuse_update = true;
+    net->one_region = true;
     net->step = calloc(1, sizeof *net->step);
     bn_plan_mode mode;
     status = net->step ? bn_plan_mode_default(&mode) : bn_fail(BN_E_NOMEM, "cannot allocate the step's list");
@@ -494,6 +495,11 @@ void bn_net_bind_blocks(bn_net *net, bn_net_blocks b)
 void bn_net_set_update_fusion(bn_net *net, bool on)
 {
     net->fuse_update = on;
+}
+
+void bn_net_set_one_region(bn_net *net, bool on)
+{
+    net->one_region = on;
 }
 
 void bn_net_clear_grad_norm(bn_net *net)

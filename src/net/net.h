@@ -64,6 +64,9 @@ void bn_net_bind_blocks(bn_net *net, bn_net_blocks blocks);
  * cache (on by default; the bits are the same either way, test_train_step holds them so): for the tests
  * and the bench, which compare the two. */
 void bn_net_set_update_fusion(bn_net *net, bool on);
+/* Whether a pass runs as one OpenMP region (the default) or op by op, each op opening its own regions as
+ * blasnet did before 0.4.0: the same bits, for the bench to show what one region buys. */
+void bn_net_set_one_region(bn_net *net, bool on);
 /* The gradient norm of the step, unknown until clipping records it. */
 void bn_net_clear_grad_norm(bn_net *net);
 

@@ -59,6 +59,7 @@ struct bn_net {
     unsigned wisdom_flags;
     struct bn_step *step; /* the list of the pass being run (step.h), allocated with the network */
     bool fuse_update;     /* each dW tile updates its W where the step allows it (bn_net_set_update_fusion) */
+    bool one_region;      /* the list in one region (false: op by op, each op its own, for the bench) */
 };
 
 /* The buffer that holds layer l's delta: the output layer's is delta[0], and each layer below alternates. */

@@ -99,6 +99,12 @@ static void update_tile(void *ctx, const bn_gemm *g, int m0, int m1, int n0, int
     tile_update *c = ctx;
     const bn_net *net = c->net;
     const bn_team_kernels *k = net->backend->team;
+    if (n0 == 0 && n1 == g->N && g->ldc == g->N) { /* whole rows: one range, one call */
+        const size_t w = net->w_offset[c->layer], lo = (size_t)m0 * (size_t)g->N, hi = (size_t)m1 * (size_t)g->N;
+        k->update(net->params + w, net->velocity + w, net->moment2 + w, net->grads + w, lo, hi, &c->s->u,
+                  c->s->opt->weight_decay, false);
+        return;
+    }
     for (int i = m0; i < m1; i++) {
         const size_t row = net->w_offset[c->layer] + (size_t)i * (size_t)g->ldc;
         k->update(net->params + row, net->velocity + row, net->moment2 + row, net->grads + row, (size_t)n0,
@@ -296,7 +302,7 @@ void bn_step_run(bn_net *net)
     s->team = 1;
     s->part[BN_SLOT_LOSS][0] = 0.0;
     s->right[0] = 0;
-    if (!net->backend->team) {
+    if (!net->backend->team || !net->one_region) {
         run_list_whole(net, s);
     } else {
         int team = omp_get_max_threads();

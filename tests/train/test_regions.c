@@ -105,6 +105,21 @@ static void one_region_per_step(void)
         deferred += owned->step->op[i].deferred && !owned->step->op[i].barrier && owned->step->op[i + 1].fused;
     CHECKF(deferred == 1, "owned 784-512-10: %d layers with dA's partials beside the fused dW tiles", deferred);
     bn_net_destroy(&owned);
+    /* op by op (the bench's comparison): many regions, the same bits */
+    bn_net *one = make("784,300,10", 64, BN_PLAN_ESTIMATE), *many = make("784,300,10", 64, BN_PLAN_ESTIMATE);
+    bn_net_set_one_region(many, false);
+    for (int step = 0; step < 3; step++) {
+        regions = 0;
+        CHECK(bn_net_train_step(one, bn_net_input(one), bn_net_labels(one), 64, &adam, &sum, NULL, NULL) == BN_OK);
+        CHECK(regions == 1);
+        regions = 0;
+        CHECK(bn_net_train_step(many, bn_net_input(many), bn_net_labels(many), 64, &adam, &sum, NULL, NULL) == BN_OK);
+        CHECKF(regions > 4, "op by op: %d regions", regions);
+    }
+    CHECK(memcmp(one->params, many->params, one->param_count * sizeof(float)) == 0);
+    CHECK(memcmp(one->moment2, many->moment2, one->param_count * sizeof(float)) == 0);
+    bn_net_destroy(&one);
+    bn_net_destroy(&many);
     /* and the library mode really is the exception: its step opens more than one region */
     bn_net *net = make("784,512,10", 64, BN_PLAN_LIBRARY);
     double loss;
