@@ -28,25 +28,6 @@ static const variant variants[] = {
 };
 #define N_VARIANTS (sizeof variants / sizeof variants[0])
 
-typedef struct {
-    bn_net *net;
-    int batch;
-    bn_optim opt;
-    float dropout;
-    int status;
-} step_ctx;
-
-static void step_call(void *p)
-{
-    step_ctx *c = p;
-    double loss;
-    c->opt.t++;
-    bn_net_set_dropout(c->net, c->dropout, 1, c->opt.t, 0); /* as bn_train does before every step */
-    int s = bn_net_train_step(c->net, bn_net_input(c->net), bn_net_labels(c->net), c->batch, &c->opt, &loss, NULL,
-                              NULL);
-    if (s)
-        c->status = s;
-}
 
 static bn_optim optim_of(const variant *v)
 {
@@ -76,8 +57,8 @@ int bench_recipe_section(const bn_arch *arch, int batch, double budget_s, double
     int status = BN_OK;
     for (int round = 0; round < ROUNDS; round++)
         for (size_t v = 0; v < N_VARIANTS; v++) {
-            step_ctx ctx = {net, batch, optim_of(&variants[v]), variants[v].dropout, BN_OK};
-            best[v] = fmin(best[v], bench_measure(step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).min_s);
+            bench_step_ctx ctx = {net, batch, optim_of(&variants[v]), variants[v].dropout, BN_OK};
+            best[v] = fmin(best[v], bench_measure(bench_step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).min_s);
             status = status ? status : ctx.status;
         }
     bn_net_set_dropout(net, 0.0f, 1, 0, 0);

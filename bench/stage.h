@@ -1,4 +1,4 @@
-/* The batch the benchmark's timed training steps run on (bench.c, recipe.c, mpi.c). */
+/* The batch the benchmark's timed training steps run on (bench.c, recipe.c, team.c, mpi.c), and the step they time. */
 #ifndef BN_BENCH_STAGE_H
 #define BN_BENCH_STAGE_H
 
@@ -19,6 +19,28 @@ static inline void bench_stage_random_batch(bn_net *net)
     int32_t *labels = bn_net_labels(net);
     for (int i = 0; i < rows; i++)
         labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)a->sizes[a->depth]);
+}
+
+/* One training step on the staged batch, for bench_measure: the optimizer's count advances and dropout is set
+ * as bn_train sets it before every step; a failure is kept in status. */
+typedef struct {
+    bn_net *net;
+    int batch;
+    bn_optim opt;
+    float dropout;
+    int status;
+} bench_step_ctx;
+
+static inline void bench_step_call(void *p)
+{
+    bench_step_ctx *c = p;
+    double loss;
+    c->opt.t++;
+    bn_net_set_dropout(c->net, c->dropout, 1, c->opt.t, 0);
+    int s = bn_net_train_step(c->net, bn_net_input(c->net), bn_net_labels(c->net), c->batch, &c->opt, &loss, NULL,
+                              NULL);
+    if (s)
+        c->status = s;
 }
 
 #endif

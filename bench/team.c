@@ -29,23 +29,6 @@ static const variant variants[] = {
 };
 #define N_VARIANTS (sizeof variants / sizeof variants[0])
 
-typedef struct {
-    bn_net *net;
-    int batch;
-    bn_optim opt;
-    int status;
-} step_ctx;
-
-static void step_call(void *p)
-{
-    step_ctx *c = p;
-    double loss;
-    c->opt.t++;
-    int s = bn_net_train_step(c->net, bn_net_input(c->net), bn_net_labels(c->net), c->batch, &c->opt, &loss, NULL,
-                              NULL);
-    if (s)
-        c->status = s;
-}
 
 static bn_net *make(const bn_arch *arch, int batch, const variant *v)
 {
@@ -71,8 +54,8 @@ static int time_variants(bn_net *const *nets, int batch, bn_optim opt, double bu
     int status = BN_OK;
     for (int round = 0; round < ROUNDS; round++)
         for (size_t v = 0; v < N_VARIANTS; v++) {
-            step_ctx ctx = {nets[v], batch, opt, BN_OK};
-            medians[v][round] = bench_measure(step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).median_s;
+            bench_step_ctx ctx = {nets[v], batch, opt, 0.0f, BN_OK};
+            medians[v][round] = bench_measure(bench_step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).median_s;
             status = status ? status : ctx.status;
         }
     return status;
