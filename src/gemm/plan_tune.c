@@ -225,8 +225,9 @@ uint64_t bn_plan_step_key(const bn_plan_item *items, int n, int team)
  * and the fastest of 9 single steps picked a list that then trained 7% slower than the model's. */
 #define STEP_SAMPLE_NS 3000000.0
 #define STEP_MAX_REPS 16
-/* The model's list stays unless another is timed faster by more than this: what the step timings of one
- * list spread by between two tunes on this 2-core guest (Zen 3, 2026-12-07). Under the grid's 0.98 floor. */
+/* The model's list stays unless the products' own or the owned list is timed faster by more than this: what
+ * the step timings of one list spread by between two tunes on this 2-core guest (Zen 3, 2026-12-07). The
+ * library's list needs no margin: a step is never planned slower than OpenBLAS's threading as timed. */
 #define STEP_MARGIN 0.02
 
 typedef struct {
@@ -300,11 +301,11 @@ static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w
     }
     if (!e || e->step_plans != plans || e->n != BN_STEP_LISTS)
         return 0;
-    int best = 2; /* the model's, unless another is clearly faster */
-    for (int i = 0; i < BN_STEP_LISTS; i++)
+    int best = 2; /* the model's, unless the products' own or the owned list is clearly faster */
+    for (int i = 0; i < BN_STEP_LISTS; i += 3)
         if ((double)e->t[i].ns * (1.0 + STEP_MARGIN) < (double)e->t[2].ns && e->t[i].ns < e->t[best].ns)
             best = i;
-    return best;
+    return e->t[1].ns < e->t[best].ns ? 1 : best; /* never slower than OpenBLAS's own threading, as timed */
 }
 
 /* Every product of the list under OpenBLAS's threading, one after the other, each costed from w. */

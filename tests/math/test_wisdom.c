@@ -114,12 +114,14 @@ static void the_fastest_step_list_wins(void)
     bn_plan_list_tuned(items, n, TEAM, &w, false, NULL, 0, NULL, out);
     bn_plan_list(items, n, TEAM, BN_PLAN_ESTIMATE, NULL, 0, model);
     bn_plan_list(items, n, TEAM, BN_PLAN_OWNED, NULL, 0, owned);
-    const uint64_t times[5][4] = {{9000000, 5000000, 7000000, 8000000}, {1000, 5000000, 7000000, 8000000},
+    const uint64_t times[7][4] = {{9000000, 5000000, 7000000, 8000000}, {1000, 5000000, 7000000, 8000000},
                                   {9000000, 5000000, 2000000, 8000000}, {9000000, 5000000, 7000000, 3000},
-                                  {9000000, 5000000, 7000000, 0}};
-    const char *text[5] = {"library fastest", "own plans fastest", "model fastest", "owned fastest",
-                           "an entry of three lists"};
-    for (int verdict = 0; verdict < 5; verdict++) {
+                                  {9000000, 5000000, 7000000, 0},       {6930000, 9000000, 7000000, 6950000},
+                                  {9000000, 6930000, 7000000, 8000000}};
+    const char *text[7] = {"library fastest", "own plans fastest", "model fastest", "owned fastest",
+                           "an entry of three lists", "own plans 1% faster: inside the margin, the model stays",
+                           "library 1% faster: no margin, never slower than the library"};
+    for (int verdict = 0; verdict < 7; verdict++) {
         bn_wisdom probe;
         CHECK(bn_wisdom_init(&probe) == BN_OK);
         for (int i = 0; i < w.n; i++)
@@ -143,10 +145,11 @@ static void the_fastest_step_list_wins(void)
         for (int i = 0; i < n; i++)
             all_library = all_library && again[i].first.split == BN_SPLIT_LIBRARY;
         uint64_t got = bn_plan_digest(0, again, n);
-        CHECKF(all_library == (verdict == 0), "%s: all library %d", text[verdict], all_library);
+        CHECKF(all_library == (verdict == 0 || verdict == 6), "%s: all library %d", text[verdict], all_library);
         CHECKF((verdict != 1 && verdict != 4) || got == bn_plan_digest(0, out, n), "%s: not the products' own plans",
                text[verdict]);
-        CHECKF(verdict != 2 || got == bn_plan_digest(0, model, n), "%s: not the model's plans", text[verdict]);
+        CHECKF((verdict != 2 && verdict != 5) || got == bn_plan_digest(0, model, n), "%s: not the model's plans",
+               text[verdict]);
         CHECKF(verdict != 3 || got == bn_plan_digest(0, owned, n), "%s: not the owned layout", text[verdict]);
         /* The same entry for other plans is stale: the products' own plans stay. */
         bn_wisdom_entry *e = bn_wisdom_find(&probe, BN_WISDOM_STEP, TEAM, NULL, NULL, step.step_key);
