@@ -9,7 +9,8 @@
 # timeout, and every file is written as it goes, so a kill still leaves the rows measured so far.
 # Knobs: SWEEP_SMOKE=1 (tiny: threads 2,1, short budgets; for a 2-core check), SWEEP_TOP (largest thread
 # count, default min(nproc,16)), SWEEP_CORE (OPENBLAS_CORETYPE; default the best for this CPU, as
-# --blas-core auto picks), SWEEP_BUDGET (s per step figure, default 1), SWEEP_PYTHON (python3 with torch).
+# --blas-core auto picks), SWEEP_BUDGET (s per step figure, default 1), SWEEP_PYTHON (python3 with torch),
+# SWEEP_TEAM=1 (issue 25's sweep instead: team_main below; SWEEP_TEAM_BUDGET s per variant, default 0.4).
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${OUT:-$PWD/sweep-out}
@@ -19,10 +20,11 @@ T0=$(date +%s)
 SMOKE=${SWEEP_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
     LIMIT=${SWEEP_LIMIT_S:-150}; BUDGET=${SWEEP_BUDGET:-0.05}; PEAKN=1024; BATCHES=32,64
-    TORCH_BUDGET=0.1; PLANS_BUDGET=0.02; PLAN_BATCHES="32"; MAXTOP=2
+    TORCH_BUDGET=0.1; PLANS_BUDGET=0.02; PLAN_BATCHES="32"; MAXTOP=2; TEAM_BATCHES="32"; TEAM_BUDGET=0.05
 else
     LIMIT=${SWEEP_LIMIT_S:-390}; BUDGET=${SWEEP_BUDGET:-1}; PEAKN=4096; BATCHES=32,256,64,128,512
-    TORCH_BUDGET=1; PLANS_BUDGET=0.2; PLAN_BATCHES="32 256"; MAXTOP=16
+    TORCH_BUDGET=1; PLANS_BUDGET=0.2; PLAN_BATCHES="32 256"; MAXTOP=16; TEAM_BATCHES="32 128 512"
+    TEAM_BUDGET=${SWEEP_TEAM_BUDGET:-0.4}
 fi
 TMPD=$(mktemp -d /tmp/sweep.XXXXXX)
 BIN=$HERE/bin
@@ -119,7 +121,8 @@ torch_run() { # torch_run THREADS SETTINGS CAP_S
     summary
 }
 
-main() {
+# setup: the machine into cpu.txt and the log, the OpenBLAS kernel (CORE), the thread counts (TL), python
+setup() {
     echo "## blasnet device sweep: $(date -u +%FT%TZ), guard ${LIMIT}s, smoke=$SMOKE, OUT=$OUT"
     echo "## binaries: $(cat "$BIN/BUILD_INFO" 2>/dev/null | head -1)"
     local nproc_; nproc_=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
@@ -160,7 +163,10 @@ main() {
     echo "thread counts: ${TL[*]} (top $TOP); batches $BATCHES; step budget ${BUDGET}s; peak n=$PEAKN"
     TPY=$(pick_python || true)
     echo "python for the PyTorch peer: ${TPY:-none has torch}"
+}
 
+main() {
+    setup
     # 1. top thread count (+ the OpenBLAS kernels compared there), 2. the next one
     steps "t${TL[0]}" "${TL[0]}" 100 cores
     [ "${#TL[@]}" -gt 1 ] && steps "t${TL[1]}" "${TL[1]}" 90
@@ -195,5 +201,27 @@ main() {
     cat "$OUT/summary.txt" 2>/dev/null
 }
 
-main 2>&1 | tee -a "$OUT/sweep.log"
+# Issue 25 (SWEEP_TEAM=1): the step of the default net and the big net at b32, b128 and b512 at every thread
+# count, as blasnet-bench's team section runs it: one region with the update in the dW tiles (the default),
+# the update after dW, a region per op, the owned layout and OpenBLAS's threading (library), interleaved.
+# Steps, not epochs; most threads first. The tables are in sweep.log (one per net, batch and thread count).
+team_main() {
+    setup
+    local t net b
+    for t in "${TL[@]}"; do
+        for net in 784,512,10 784,1024,1024,10; do
+            for b in ${TEAM_BATCHES}; do
+                local envs=(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t)
+                [ -n "$CORE" ] && envs+=(OPENBLAS_CORETYPE=$CORE)
+                guard "team-$net-b$b-t$t" 40 env "${envs[@]}" "$BENCH" --threads "$t" --layers "$net" --batch "$b" \
+                    --only team --budget "$TEAM_BUDGET"
+            done
+        done
+    done
+    echo
+    echo "## done at +$(elapsed)s"
+}
+
+if [ "${SWEEP_TEAM:-0}" = 1 ]; then team_main 2>&1 | tee -a "$OUT/sweep.log"
+else main 2>&1 | tee -a "$OUT/sweep.log"; fi
 rm -rf "$TMPD"
