@@ -16,7 +16,7 @@ if [ "$SRC" = /work/wt-sweep ]; then
 fi
 if [ ! -f "$BUILD/build.ninja" ]; then
     meson setup "$BUILD" "$SRC" -Ddefault_library=static -Dprefer_static=true -Dc_link_args=-static \
-        -Dlibtorch_peer=disabled
+        -Dlibtorch_peer=disabled -Dmpi=disabled
 fi
 # libgomp.a warns that its (unused) offload-plugin loader calls dlopen: harmless, no `omp target` here.
 ninja -C "$BUILD" bench/blasnet-bench src/cli/blasnet
