@@ -108,6 +108,11 @@ void bn_plan_reduce_share(const bn_gemm *g, const bn_gemm_plan *plan, int t, int
 
 void bn_plan_run_pair_share(const bn_gemm *first, const bn_gemm *second, const bn_pair_plan *plan, int t, int nt)
 {
+    if (nt < 2) { /* a runtime that gave one thread (a region nested in the caller's): one after the other */
+        run_share(first, &plan->first, t, 1, NULL, NULL);
+        run_share(second, &plan->second, t, 1, NULL, NULL);
+        return;
+    }
     int split = plan->first_threads < nt ? plan->first_threads : nt / 2;
     if (t < split)
         run_share(first, &plan->first, t, split, NULL, NULL);

@@ -124,7 +124,8 @@ int bn_wisdom_put(bn_wisdom *w, const bn_wisdom_entry *e)
         if (sh[i]->M > DIM_MAX || sh[i]->N > DIM_MAX || sh[i]->K > DIM_MAX)
             return bn_fail(BN_E_INVALID, "a product of %dx%dx%d is beyond what wisdom keeps", sh[i]->M, sh[i]->N,
                            sh[i]->K);
-    if (e->team < 1 || e->team > TEAM_MAX || e->n < 0 || e->n > BN_WISDOM_MAX_TIMES)
+    bool step_times_fit = e->kind != BN_WISDOM_STEP || e->n == 3 || e->n == BN_WISDOM_STEP_LISTS;
+    if (e->team < 1 || e->team > TEAM_MAX || e->n < 0 || e->n > BN_WISDOM_MAX_TIMES || !step_times_fit)
         return bn_fail(BN_E_INVALID, "a wisdom entry of %d threads and %d times is beyond what wisdom keeps",
                        e->team, e->n);
     bn_wisdom_entry mine = *e;

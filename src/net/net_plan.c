@@ -32,7 +32,8 @@ int bn_plan_mode_parse(const char *name, bn_plan_mode *mode)
             *mode = (bn_plan_mode)i;
             return BN_OK;
         }
-    return bn_fail(BN_E_INVALID, "unknown plan '%s' (tuned, estimate, measure, one, library, rows, cols, tiles, k)",
+    return bn_fail(BN_E_INVALID, "unknown plan '%s' (tuned, estimate, measure, owned, one, library, rows, cols, tiles, "
+                   "k)",
                    name);
 }
 
@@ -44,7 +45,7 @@ int bn_plan_mode_default(bn_plan_mode *mode)
         return BN_OK;
     if (bn_plan_mode_parse(env, mode))
         return bn_fail(BN_E_INVALID, "BLASNET_PLAN='%s' names no plan: unset it, or set it to one of tuned, "
-                                     "estimate, measure, one, library, rows, cols, tiles, k",
+                                     "estimate, measure, owned, one, library, rows, cols, tiles, k",
                        env);
     return BN_OK;
 }

@@ -56,8 +56,9 @@ typedef struct bn_step {
     bool stop_on_bad_loss;         /* a training step leaves the weights alone when the loss is not finite */
     /* what the threads leave */
     double part[BN_STEP_SLOTS][BN_MAX_THREADS];
-    int right[BN_MAX_THREADS];
-    int team;                      /* the threads that wrote the parts */
+    int slot_team[BN_STEP_SLOTS];  /* the threads that wrote each slot's parts */
+    int right[BN_MAX_THREADS];     /* counts, beside the loss's parts */
+    int max_team;                  /* the threads the list was run for (omp_get_max_threads) */
     bool bad_loss;
     /* what the pass gives, summed */
     double loss, weight_sq;

@@ -10,13 +10,22 @@
 
 #include <math.h>
 
-/* Slot `slot`'s parts, added in thread order. */
+/* Slot `slot`'s parts, added in thread order: as many as the region that wrote them had threads (a list split
+ * by `library` products runs several regions, which a runtime may give different team sizes). */
 static double sum_slot(const bn_step *s, int slot)
 {
     double sum = 0.0;
-    for (int t = 0; t < s->team; t++)
+    for (int t = 0; t < s->slot_team[slot]; t++)
         sum += s->part[slot][t];
     return sum;
+}
+
+/* Thread t of nt writes its part of `slot`; thread 0 records how many there are. */
+static void put_part(bn_step *s, int slot, int t, int nt, double value)
+{
+    s->part[slot][t] = value;
+    if (t == 0)
+        s->slot_team[slot] = nt;
 }
 
 static float *bias_of(const bn_net *net, int l)
@@ -31,9 +40,9 @@ static void update_whole(bn_net *net, bn_step *s, const bn_step_op *op)
     const bn_backend *be = net->backend;
     const int *n = net->arch.sizes, l = op->layer;
     const size_t w = net->w_offset[l], b = net->b_offset[l];
-    s->part[BN_SLOT_WEIGHT_SQ + l][0] = be->update(net->params + w, net->velocity + w, net->moment2 + w,
-                                                   net->grads + w, (size_t)n[l] * (size_t)n[l + 1], &s->u,
-                                                   s->opt->weight_decay, s->want_sq);
+    put_part(s, BN_SLOT_WEIGHT_SQ + l, 0, 1,
+             be->update(net->params + w, net->velocity + w, net->moment2 + w, net->grads + w,
+                        (size_t)n[l] * (size_t)n[l + 1], &s->u, s->opt->weight_decay, s->want_sq));
     be->update(net->params + b, net->velocity + b, net->moment2 + b, net->grads + b, (size_t)n[l + 1], &s->u,
                0.0f, false);
 }
@@ -62,9 +71,11 @@ static void run_whole(bn_net *net, bn_step *s, const bn_step_op *op)
                      net->arch.leaky_slope, drop);
         break;
     case BN_OP_SOFTMAX:
-        s->part[BN_SLOT_LOSS][0] = be->bias_softmax_xent(s->grad_scale != 0.0f ? bn_net_delta_buffer(net, L - 1) : NULL,
-                                                         net->layer_out[L - 1], bias_of(net, L - 1), s->labels, s->B,
-                                                         n[L], s->grad_scale, &s->right[0]);
+        s->right[0] = 0;
+        put_part(s, BN_SLOT_LOSS, 0, 1,
+                 be->bias_softmax_xent(s->grad_scale != 0.0f ? bn_net_delta_buffer(net, L - 1) : NULL,
+                                       net->layer_out[L - 1], bias_of(net, L - 1), s->labels, s->B, n[L],
+                                       s->grad_scale, &s->right[0]));
         break;
     case BN_OP_BIAS_GRAD: be->bias_grad(net->grads + net->b_offset[l], bn_net_delta_buffer(net, l), s->B, n[l + 1]); break;
     case BN_OP_ACT_BACKWARD: {
@@ -75,8 +86,9 @@ static void run_whole(bn_net *net, bn_step *s, const bn_step_op *op)
     }
     case BN_OP_UPDATE: update_whole(net, s, op); break;
     case BN_OP_GRAD_SQ:
-        s->part[BN_SLOT_DW_SQ + l][0] = be->sqnorm(net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1]);
-        s->part[BN_SLOT_DB_SQ + l][0] = be->sqnorm(net->grads + net->b_offset[l], (size_t)n[l + 1]);
+        put_part(s, BN_SLOT_DW_SQ + l, 0, 1,
+                 be->sqnorm(net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1]));
+        put_part(s, BN_SLOT_DB_SQ + l, 0, 1, be->sqnorm(net->grads + net->b_offset[l], (size_t)n[l + 1]));
         break;
     case BN_OP_CLIP: clip(net, s); break;
     default: break;
@@ -112,12 +124,18 @@ static void update_tile(void *ctx, const bn_gemm *g, int m0, int m1, int n0, int
     }
 }
 
-/* A team of one runs the product as one call, as bn_plan_run does, whatever its plan: the same bits. */
+/* The plan a product runs under: a process of one thread runs it as one call, as bn_plan_run does, whatever
+ * its plan (the same bits); a region the runtime gave fewer threads than asked runs the plan's tiles on them. */
+static const bn_gemm_plan *plan_of(const bn_step *s, const bn_step_op *op, const bn_gemm_plan *whole)
+{
+    return s->max_team == 1 ? whole : &op->plan.first;
+}
+
 static void product_share(const bn_net *net, bn_step *s, const bn_step_op *op, int t, int nt)
 {
     const bn_gemm *g = &op->g[0];
     const bn_gemm_plan whole = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
-    const bn_gemm_plan *plan = nt == 1 ? &whole : &op->plan.first;
+    const bn_gemm_plan *plan = plan_of(s, op, &whole);
     tile_update c = {net, s, op->layer};
     bn_plan_run_share(g, plan, t, nt, op->fused ? update_tile : NULL, &c);
     if (plan->parts_k > 1 && !op->deferred) {
@@ -154,7 +172,7 @@ static void update_share(const bn_net *net, bn_step *s, const bn_step_op *op, in
             sq = k->update(net->params + w, net->velocity + w, net->moment2 + w, net->grads + w, lo, hi, &s->u,
                            s->opt->weight_decay, s->want_sq);
         }
-        s->part[BN_SLOT_WEIGHT_SQ + l][t] = sq;
+        put_part(s, BN_SLOT_WEIGHT_SQ + l, t, nt, sq);
     }
     bn_par_range((size_t)n[l + 1], 16, t, nt, &lo, &hi);
     k->update(net->params + b, net->velocity + b, net->moment2 + b, net->grads + b, lo, hi, &s->u, 0.0f, false);
@@ -164,22 +182,25 @@ static void softmax_share(const bn_net *net, bn_step *s, int t, int nt)
 {
     const int L = net->arch.depth, C = net->arch.sizes[L];
     int used = bn_par_threads_of((size_t)s->B * (size_t)C * 8, nt); /* the kernel's own weighting of exp */
-    s->part[BN_SLOT_LOSS][t] = 0.0;
     s->right[t] = 0;
-    if (t >= used)
+    if (t >= used) {
+        put_part(s, BN_SLOT_LOSS, t, nt, 0.0);
         return;
+    }
     size_t lo, hi;
     bn_par_range((size_t)s->B, 1, t, used, &lo, &hi);
-    s->part[BN_SLOT_LOSS][t] = net->backend->team->bias_softmax_xent(
-        s->grad_scale != 0.0f ? bn_net_delta_buffer(net, L - 1) : NULL, net->layer_out[L - 1], bias_of(net, L - 1),
-        s->labels, lo, hi, C, s->grad_scale, &s->right[t]);
+    put_part(s, BN_SLOT_LOSS, t, nt,
+             net->backend->team->bias_softmax_xent(s->grad_scale != 0.0f ? bn_net_delta_buffer(net, L - 1) : NULL,
+                                                   net->layer_out[L - 1], bias_of(net, L - 1), s->labels, lo, hi, C,
+                                                   s->grad_scale, &s->right[t]));
 }
 
-/* The partial sums a PRODUCT deferred, by rows (none when a team of one ran it as one call). */
-static void reduce_share(const bn_step_op *op, int t, int nt)
+/* The partial sums a PRODUCT deferred, by rows (none when it ran as one call). */
+static void reduce_share(const bn_step *s, const bn_step_op *op, int t, int nt)
 {
+    const bn_gemm_plan whole = bn_plan_make(BN_SPLIT_ONE, 1, 1, 1, 1);
     size_t lo, hi;
-    if (nt > 1 && op->plan.first.parts_k > 1)
+    if (plan_of(s, op, &whole)->parts_k > 1)
         bn_plan_reduce_share(&op->g[0], &op->plan.first, t, nt, &lo, &hi);
 }
 
@@ -191,13 +212,7 @@ static void run_share(bn_net *net, bn_step *s, const bn_step_op *op, int t, int 
     size_t lo, hi;
     switch (op->kind) {
     case BN_OP_PRODUCT: product_share(net, s, op, t, nt); break;
-    case BN_OP_PAIR:
-        if (nt == 1) { /* a runtime that gave one thread: one product after the other */
-            run_whole(net, s, op);
-            break;
-        }
-        bn_plan_run_pair_share(&op->g[0], &op->g[1], &op->plan, t, nt);
-        break;
+    case BN_OP_PAIR: bn_plan_run_pair_share(&op->g[0], &op->g[1], &op->plan, t, nt); break;
     case BN_OP_BIAS_ACT:
         bn_par_range((size_t)s->B, 1, t, nt, &lo, &hi);
         k->bias_act(net->layer_out[l], net->pre_act[l], bias_of(net, l), lo, hi, n[l + 1], net->arch.act,
@@ -217,15 +232,16 @@ static void run_share(bn_net *net, bn_step *s, const bn_step_op *op, int t, int 
     }
     case BN_OP_UPDATE: update_share(net, s, op, t, nt); break;
     case BN_OP_GRAD_SQ:
-        s->part[BN_SLOT_DW_SQ + l][t] =
-            summed_share(k->sqnorm, net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1], t, nt);
-        s->part[BN_SLOT_DB_SQ + l][t] = summed_share(k->sqnorm, net->grads + net->b_offset[l], (size_t)n[l + 1], t, nt);
+        put_part(s, BN_SLOT_DW_SQ + l, t, nt,
+                 summed_share(k->sqnorm, net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1], t, nt));
+        put_part(s, BN_SLOT_DB_SQ + l, t, nt,
+                 summed_share(k->sqnorm, net->grads + net->b_offset[l], (size_t)n[l + 1], t, nt));
         break;
     case BN_OP_CLIP:
         if (t == 0)
             clip(net, s);
         break;
-    case BN_OP_REDUCE: reduce_share(op, t, nt); break;
+    case BN_OP_REDUCE: reduce_share(s, op, t, nt); break;
     default: break;
     }
 }
@@ -243,7 +259,6 @@ static bool stops_after(const bn_step *s, const bn_step_op *op)
 static bool run_region(bn_net *net, bn_step *s, int begin, int end, int team)
 {
     if (team == 1) {
-        s->team = 1;
         for (int i = begin; i < end; i++) {
             run_share(net, s, &s->op[i], 0, 1);
             if (stops_after(s, &s->op[i]))
@@ -254,8 +269,6 @@ static bool run_region(bn_net *net, bn_step *s, int begin, int end, int team)
 #pragma omp parallel num_threads(team)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        if (t == 0)
-            s->team = nt;
         for (int i = begin; i < end; i++) {
             run_share(net, s, &s->op[i], t, nt);
             if (s->op[i].barrier && i + 1 < end) {
@@ -277,7 +290,7 @@ static void gather(const bn_net *net, bn_step *s)
 {
     s->loss = sum_slot(s, BN_SLOT_LOSS);
     s->correct = 0;
-    for (int t = 0; t < s->team; t++)
+    for (int t = 0; t < s->slot_team[BN_SLOT_LOSS]; t++)
         s->correct += s->right[t];
     s->bad_loss = s->stop_on_bad_loss && !isfinite(s->loss);
     s->weight_sq = 0.0;
@@ -288,7 +301,6 @@ static void gather(const bn_net *net, bn_step *s)
 
 static void run_list_whole(bn_net *net, bn_step *s)
 {
-    s->team = 1;
     for (int i = 0; i < s->count; i++) {
         run_whole(net, s, &s->op[i]);
         if (stops_after(s, &s->op[i]))
@@ -299,14 +311,14 @@ static void run_list_whole(bn_net *net, bn_step *s)
 void bn_step_run(bn_net *net)
 {
     bn_step *s = net->step;
-    s->team = 1;
+    s->slot_team[BN_SLOT_LOSS] = 1; /* a list without the loss sums none */
     s->part[BN_SLOT_LOSS][0] = 0.0;
     s->right[0] = 0;
+    s->max_team = omp_get_max_threads() < BN_MAX_THREADS ? omp_get_max_threads() : BN_MAX_THREADS;
     if (!net->backend->team || !net->one_region) {
         run_list_whole(net, s);
     } else {
-        int team = omp_get_max_threads();
-        team = team < BN_MAX_THREADS ? team : BN_MAX_THREADS;
+        const int team = s->max_team;
         for (int i = 0; i < s->count;) {
             if (s->op[i].outside) {
                 run_whole(net, s, &s->op[i++]);

@@ -161,6 +161,9 @@ static void the_fastest_step_list_wins(void)
                text[verdict]);
         bn_wisdom_free(&probe);
     }
+    /* a step entry of another count of lists could not be read back: it is not kept */
+    bn_wisdom_entry odd = {.kind = BN_WISDOM_STEP, .team = TEAM, .n = 5};
+    CHECK(bn_wisdom_put(&w, &odd) == BN_E_INVALID);
     bn_wisdom_free(&w);
 }
 

@@ -120,6 +120,26 @@ static void one_region_per_step(void)
     CHECK(memcmp(one->moment2, many->moment2, one->param_count * sizeof(float)) == 0);
     bn_net_destroy(&one);
     bn_net_destroy(&many);
+    /* called from inside the caller's own parallel region, the step's region gets one thread (nesting is off):
+     * every product, those planned side by side included, still runs, and the weights are the same */
+    bn_net *outer = make("784,512,10", 64, BN_PLAN_ESTIMATE), *inner = make("784,512,10", 64, BN_PLAN_ESTIMATE);
+    bool paired = false;
+    CHECK(bn_net_train_step(outer, bn_net_input(outer), bn_net_labels(outer), 64, &adam, &sum, NULL, NULL) == BN_OK);
+    for (int i = 0; i < outer->step->count; i++)
+        paired |= outer->step->op[i].kind == BN_OP_PAIR;
+    CHECKF(paired, "784-512-10 b64 under the model: no product beside another to test");
+    int status = BN_OK;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp master
+        status = bn_net_train_step(inner, bn_net_input(inner), bn_net_labels(inner), 64, &adam, &sum, NULL, NULL);
+    }
+    CHECK(status == BN_OK);
+    CHECKF(memcmp(outer->params, inner->params, outer->param_count * sizeof(float)) == 0 &&
+               memcmp(outer->grads, inner->grads, outer->param_count * sizeof(float)) == 0,
+           "a step inside the caller's region computed other gradients or weights");
+    bn_net_destroy(&outer);
+    bn_net_destroy(&inner);
     /* and the library mode really is the exception: its step opens more than one region */
     bn_net *net = make("784,512,10", 64, BN_PLAN_LIBRARY);
     double loss;
