@@ -7,6 +7,7 @@
 #include "blasnet.h"
 #include "blocks.h"
 #include "gemm_plan.h"
+#include "net_update.h"
 
 /* struct bn_net's fields are net/'s own (net_struct.h): every other layer of the library, and the CLI, use
  * the functions below. The benchmark and the white-box tests read the fields too, and say so by building
@@ -39,10 +40,7 @@ int bn_net_check_labels(const bn_net *net, const int32_t *labels, int batch);
 double bn_net_forward_loss_delta(bn_net *net, const float *x, const int32_t *labels, int B, float grad_scale,
                                  int *right);
 void bn_net_backward_layer(bn_net *net, int l, const float *x, int B);
-double bn_net_update_layer(bn_net *net, int l, const bn_update *u, float weight_decay, bool want_sq);
-double bn_net_layer_grad_sqnorm(const bn_net *net, int l);
-/* The clipping scale for a gradient of squared norm sq, recording the norm. */
-float bn_net_clip_scale(bn_net *net, double sq, float clip_norm);
+/* bn_net_update_layer, bn_net_layer_grad_sqnorm and bn_net_clip_scale: net_update.h */
 double bn_net_update_all(bn_net *net, const bn_optim *opt, bool want_sq, double grad_sq);
 /* ||dW_0||: the first layer's gradient norm after a step (collective on a node-sharing comm). */
 double bn_net_first_grad_norm(bn_net *net);

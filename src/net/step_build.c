@@ -53,9 +53,8 @@ static void set_dropout(const bn_net *net, int l, bool training, bn_step_op *op)
     op->dropping = true;
 }
 
-/* Hidden layers: layer_out[l] = act(in . W_l + b_l), with dropout in a training pass; the output layer's
- * product goes to the softmax, which adds its bias. With labels, the loss and (training) the output delta. */
-void bn_step_build_forward(bn_net *net, const float *x, const int32_t *labels, int B, bool training)
+/* Starts a new list over x (and labels) and B, with no update, delta or loss check until its builder says. */
+static bn_step *begin(bn_net *net, const float *x, const int32_t *labels, int B)
 {
     bn_step *s = net->step;
     s->count = 0;
@@ -66,6 +65,14 @@ void bn_step_build_forward(bn_net *net, const float *x, const int32_t *labels, i
     s->opt = NULL;
     s->want_sq = false;
     s->stop_on_bad_loss = false;
+    return s;
+}
+
+/* Hidden layers: layer_out[l] = act(in . W_l + b_l), with dropout in a training pass; the output layer's
+ * product goes to the softmax, which adds its bias. With labels, the loss and (training) the output delta. */
+void bn_step_build_forward(bn_net *net, const float *x, const int32_t *labels, int B, bool training)
+{
+    begin(net, x, labels, B);
     const int L = net->arch.depth;
     for (int l = 0; l < L; l++) {
         bn_gemm g = bn_net_forward_product(net, l, x, B);
@@ -177,12 +184,6 @@ void bn_step_build_train(bn_net *net, const float *x, const int32_t *labels, int
 
 void bn_step_build_backward_layer(bn_net *net, const float *x, int B, int l)
 {
-    bn_step *s = net->step;
-    s->count = 0;
-    s->x = x;
-    s->B = B;
-    s->opt = NULL;
-    s->want_sq = false;
-    s->stop_on_bad_loss = false;
+    begin(net, x, NULL, B);
     bn_step_add_backward_layer(net, l, false);
 }

@@ -7,6 +7,7 @@
  * (the naive backends) each op is the backend's own call. */
 #include "step.h"
 
+#include "net_update.h"
 #include "plan_run.h"
 
 #include <math.h>
@@ -38,14 +39,8 @@ static float *bias_of(const bn_net *net, int l)
 
 static void update_whole(bn_net *net, bn_step *s, const bn_step_op *op)
 {
-    const bn_backend *be = net->backend;
-    const int *n = net->arch.sizes, l = op->layer;
-    const size_t w = net->w_offset[l], b = net->b_offset[l];
-    put_part(s, BN_SLOT_WEIGHT_SQ + l, 0, 1,
-             be->update(net->params + w, net->velocity + w, net->moment2 + w, net->grads + w,
-                        (size_t)n[l] * (size_t)n[l + 1], &s->u, s->opt->weight_decay, s->want_sq));
-    be->update(net->params + b, net->velocity + b, net->moment2 + b, net->grads + b, (size_t)n[l + 1], &s->u,
-               0.0f, false);
+    put_part(s, BN_SLOT_WEIGHT_SQ + op->layer, 0, 1,
+             bn_net_update_layer(net, op->layer, &s->u, s->opt->weight_decay, s->want_sq));
 }
 
 /* The clipping scale from every layer's norm, summed from the top as the split path always has. */
@@ -54,9 +49,7 @@ static void clip(bn_net *net, bn_step *s)
     double sq = 0.0;
     for (int l = net->arch.depth - 1; l >= 0; l--)
         sq += sum_slot(s, BN_SLOT_DW_SQ + l) + sum_slot(s, BN_SLOT_DB_SQ + l);
-    net->grad_norm = sqrt(sq);
-    float scale = net->grad_norm > s->opt->clip_norm ? (float)(s->opt->clip_norm / net->grad_norm) : 1.0f;
-    s->u = bn_update_for(s->opt, scale);
+    s->u = bn_update_for(s->opt, bn_net_clip_scale(net, sq, s->opt->clip_norm));
 }
 
 static void run_whole(bn_net *net, bn_step *s, const bn_step_op *op)
