@@ -217,8 +217,9 @@ uint64_t bn_plan_step_key(const bn_plan_item *items, int n, int team)
     return h;
 }
 
-/* The whole-step candidates: the products' own plans, library, the model's, the owned layout. */
-#define BN_STEP_LISTS BN_WISDOM_STEP_LISTS
+/* The whole-step candidates, in the order of a wisdom step entry's times (BN_WISDOM_STEP_LISTS of them). */
+enum { LIST_OWN, LIST_LIBRARY, LIST_MODEL, LIST_OWNED, BN_STEP_LISTS };
+_Static_assert(BN_STEP_LISTS == BN_WISDOM_STEP_LISTS, "a step entry holds one time per list");
 
 /* A list is timed over several steps back to back, as training runs it (the first step after another list
  * finds that list's data in cache), each sample at least this long: one 784-512-10 step at b64 is 0.9 ms,
@@ -263,7 +264,7 @@ static int step_reps(list_run *l)
 {
     l->reps = 1;
     uint64_t start = now_ns();
-    run_list(l, 2);
+    run_list(l, LIST_MODEL);
     double one = (double)(now_ns() - start);
     int reps = one > 0 ? (int)ceil(STEP_SAMPLE_NS / one) : STEP_MAX_REPS;
     return reps < 1 ? 1 : reps > STEP_MAX_REPS ? STEP_MAX_REPS : reps;
@@ -276,7 +277,8 @@ static int step_reps(list_run *l)
  * the partition that wins alone may lose there (784-1024-1024-10 at batch 32 on a Zen 3: cols 2 for the
  * forward products measured 5% faster alone than the model's k 2, and the step ran 18% slower). So the
  * whole list is timed under each, as the network's real passes where it gives a runner (the products in the
- * step's order, with the activations, softmax and bias gradients between them), and the fastest is kept. */
+ * step's order, with the activations, softmax and bias gradients between them). The model's list is kept
+ * unless blasnet's other lists beat it by STEP_MARGIN; the library's wins whenever it is faster. */
 static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w, bool may_measure,
                         const bn_pair_plan *const lists[BN_STEP_LISTS], const bn_step_runner *runner)
 {
@@ -300,12 +302,16 @@ static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w
         e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     }
     if (!e || e->step_plans != plans || e->n != BN_STEP_LISTS)
-        return 0;
-    int best = 2; /* the model's, unless the products' own or the owned list is clearly faster */
-    for (int i = 0; i < BN_STEP_LISTS; i += 3)
-        if ((double)e->t[i].ns * (1.0 + STEP_MARGIN) < (double)e->t[2].ns && e->t[i].ns < e->t[best].ns)
+        return LIST_OWN;
+    int best = LIST_MODEL;
+    const int own_lists[] = {LIST_OWN, LIST_OWNED};
+    for (int j = 0; j < 2; j++) {
+        const int i = own_lists[j];
+        if ((double)e->t[i].ns * (1.0 + STEP_MARGIN) < (double)e->t[LIST_MODEL].ns && e->t[i].ns < e->t[best].ns)
             best = i;
-    return e->t[1].ns < e->t[best].ns ? 1 : best; /* never slower than OpenBLAS's own threading, as timed */
+    }
+    /* never slower than OpenBLAS's own threading, as timed */
+    return e->t[LIST_LIBRARY].ns < e->t[best].ns ? LIST_LIBRARY : best;
 }
 
 /* Every product of the list under OpenBLAS's threading, one after the other, each costed from w. */
@@ -347,8 +353,9 @@ void bn_plan_list_tuned(const bn_plan_item *items, int n, int team, bn_wisdom *w
     library_list(items, n, team, w, library);
     bn_plan_list(items, n, team, BN_PLAN_ESTIMATE, scratch, scratch_floats, model);
     bn_plan_list(items, n, team, BN_PLAN_OWNED, scratch, scratch_floats, owned);
-    const bn_pair_plan *const lists[BN_STEP_LISTS] = {out, library, model, owned};
+    const bn_pair_plan *const lists[BN_STEP_LISTS] = {[LIST_OWN] = out, [LIST_LIBRARY] = library,
+                                                      [LIST_MODEL] = model, [LIST_OWNED] = owned};
     int best = fastest_list(items, n, team, w, may_measure, lists, runner);
-    for (int i = 0; best && i < n; i++)
+    for (int i = 0; best != LIST_OWN && i < n; i++)
         out[i] = lists[best][i];
 }
