@@ -1,10 +1,12 @@
 /* The GEMM engine (src/engine.h) against a double-precision product: every transposition, odd sizes,
  * leading dimensions wider than the rows, alpha and beta, beta == 0 over NaN, and tiles computed by serial
- * calls inside an OpenMP region, which is how the scheduler calls it. Built with whichever engine
+ * calls inside an OpenMP region, which is how the scheduler calls it, with the bits of a beta-0 call equal to
+ * OpenBLAS's own (the engine zeroes C itself). Built with whichever engine
  * -Dgemm_engine chose, straight from its source: the library hides the symbol. */
 #include "engine.h"
 #include "harness.h"
 
+#include <cblas.h>
 #include <float.h>
 #include <omp.h>
 #include <stdint.h>
@@ -126,11 +128,45 @@ static void test_tiles_in_region(void)
         }
 }
 
+/* engine_openblas.c zeroes C of a serial beta-0 call itself and asks OpenBLAS for beta 1, beyond OpenBLAS's
+ * small-product paths: each shape (those paths' edges included) must give the bits of OpenBLAS's own beta-0
+ * call, made on the other thread of the same region, over a C full of NaN. */
+static void test_beta_zero_bits(void)
+{
+    if (strcmp(bn_engine_name(), "openblas") != 0 || !bn_engine_serial_in_region()) {
+        printf("skip: not the OpenMP OpenBLAS engine\n");
+        return;
+    }
+    static const int shapes[][3] = {{100, 100, 100}, {101, 100, 100}, {64, 512, 784}, {512, 28, 512}, {512, 784, 64},
+                                    {300, 128, 784}, {17, 1000, 97}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            gemm_case c;
+            case_create(&c, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f, 0.0f);
+            memcpy(c.C0, c.C, (size_t)c.M * c.ldc * sizeof(float)); /* NaN both */
+#pragma omp parallel num_threads(2)
+            {
+                if (omp_get_thread_num() == 0)
+                    bn_engine_sgemm(c.ta, c.tb, c.M, c.N, c.K, 1.0f, c.A, c.lda, c.B, c.ldb, 0.0f, c.C, c.ldc);
+                else
+                    cblas_sgemm(CblasRowMajor, c.ta ? CblasTrans : CblasNoTrans, c.tb ? CblasTrans : CblasNoTrans,
+                                c.M, c.N, c.K, 1.0f, c.A, c.lda, c.B, c.ldb, 0.0f, c.C0, c.ldc);
+            }
+            size_t differ = 0;
+            for (size_t i = 0; i < (size_t)c.M * c.ldc; i++)
+                differ += memcmp(&c.C[i], &c.C0[i], sizeof(float)) != 0;
+            CHECKF(differ == 0, "%c%c M=%d N=%d K=%d: %zu of %zu floats differ from OpenBLAS's beta-0 call",
+                   c.ta ? 'T' : 'N', c.tb ? 'T' : 'N', c.M, c.N, c.K, differ, (size_t)c.M * c.ldc);
+            case_destroy(&c);
+        }
+}
+
 int main(void)
 {
     printf("engine: %s, serial inside a region: %s\n", bn_engine_name(), bn_engine_serial_in_region() ? "yes" : "no");
     bn_test_case("one call: every transposition, odd sizes, wide leading dimensions, alpha and beta",
                  test_one_call);
     bn_test_case("tiles: serial calls inside a two-thread region", test_tiles_in_region);
+    bn_test_case("a serial beta-0 call gives the bits of OpenBLAS's own", test_beta_zero_bits);
     return bn_test_exit("test_engine");
 }
