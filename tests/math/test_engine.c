@@ -1,8 +1,8 @@
 /* The GEMM engine (src/engine.h) against a double-precision product: every transposition, odd sizes,
  * leading dimensions wider than the rows, alpha and beta, beta == 0 over NaN, and tiles computed by serial
- * calls inside an OpenMP region, which is how the scheduler calls it, with the bits of a beta-0 call equal to
- * OpenBLAS's own (the engine zeroes C itself). Built with whichever engine
- * -Dgemm_engine chose, straight from its source: the library hides the symbol. */
+ * calls inside an OpenMP region, which is how the scheduler calls it; and a serial beta-0 call's bits equal
+ * to OpenBLAS's own (the engine zeroes C itself). Built with whichever engine -Dgemm_engine chose, straight
+ * from its source: the library hides the symbol. */
 #include "engine.h"
 #include "harness.h"
 
