@@ -19,7 +19,7 @@ extern "C" {
 #define BN_API
 #endif
 
-#define BLASNET_VERSION "0.4.0"
+#define BLASNET_VERSION "0.4.1"
 #define BN_MAX_LAYERS 16 /* weight layers in one network */
 #define BN_MAX_WIDTH (1 << 24)
 

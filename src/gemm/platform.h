@@ -15,8 +15,8 @@ const char *bn_cpu_best_blas_core(void);
 int bn_blas_core_rank(const char *name);
 
 /* The machine as plans depend on it, in one line: CPU brand, family, model and stepping, its feature words
- * (CPUID leaves 1 and 7), OpenBLAS's build and kernel, the GEMM engine, and whether blasnet was built with
- * -march=native. Wisdom keys its entries by it (wisdom.h). */
+ * (CPUID leaves 1 and 7), OpenBLAS's build and kernel, the GEMM engine, blasnet's version, and whether it
+ * was built with -march=native. Wisdom keys its entries by it (wisdom.h). */
 void bn_machine_describe(char *buf, size_t size);
 
 #endif
