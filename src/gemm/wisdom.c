@@ -416,13 +416,26 @@ static int read_all(const char *text, size_t len, bn_wisdom *into, const char **
     return seen_format ? 0 : 1;
 }
 
-/* How many of read's machines w does not know yet. */
-static int new_machines(const bn_wisdom *w, const bn_wisdom *read)
+/* A file blasnet wrote names at most BN_WISDOM_MAX_MACHINES machines, its writer's first (bn_wisdom_format
+ * writes them in index order, and a wisdom's own machine is its index 0), so its last machines are those
+ * that wrote longest ago. Where this machine makes one too many (a new CPU, or a new blasnet: platform.c
+ * keys machines by the version), those last machines and their entries are retired, not the file refused. */
+static void retire_oldest_machines(const bn_wisdom *w, bn_wisdom *read)
 {
+    int room = BN_WISDOM_MAX_MACHINES - w->machines, fresh = 0, kept = 0;
+    for (int i = 0; i < read->machines; i++) {
+        if (machine_index(w, read->machine_id[i]) < 0 && fresh++ >= room)
+            continue;
+        read->machine_id[kept] = read->machine_id[i];
+        memmove(read->machine_desc[kept], read->machine_desc[i], BN_WISDOM_DESC_BYTES);
+        kept++;
+    }
+    read->machines = kept;
     int n = 0;
-    for (int i = 0; i < read->machines; i++)
-        n += machine_index(w, read->machine_id[i]) < 0;
-    return n;
+    for (int i = 0; i < read->n; i++)
+        if (machine_index(read, read->entry[i].machine) >= 0)
+            read->entry[n++] = read->entry[i];
+    read->n = n;
 }
 
 int bn_wisdom_parse(bn_wisdom *w, const char *text, size_t len)
@@ -433,12 +446,13 @@ int bn_wisdom_parse(bn_wisdom *w, const char *text, size_t len)
     read.machine = w->machine;
     const char *why = NULL;
     int line = read_all(text, len, &read, &why), status = BN_OK;
-    if (line)
+    if (line) {
         status = bn_fail(BN_E_FORMAT, "line %d: %s", line, why);
-    else if (w->machines + new_machines(w, &read) > BN_WISDOM_MAX_MACHINES)
-        status = bn_fail(BN_E_FORMAT, "it names more than %d machines", BN_WISDOM_MAX_MACHINES);
-    else if (w->n + read.n > BN_WISDOM_MAX_ENTRIES)
-        status = bn_fail(BN_E_FORMAT, "it holds more than %d entries", BN_WISDOM_MAX_ENTRIES);
+    } else {
+        retire_oldest_machines(w, &read);
+        if (w->n + read.n > BN_WISDOM_MAX_ENTRIES)
+            status = bn_fail(BN_E_FORMAT, "it holds more than %d entries", BN_WISDOM_MAX_ENTRIES);
+    }
     for (int i = 0; i < read.machines && !status; i++)
         add_machine(w, read.machine_desc[i]);
     for (int i = 0; i < read.n && !status; i++)

@@ -3,9 +3,10 @@
  * and reads and writes it as text; where the text lives (the CLI's cache file) is its caller's business.
  *
  * Every entry is keyed by the machine it was measured on (CPU model and feature flags, OpenBLAS's build and
- * kernel, the GEMM engine, -Dnative), by the team size and by the product's shape. Entries of other machines
- * are kept and written back, never used. Times are integer nanoseconds, so a file read back gives the plans
- * of the run that wrote it, bit for bit.
+ * kernel, the GEMM engine, blasnet's version, -Dnative), by the team size and by the product's shape.
+ * Entries of other machines are kept and written back, never used; of the 16 machines a wisdom holds at
+ * most, the ones that wrote longest ago make way for a new one. Times are integer nanoseconds, so a file read
+ * back gives the plans of the run that wrote it, bit for bit.
  *
  * Three kinds of entry:
  *   product  every candidate partition of one product (LIBRARY, OpenBLAS's own threading, among them) and
@@ -70,8 +71,9 @@ typedef struct bn_wisdom {
 int bn_wisdom_init(bn_wisdom *w);
 void bn_wisdom_free(bn_wisdom *w);
 /* Adds the entries of `text` (len bytes, the format bn_wisdom_format writes), replacing those of the same
- * key. A text that is damaged anywhere is refused whole with BN_E_FORMAT, naming the line, and w is left as
- * it was. */
+ * key; where its machines and w's are more than BN_WISDOM_MAX_MACHINES, the text's last machines (written
+ * longest ago) and their entries are dropped. A text that is damaged anywhere is refused whole with
+ * BN_E_FORMAT, naming the line, and w is left as it was. */
 int bn_wisdom_parse(bn_wisdom *w, const char *text, size_t len);
 /* The whole wisdom as text; returns the length it needs, like snprintf. */
 size_t bn_wisdom_format(const bn_wisdom *w, char *buf, size_t size);

@@ -384,6 +384,50 @@ static void other_machines_are_kept_not_used(void)
     bn_wisdom_free(&w), bn_wisdom_free(&mine);
 }
 
+/* A text of BN_WISDOM_MAX_MACHINES other machines, each with sample's entries, in the order a writer leaves
+ * them; then read by this machine, a 17th: the text's last machine retires with its entries, the rest stay. */
+static void a_new_machine_retires_the_oldest(void)
+{
+    bn_wisdom w, mine;
+    sample_wisdom(&w);
+    char *text = format_all(&w), mine_id[17], ids[BN_WISDOM_MAX_MACHINES][17];
+    snprintf(mine_id, sizeof mine_id, "%016llx", (unsigned long long)w.machine);
+    size_t cap = (strlen(text) + 128) * BN_WISDOM_MAX_MACHINES, len = 0, per_machine = 0;
+    char *all = malloc(cap), desc[32];
+    len += (size_t)snprintf(all, cap, "blasnet-wisdom 1\n");
+    for (int m = 0; m < BN_WISDOM_MAX_MACHINES; m++) {
+        snprintf(desc, sizeof desc, "CPU number %d", m);
+        snprintf(ids[m], sizeof ids[m], "%016llx", (unsigned long long)bn_wisdom_hash(0, desc, strlen(desc)));
+        len += (size_t)snprintf(all + len, cap - len, "machine %s %s\n", ids[m], desc);
+    }
+    for (int m = 0; m < BN_WISDOM_MAX_MACHINES; m++)
+        for (const char *line = text; *line;) { /* sample's entry lines, under machine m's id */
+            size_t n = strcspn(line, "\n");
+            if (strncmp(line, "product ", 8) == 0 || strncmp(line, "pair ", 5) == 0 || strncmp(line, "step ", 5) == 0) {
+                memcpy(all + len, line, n);
+                char *id = strstr(all + len, mine_id);
+                CHECK(id != NULL && id < all + len + n);
+                if (id)
+                    memcpy(id, ids[m], 16);
+                len += n;
+                all[len++] = '\n';
+                per_machine += m == 0;
+            }
+            line += n + (line[n] == '\n');
+        }
+    all[len] = '\0';
+    CHECK(bn_wisdom_init(&mine) == BN_OK);
+    CHECKF(bn_wisdom_parse(&mine, all, len) == BN_OK, "%s", bn_errmsg());
+    CHECKF(mine.machines == BN_WISDOM_MAX_MACHINES, "%d machines kept", mine.machines);
+    CHECKF(mine.n == (int)(per_machine * (BN_WISDOM_MAX_MACHINES - 1)), "%d entries kept of %zu a machine", mine.n,
+           per_machine);
+    char *written = format_all(&mine);
+    CHECK(strstr(written, ids[0]) != NULL && strstr(written, ids[BN_WISDOM_MAX_MACHINES - 2]) != NULL);
+    CHECKF(strstr(written, ids[BN_WISDOM_MAX_MACHINES - 1]) == NULL, "the oldest machine was kept");
+    free(written), free(all), free(text);
+    bn_wisdom_free(&w), bn_wisdom_free(&mine);
+}
+
 int main(void)
 {
     bn_test_case("the cliff's shapes are planned as library, the others split", the_cliff_picks_library);
@@ -393,5 +437,6 @@ int main(void)
     bn_test_case("the text reads back to the same wisdom, byte for byte", text_reads_back_exactly);
     bn_test_case("a damaged text is refused whole, naming its line", damaged_text_is_refused_whole);
     bn_test_case("other machines' entries are kept, never used", other_machines_are_kept_not_used);
+    bn_test_case("a 17th machine retires the one that wrote longest ago", a_new_machine_retires_the_oldest);
     return bn_test_exit("wisdom");
 }
