@@ -202,9 +202,9 @@ int bn_net_max_batch(const bn_net *net) { return net->max_batch; }
 const bn_backend *bn_net_backend(const bn_net *net) { return net->backend; }
 void bn_net_set_backend(bn_net *net, const bn_backend *backend) { net->backend = backend; }
 float *bn_net_weight(bn_net *net, int l) { return net->params + net->w_offset[l]; }
-float *bn_net_bias(bn_net *net, int l) { return net->params + net->b_offset[l]; }
+float *bn_net_bias(bn_net *net, int l) { return bn_net_layer_bias(net, l); }
 float *bn_net_dweight(bn_net *net, int l) { return net->grads + net->w_offset[l]; }
-float *bn_net_dbias(bn_net *net, int l) { return net->grads + net->b_offset[l]; }
+float *bn_net_dbias(bn_net *net, int l) { return bn_net_layer_dbias(net, l); }
 float *bn_net_input(bn_net *net) { return net->x; }
 int32_t *bn_net_labels(bn_net *net) { return net->labels; }
 const float *bn_net_probs(const bn_net *net) { return net->layer_out[net->arch.depth - 1]; }

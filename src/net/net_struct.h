@@ -68,6 +68,17 @@ static inline float *bn_net_delta_buffer(const bn_net *net, int l)
     return net->delta[(net->arch.depth - 1 - l) & 1];
 }
 
+/* Layer l's bias and its gradient: views into the parameter and gradient blocks. */
+static inline float *bn_net_layer_bias(const bn_net *net, int l)
+{
+    return net->params + net->b_offset[l];
+}
+
+static inline float *bn_net_layer_dbias(const bn_net *net, int l)
+{
+    return net->grads + net->b_offset[l];
+}
+
 /* Layer l's input: the batch for the first layer, the layer below's output for the others. */
 static inline const float *bn_net_layer_input(const bn_net *net, int l, const float *x)
 {

@@ -30,11 +30,6 @@ static void put_part(bn_step *s, int slot, int t, int nt, double value)
         s->slot_team[slot] = nt;
 }
 
-static float *bias_of(const bn_net *net, int l)
-{
-    return net->params + net->b_offset[l];
-}
-
 /* ---- one op, run whole by the backend ------------------------------------------------------------- */
 
 static void update_whole(bn_net *net, bn_step *s, const bn_step_op *op)
@@ -61,17 +56,19 @@ static void run_whole(bn_net *net, bn_step *s, const bn_step_op *op)
     case BN_OP_PRODUCT: be->gemm(&op->g[0], &op->plan.first); break;
     case BN_OP_PAIR: be->gemm_pair(&op->g[0], &op->g[1], &op->plan); break;
     case BN_OP_BIAS_ACT:
-        be->bias_act(net->layer_out[l], net->pre_act[l], bias_of(net, l), s->B, n[l + 1], net->arch.act,
-                     net->arch.leaky_slope, drop);
+        be->bias_act(net->layer_out[l], net->pre_act[l], bn_net_layer_bias(net, l), s->B, n[l + 1],
+                     net->arch.act, net->arch.leaky_slope, drop);
         break;
     case BN_OP_SOFTMAX:
         s->right[0] = 0;
         put_part(s, BN_SLOT_LOSS, 0, 1,
                  be->bias_softmax_xent(s->grad_scale != 0.0f ? bn_net_delta_buffer(net, L - 1) : NULL,
-                                       net->layer_out[L - 1], bias_of(net, L - 1), s->labels, s->B, n[L],
-                                       s->grad_scale, &s->right[0]));
+                                       net->layer_out[L - 1], bn_net_layer_bias(net, L - 1), s->labels, s->B,
+                                       n[L], s->grad_scale, &s->right[0]));
         break;
-    case BN_OP_BIAS_GRAD: be->bias_grad(net->grads + net->b_offset[l], bn_net_delta_buffer(net, l), s->B, n[l + 1]); break;
+    case BN_OP_BIAS_GRAD:
+        be->bias_grad(bn_net_layer_dbias(net, l), bn_net_delta_buffer(net, l), s->B, n[l + 1]);
+        break;
     case BN_OP_ACT_BACKWARD: {
         float *below = bn_net_delta_buffer(net, l - 1);
         be->act_backward(below, below, net->pre_act[l - 1], net->layer_out[l - 1], s->B, n[l], net->arch.act,
@@ -82,7 +79,7 @@ static void run_whole(bn_net *net, bn_step *s, const bn_step_op *op)
     case BN_OP_GRAD_SQ:
         put_part(s, BN_SLOT_DW_SQ + l, 0, 1,
                  be->sqnorm(net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1]));
-        put_part(s, BN_SLOT_DB_SQ + l, 0, 1, be->sqnorm(net->grads + net->b_offset[l], (size_t)n[l + 1]));
+        put_part(s, BN_SLOT_DB_SQ + l, 0, 1, be->sqnorm(bn_net_layer_dbias(net, l), (size_t)n[l + 1]));
         break;
     case BN_OP_CLIP: clip(net, s); break;
     default: break;
@@ -185,8 +182,8 @@ static void softmax_share(const bn_net *net, bn_step *s, int t, int nt)
     bn_par_range((size_t)s->B, 1, t, used, &lo, &hi);
     put_part(s, BN_SLOT_LOSS, t, nt,
              net->backend->team->bias_softmax_xent(s->grad_scale != 0.0f ? bn_net_delta_buffer(net, L - 1) : NULL,
-                                                   net->layer_out[L - 1], bias_of(net, L - 1), s->labels, lo, hi, C,
-                                                   s->grad_scale, &s->right[t]));
+                                                   net->layer_out[L - 1], bn_net_layer_bias(net, L - 1), s->labels,
+                                                   lo, hi, C, s->grad_scale, &s->right[t]));
 }
 
 /* The partial sums a PRODUCT deferred, by rows (none when it ran as one call). */
@@ -209,13 +206,13 @@ static void run_share(bn_net *net, bn_step *s, const bn_step_op *op, int t, int 
     case BN_OP_PAIR: bn_plan_run_pair_share(&op->g[0], &op->g[1], &op->plan, t, nt); break;
     case BN_OP_BIAS_ACT:
         bn_par_range((size_t)s->B, 1, t, nt, &lo, &hi);
-        k->bias_act(net->layer_out[l], net->pre_act[l], bias_of(net, l), lo, hi, n[l + 1], net->arch.act,
-                    net->arch.leaky_slope, drop);
+        k->bias_act(net->layer_out[l], net->pre_act[l], bn_net_layer_bias(net, l), lo, hi, n[l + 1],
+                    net->arch.act, net->arch.leaky_slope, drop);
         break;
     case BN_OP_SOFTMAX: softmax_share(net, s, t, nt); break;
     case BN_OP_BIAS_GRAD:
         bn_par_range((size_t)n[l + 1], 16, t, nt, &lo, &hi);
-        k->bias_grad(net->grads + net->b_offset[l], bn_net_delta_buffer(net, l), s->B, n[l + 1], lo, hi);
+        k->bias_grad(bn_net_layer_dbias(net, l), bn_net_delta_buffer(net, l), s->B, n[l + 1], lo, hi);
         break;
     case BN_OP_ACT_BACKWARD: {
         float *below = bn_net_delta_buffer(net, l - 1);
@@ -229,7 +226,7 @@ static void run_share(bn_net *net, bn_step *s, const bn_step_op *op, int t, int 
         put_part(s, BN_SLOT_DW_SQ + l, t, nt,
                  summed_share(k->sqnorm, net->grads + net->w_offset[l], (size_t)n[l] * (size_t)n[l + 1], t, nt));
         put_part(s, BN_SLOT_DB_SQ + l, t, nt,
-                 summed_share(k->sqnorm, net->grads + net->b_offset[l], (size_t)n[l + 1], t, nt));
+                 summed_share(k->sqnorm, bn_net_layer_dbias(net, l), (size_t)n[l + 1], t, nt));
         break;
     case BN_OP_CLIP:
         if (t == 0)
