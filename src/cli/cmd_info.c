@@ -66,8 +66,7 @@ static const char usage_text[] =
     "  of --layers (default 784,512,10, the default model) at --batch (default 64) is spread over the\n"
     "  threads, and where the plans come from: the wisdom file and the plans' digest, or the cost model\n"
     "  (--plan: tuned, the default, or estimate, measure, owned, one, library, rows, cols, tiles, k).\n"
-    "  info measures\n"
-    "  nothing: shapes the wisdom lacks show the model's plan (blasnet tune measures them).\n";
+    "  info measures nothing: shapes the wisdom lacks show the model's plan (blasnet tune measures them).\n";
 
 static void print_blas(void)
 {
