@@ -17,18 +17,24 @@ import sys
 import tempfile
 
 
+def output_of(cmd, env):
+    """stdout and stderr of cmd; a failed run ends this script with the command and what it printed"""
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if out.returncode:
+        sys.exit(f"ab: failed ({out.returncode}): {' '.join(cmd)}\n{out.stdout}{out.stderr}")
+    return out.stdout + out.stderr
+
+
 def samples_per_s(exe, flags, env):
-    out = subprocess.run([exe, "train", *flags], env=env, capture_output=True, text=True, check=True)
-    found = re.findall(r"train: [0-9.]+ s, ([0-9]+) samples/s", out.stdout + out.stderr)
+    found = re.findall(r"^train: [0-9.]+ s, ([0-9]+) samples/s", output_of([exe, "train", *flags], env), re.M)
     if not found:
         sys.exit(f"ab: no 'train:' line from {exe}")
     return {"samples/s": float(found[-1])}
 
 
 def step_ms(exe, flags, env):
-    out = subprocess.run([exe, "--only", "recipe", *flags], env=env, capture_output=True, text=True, check=True)
     rows = {}
-    for line in out.stdout.splitlines():
+    for line in output_of([exe, "--only", "recipe", *flags], env).splitlines():
         m = re.match(r"^((?:sgd|adam)\S*(?: [^ ]+)*?)\s{2,}([0-9.]+)\s+[0-9.]+x$", line)
         if m:
             rows[m.group(1)] = float(m.group(2))
