@@ -12,6 +12,7 @@
 #include "plan_run.h"
 
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 #define TUNE_MIN_ROUNDS 3
@@ -291,7 +292,8 @@ static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w
     bn_wisdom_entry *e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     if ((!e || e->step_plans != plans) && may_measure) {
         uint64_t start = now_ns(), ns[BN_STEP_LISTS];
-        list_run l = {items, n, {lists[0], lists[1], lists[2], lists[3]}, runner, 1};
+        list_run l = {.items = items, .n = n, .runner = runner, .reps = 1};
+        memcpy(l.lists, lists, sizeof l.lists);
         l.reps = step_reps(&l);
         time_interleaved(&(timed){run_list, &l, BN_STEP_LISTS}, ns);
         bn_wisdom_entry m = {.kind = BN_WISDOM_STEP, .team = team, .step_key = key, .step_plans = plans,
