@@ -43,9 +43,6 @@ int bench_recipe_section(const bn_arch *arch, int batch, double budget_s, double
         fprintf(stderr, "blasnet-bench: recipe: %s\n", bn_errmsg());
         return 1;
     }
-    bn_rng rng;
-    bn_rng_seed(&rng, 1);
-    bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
     bench_stage_random_batch(net);
     char desc[128];
     printf("\n== recipe: one training step per optimizer and regulariser, %s, batch %d, %d threads, best of %d "
@@ -58,6 +55,7 @@ int bench_recipe_section(const bn_arch *arch, int batch, double budget_s, double
     for (int round = 0; round < ROUNDS; round++)
         for (size_t v = 0; v < N_VARIANTS; v++) {
             bench_step_ctx ctx = {net, batch, optim_of(&variants[v]), variants[v].dropout, BN_OK};
+            bench_reset_weights(net);
             best[v] = fmin(best[v], bench_measure(bench_step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).min_s);
             status = status ? status : ctx.status;
         }

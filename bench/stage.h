@@ -21,6 +21,18 @@ static inline void bench_stage_random_batch(bn_net *net)
         labels[i] = (int32_t)bn_rng_below(&rng, (uint64_t)a->sizes[a->depth]);
 }
 
+/* He weights from seed 1, zero biases and a zero optimizer state: where a section times several optimizers or
+ * variants on one net, each measurement starts here, so that no step times what the steps before it trained.
+ * Left to run on, an Adam step read the velocity of the SGD steps before it as its first moment, over a second
+ * moment near zero, and the weights became infinite: `blasnet-bench --only recipe --layers 784,1024,1024,10
+ * --batch 512` failed with "training diverged" in 1 run of 4, on either side of an A/B (7e7708e and 0.4.1). */
+static inline void bench_reset_weights(bn_net *net)
+{
+    bn_rng rng;
+    bn_rng_seed(&rng, 1);
+    bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
+}
+
 /* One training step on the staged batch, for bench_measure: the optimizer's count advances and dropout is set
  * as bn_train sets it before every step; a failure is kept in status. */
 typedef struct {

@@ -122,13 +122,6 @@ typedef struct step_result {
     bool ran;
 } step_result;
 
-static void reset_params(bn_net *net)
-{
-    bn_rng rng;
-    bn_rng_seed(&rng, 1);
-    bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
-}
-
 static void print_step_header(const char *first)
 {
     printf("%6s %-14s %3s %5s %9s %9s %11s %9s %7s %8s %7s %7s %7s %9s\n", first, "backend", "thr", "runs",
@@ -249,7 +242,7 @@ static step_result run_step(bench *b, bn_net *net, int be, int threads, int batc
     bn_set_threads(threads);
     bn_net_set_backend(net, b->be[be]);
     plan_step(b, net, be, batch, mode);
-    reset_params(net);
+    bench_reset_weights(net);
     step_ctx ctx = {net, batch, {.lr = 1e-3f, .momentum = 0.9f, .weight_decay = 0.0f, .nesterov = false}, 0.0, 0};
     bench_timing t = bench_measure(step_call, &ctx, b->o.budget_s, 3, MAX_SAMPLES, b->samples);
     char buf[32];
@@ -287,7 +280,7 @@ static void verify_step(bench *b, bn_net *net, int batch)
             continue;
         bn_set_threads(be == BE_NAIVE ? 1 : b->o.threads);
         bn_net_set_backend(net, b->be[be]);
-        reset_params(net);
+        bench_reset_weights(net);
         double loss = NAN;
         int s = bn_net_backprop(net, bn_net_input(net), bn_net_labels(net), batch, &loss, NULL);
         if (s) {

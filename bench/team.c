@@ -40,9 +40,6 @@ static bn_net *make(const bn_arch *arch, int batch, const variant *v)
     }
     bn_net_set_update_fusion(net, v->fuse);
     bn_net_set_one_region(net, v->one_region);
-    bn_rng rng;
-    bn_rng_seed(&rng, 1);
-    bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
     bench_stage_random_batch(net);
     return net;
 }
@@ -55,6 +52,7 @@ static int time_variants(bn_net *const *nets, int batch, bn_optim opt, double bu
     for (int round = 0; round < ROUNDS; round++)
         for (size_t v = 0; v < N_VARIANTS; v++) {
             bench_step_ctx ctx = {nets[v], batch, opt, 0.0f, BN_OK};
+            bench_reset_weights(nets[v]);
             medians[v][round] = bench_measure(bench_step_call, &ctx, budget_s / ROUNDS, 3, 4096, samples).median_s;
             status = status ? status : ctx.status;
         }
