@@ -25,7 +25,7 @@ static inline void bench_stage_random_batch(bn_net *net)
  * variants on one net, each measurement starts here, so that no step times what the steps before it trained.
  * Left to run on, an Adam step read the velocity of the SGD steps before it as its first moment, over a second
  * moment near zero, and the weights became infinite: `blasnet-bench --only recipe --layers 784,1024,1024,10
- * --batch 512` failed with "training diverged" in 1 run of 4, on either side of an A/B (7e7708e and 0.4.1). */
+ * --batch 512` failed with "training diverged" in 3 runs of 16, on 7e7708e as on 0.4.1 (BENCHMARKS.md). */
 static inline void bench_reset_weights(bn_net *net)
 {
     bn_rng rng;
