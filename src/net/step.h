@@ -9,6 +9,7 @@
 
 #include "net_struct.h"
 #include "parallel.h"
+#include "team_barrier.h"
 
 typedef enum {
     BN_OP_PRODUCT,      /* g[0] under plan.first; with `fused`, each finished tile of dW updates its W */
@@ -59,6 +60,7 @@ typedef struct bn_step {
     int slot_team[BN_STEP_SLOTS];  /* the threads that wrote each slot's parts */
     int right[BN_MAX_THREADS];     /* counts, beside the loss's parts */
     int max_team;                  /* the threads the list was run for (omp_get_max_threads) */
+    bn_team_barrier barrier;       /* between the ops of a region (team_barrier.h) */
     bool bad_loss;
     /* what the pass gives, summed */
     double loss, weight_sq;

@@ -130,7 +130,7 @@ static void product_share(const bn_net *net, bn_step *s, const bn_step_op *op, i
     tile_update c = {net, s, op->layer};
     bn_plan_run_share(g, plan, t, nt, op->fused ? update_tile : NULL, &c);
     if (plan->parts_k > 1 && !op->deferred) {
-#pragma omp barrier
+        bn_team_barrier_wait(&s->barrier, nt);
         size_t lo, hi;
         bn_plan_reduce_share(g, plan, t, nt, &lo, &hi);
         if (op->fused && hi > lo)
@@ -257,13 +257,14 @@ static bool run_region(bn_net *net, bn_step *s, int begin, int end, int team)
         }
         return true;
     }
+    bn_team_barrier_reset(&s->barrier);
 #pragma omp parallel num_threads(team)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         for (int i = begin; i < end; i++) {
             run_share(net, s, &s->op[i], t, nt);
             if (s->op[i].barrier && i + 1 < end) {
-#pragma omp barrier
+                bn_team_barrier_wait(&s->barrier, nt);
                 /* every thread reads the same parts in the same order: all stop, or none */
                 if (stops_after(s, &s->op[i]))
                     break;
