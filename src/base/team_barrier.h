@@ -6,16 +6,24 @@
  * the default plan ran at 0.93x of `--plan library` with GOMP_SPINCOUNT=1000, 0.93x at 10,000, 1.05x at 30,000
  * and 1.08x at 300,000 (Zen 3 guest, 2026-12-07, bench/ab.py train 7, one epoch, both sides at each spin).
  * sched_yield gives the core to whatever else is runnable on it (a second run, a build) and returns at once
- * when nothing is, so a run alone polls without a wake-up and a busy machine still gets its cores. */
+ * when nothing is, so a run alone polls without a wake-up and a busy machine still gets its cores. A wait
+ * past BN_BARRIER_YIELD_NS means the thread waited for is not running at all (a host that took its virtual
+ * CPU away): polling then only keeps the core from it, so the waiting thread sleeps in short naps instead. */
 #ifndef BN_TEAM_BARRIER_H
 #define BN_TEAM_BARRIER_H
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 
 /* Polls before the first yield: a barrier that the other threads reach within about a microsecond costs no
  * system call. */
 #define BN_BARRIER_SPINS 256
+/* Yielding lasts this long (a step's longest op at batch 512 on 2 cores is a few ms; its waits are far
+ * shorter), then the thread naps BN_BARRIER_NAP_NS at a time. */
+#define BN_BARRIER_YIELD_NS 2000000
+#define BN_BARRIER_NAP_NS 50000
 
 typedef struct {
     _Alignas(64) atomic_uint arrived;
@@ -36,6 +44,13 @@ static inline void bn_team_barrier_pause(void)
 #endif
 }
 
+static inline uint64_t bn_team_barrier_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Every one of the region's nt threads calls it; none returns before all have arrived, and each then sees
  * what the others wrote before they arrived (their arrival releases it, the last one's release of the next
  * generation passes it on). The last to arrive resets the count before it opens the next generation, and no
@@ -48,11 +63,21 @@ static inline void bn_team_barrier_wait(bn_team_barrier *b, int nt)
         atomic_store_explicit(&b->generation, gen + 1u, memory_order_release);
         return;
     }
+    uint64_t yield_until = 0;
     for (unsigned polls = 0; atomic_load_explicit(&b->generation, memory_order_acquire) == gen; polls++) {
-        if (polls < BN_BARRIER_SPINS)
+        if (polls < BN_BARRIER_SPINS) {
             bn_team_barrier_pause();
-        else
+            continue;
+        }
+        const uint64_t now = bn_team_barrier_clock_ns();
+        if (polls == BN_BARRIER_SPINS)
+            yield_until = now + BN_BARRIER_YIELD_NS;
+        if (now < yield_until) {
             sched_yield();
+        } else {
+            const struct timespec nap = {0, BN_BARRIER_NAP_NS};
+            nanosleep(&nap, NULL);
+        }
     }
 }
 
