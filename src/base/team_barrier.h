@@ -25,9 +25,13 @@
 #define BN_BARRIER_YIELD_NS 2000000
 #define BN_BARRIER_NAP_NS 50000
 
+/* The count and the generation 64 bytes apart, on two cache lines: the arrivals' writes do not disturb the
+ * waiters' polls. Padding rather than _Alignas, so that the struct it lives in (net->step, from calloc)
+ * needs no more than malloc's alignment. */
 typedef struct {
-    _Alignas(64) atomic_uint arrived;
-    _Alignas(64) atomic_uint generation;
+    atomic_uint arrived;
+    char apart[64 - sizeof(atomic_uint)];
+    atomic_uint generation;
 } bn_team_barrier;
 
 /* Before the region that uses it opens (the fork orders these stores before every thread's first wait). */
