@@ -1,5 +1,5 @@
 /* The barrier between the ops of a step's one region (net/step_run.c): a waiting thread spins briefly, then
- * yields its core instead of sleeping. libgomp's `#pragma omp barrier` spins GOMP_SPINCOUNT times and then
+ * yields its core instead of sleeping on a futex. libgomp's `#pragma omp barrier` spins GOMP_SPINCOUNT times and then
  * sleeps on a futex, and the CLI bounds that spin (cli/wait_policy.c) so that two runs side by side do not
  * spin away each other's cores. But a sleeping thread must be woken, and on these guests a wake costs tens of
  * microseconds: at batch 512 a step's barriers wait longer than the bounded spin, and 784-1024-1024-10 under
@@ -11,6 +11,8 @@
  * CPU away): polling then only keeps the core from it, so the waiting thread sleeps in short naps instead. */
 #ifndef BN_TEAM_BARRIER_H
 #define BN_TEAM_BARRIER_H
+
+#include "clock.h"
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -48,13 +50,6 @@ static inline void bn_team_barrier_pause(void)
 #endif
 }
 
-static inline uint64_t bn_team_barrier_clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Every one of the region's nt threads calls it; none returns before all have arrived, and each then sees
  * what the others wrote before they arrived (their arrival releases it, the last one's release of the next
  * generation passes it on). The last to arrive resets the count before it opens the next generation, and no
@@ -73,7 +68,7 @@ static inline void bn_team_barrier_wait(bn_team_barrier *b, int nt)
             bn_team_barrier_pause();
             continue;
         }
-        const uint64_t now = bn_team_barrier_clock_ns();
+        const uint64_t now = bn_clock_ns();
         if (polls == BN_BARRIER_SPINS)
             yield_until = now + BN_BARRIER_YIELD_NS;
         if (now < yield_until) {

@@ -2,12 +2,12 @@
  * timer that ranks them by measurement instead, products side by side, and a step's list of products. */
 #include "plan_run.h"
 
+#include "clock.h"
 #include "engine.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- the cost model -------------------------------------------------------------------------------- */
 
@@ -196,9 +196,7 @@ bn_gemm_plan bn_plan_estimate(const bn_gemm *g, int team, bn_plan_mode mode, flo
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e6 * (double)ts.tv_sec + 1e-3 * (double)ts.tv_nsec;
+    return 1e-3 * (double)bn_clock_ns();
 }
 
 #define MEASURE_RUNS 5

@@ -8,25 +8,18 @@
  * each keeps its fastest round: on a shared machine others only ever slow a run down. */
 #include "wisdom.h"
 
+#include "clock.h"
 #include "engine.h"
 #include "plan_run.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #define TUNE_MIN_ROUNDS 3
 #define TUNE_MAX_ROUNDS 9
 /* Rounds stop being added once this much time is spent on one product (the warm-up round tells what a round
  * costs): 784-1024-1024-10 at batch 512 measures in about 2 s on 2 cores of a Zen 3. */
 #define TUNE_BUDGET_NS 40000000.0
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Something to time: candidate i of n. */
 typedef struct {
@@ -40,18 +33,18 @@ static void time_interleaved(const timed *t, uint64_t *best)
 {
     uint64_t round_ns = 0;
     for (int i = 0; i < t->n; i++) {
-        uint64_t start = now_ns();
+        uint64_t start = bn_clock_ns();
         t->run(t->ctx, i);
-        round_ns += now_ns() - start;
+        round_ns += bn_clock_ns() - start;
         best[i] = UINT64_MAX;
     }
     double fit = round_ns ? TUNE_BUDGET_NS / (double)round_ns : TUNE_MAX_ROUNDS;
     int rounds = fit < TUNE_MIN_ROUNDS ? TUNE_MIN_ROUNDS : fit > TUNE_MAX_ROUNDS ? TUNE_MAX_ROUNDS : (int)fit;
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < t->n; i++) {
-            uint64_t start = now_ns();
+            uint64_t start = bn_clock_ns();
             t->run(t->ctx, i);
-            uint64_t ns = now_ns() - start;
+            uint64_t ns = bn_clock_ns() - start;
             best[i] = ns < best[i] ? (ns ? ns : 1) : best[i];
         }
 }
@@ -60,7 +53,7 @@ static void time_interleaved(const timed *t, uint64_t *best)
 static void keep_measured(bn_wisdom *w, const bn_wisdom_entry *e, uint64_t start)
 {
     w->measured += bn_wisdom_put(w, e) == BN_OK;
-    w->measure_seconds += (double)(now_ns() - start) * 1e-9;
+    w->measure_seconds += (double)(bn_clock_ns() - start) * 1e-9;
 }
 
 /* ---- one product ------------------------------------------------------------------------------------ */
@@ -106,7 +99,7 @@ static bool fastest_known(const bn_wisdom_entry *e, const bn_gemm_plan *c, int n
 
 static void measure_product(bn_wisdom *w, const bn_gemm *g, int team, const bn_gemm_plan *c, int n)
 {
-    uint64_t start = now_ns(), ns[BN_PLAN_MAX_CANDIDATES];
+    uint64_t start = bn_clock_ns(), ns[BN_PLAN_MAX_CANDIDATES];
     product_run run = {g, c};
     time_interleaved(&(timed){run_product, &run, n}, ns);
     bn_wisdom_entry e = {.kind = BN_WISDOM_PRODUCT, .team = team, .a = bn_wisdom_shape_of(g), .n = n};
@@ -170,7 +163,7 @@ static bn_pair_plan tuned_pair(const bn_gemm *first, const bn_gemm *second, int 
     bn_wisdom_shape a = bn_wisdom_shape_of(first), b = bn_wisdom_shape_of(second);
     bn_wisdom_entry *e = bn_wisdom_find(w, BN_WISDOM_PAIR, team, &a, &b, 0);
     if ((!e || e->n != team - 1) && may_measure) {
-        uint64_t start = now_ns(), ns[BN_WISDOM_MAX_TIMES];
+        uint64_t start = bn_clock_ns(), ns[BN_WISDOM_MAX_TIMES];
         time_interleaved(&(timed){run_pair, &(pair_run){first, second, beside}, team - 1}, ns);
         bn_wisdom_entry m = {.kind = BN_WISDOM_PAIR, .team = team, .a = a, .b = b, .n = team - 1};
         for (int i = 0; i < team - 1; i++)
@@ -264,9 +257,9 @@ static void run_list(const void *ctx, int which)
 static int step_reps(list_run *l)
 {
     l->reps = 1;
-    uint64_t start = now_ns();
+    uint64_t start = bn_clock_ns();
     run_list(l, LIST_MODEL);
-    double one = (double)(now_ns() - start);
+    double one = (double)(bn_clock_ns() - start);
     int reps = one > 0 ? (int)ceil(STEP_SAMPLE_NS / one) : STEP_MAX_REPS;
     return reps < 1 ? 1 : reps > STEP_MAX_REPS ? STEP_MAX_REPS : reps;
 }
@@ -291,7 +284,7 @@ static int fastest_list(const bn_plan_item *items, int n, int team, bn_wisdom *w
         plans = bn_plan_digest(plans, lists[i], n);
     bn_wisdom_entry *e = bn_wisdom_find(w, BN_WISDOM_STEP, team, NULL, NULL, key);
     if ((!e || e->step_plans != plans) && may_measure) {
-        uint64_t start = now_ns(), ns[BN_STEP_LISTS];
+        uint64_t start = bn_clock_ns(), ns[BN_STEP_LISTS];
         list_run l = {.items = items, .n = n, .runner = runner, .reps = 1};
         memcpy(l.lists, lists, sizeof l.lists);
         l.reps = step_reps(&l);

@@ -4,6 +4,7 @@
  * so a checkpoint of the state resumes bitwise. */
 #include "blasnet.h"
 #include "rng.h"
+#include "clock.h"
 #include "comm.h"
 #include "error.h"
 #include "net.h"
@@ -15,7 +16,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The shuffle draws from its own stream ("SHUFFLE" xor the seed): changing the initialisation never changes
  * the batch order, and the order does not depend on how many numbers the initialisation drew. */
@@ -23,9 +23,7 @@
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return 1e-9 * (double)bn_clock_ns();
 }
 
 void bn_hparams_default(bn_hparams *hp)
