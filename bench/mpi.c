@@ -160,9 +160,7 @@ int main(int argc, char **argv)
         comm_launch_end(&l, 1);
         return 1;
     }
-    bn_rng rng;
-    bn_rng_seed(&rng, 1);
-    bn_net_init(net, BN_INIT_HE, 0.0f, &rng);
+    bench_reset_weights(net);
     bench_stage_random_batch(net);
     double *t[3];
     for (int k = 0; k < 3; k++)
